@@ -1,0 +1,35 @@
+"""The error hierarchy. Each error says which component failed, what happened, what to do."""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error newsbot raises on purpose."""
+
+
+class ConfigError(NewsbotError):
+    """The configuration is invalid; ``problems`` holds one line per bad key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class FeedError(NewsbotError):
+    """A feed could not be fetched or parsed. The message is shown in ``status``."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FetchError(FeedError):
+    """HTTP-level failure: network, status code, size limit, blocked address."""
+
+
+class FeedParseError(FeedError):
+    """The bytes are not a usable feed."""
+
+
+class DeliveryError(NewsbotError):
+    """Sending an alert failed; the adapter decides whether to retry or give up."""
