@@ -1,0 +1,139 @@
+"""The ``newsbot`` command line: run, check, rule test, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+from bot.logs import setup_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="News alerts from feeds to chats.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="YAML config (default: $NEWSBOT_CONFIG or ./config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", parents=[common], help="run the service")
+    sub.add_parser("check", parents=[common], help="poll every feed once and show matches; sends nothing")
+    sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    rule = sub.add_parser("rule", help="work with rules")
+    rule_sub = rule.add_subparsers(dest="rule_command", required=True)
+    test = rule_sub.add_parser("test", parents=[common], help="match one rule against one story")
+    test.add_argument("query")
+    test.add_argument("file", nargs="?", help="story body (default: stdin)")
+    test.add_argument("--title", default="")
+    test.add_argument("--source", default="")
+    test.add_argument("--url", default="")
+    test.add_argument("--author", default="")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``newsbot`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print("newsbot: the configuration has problems:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    if args.command == "rule":
+        return rule_test(args, settings)
+    try:
+        if args.command == "migrate":
+            return migrate_command(settings)
+        if args.command == "check":
+            return asyncio.run(check(settings))
+        return asyncio.run(run(settings))
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"newsbot: {line}", file=sys.stderr)
+        return 2
+
+
+def migrate_command(settings: Settings) -> int:
+    from bot.store import make_engine, migrate
+
+    engine = make_engine(settings.database)
+    migrate(engine)
+    engine.dispose()
+    print("database schema is up to date")
+    return 0
+
+
+def rule_test(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import rule_settings
+    from bot.rules import Document, RuleSyntaxError, compile_rule
+
+    try:
+        rule = compile_rule(args.query, rule_settings(settings))
+    except RuleSyntaxError as exc:
+        print(f"bad query: {exc}", file=sys.stderr)
+        print(f"  {args.query}\n  {' ' * (exc.column - 1)}^", file=sys.stderr)
+        return 2
+    body = Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read()
+    doc = Document(title=args.title, text=body, source=args.source, url=args.url, author=args.author)
+    result = rule.match(doc)
+    if result is None:
+        print("no match")
+        return 1
+    print("match")
+    print("matched: " + ", ".join(result.terms))
+    for field, spans in result.spans.items():
+        text = getattr(doc, field, "")
+        words = sorted({text[a:b] for a, b in spans})
+        if words:
+            print(f"  {field}: " + ", ".join(words))
+    return 0
+
+
+async def check(settings: Settings) -> int:
+    from bot.app import App
+
+    app = App(settings, adapters={}, health=False)
+    try:
+        await app.prepare()
+        feeds = await asyncio.to_thread(app.store.list_feeds)
+        if not feeds:
+            print("no feeds: add some under feeds: in the config, or with addfeed in a chat")
+        failed = 0
+        for feed in feeds:
+            report = await app.pipeline.poll(feed.id, dry_run=True)
+            print(f"== feed {feed.id} {feed.label} ({feed.url})")
+            if report.error:
+                failed += 1
+                print(f"   error: {report.error}")
+                continue
+            for story, hits in report.matches:
+                print(f" - {story.title}" + (f"  <{story.link}>" if story.link else ""))
+                for hit in hits:
+                    print(f"     matches rule {hit.rule_id} of chat {hit.chat_pk}: {hit.query}")
+        return 1 if failed else 0
+    finally:
+        await app.stop()
+
+
+async def run(settings: Settings) -> int:
+    from bot.app import App
+
+    app = App(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+    return 0

@@ -1,0 +1,50 @@
+"""Every text the bot says in a chat, in one place."""
+
+HELP = """newsbot watches news feeds and sends this chat an alert when a story matches one of its rules.
+
+Commands:
+subscribe — start receiving alerts here (unsubscribe stops; rules are kept)
+watch QUERY — add a rule, e.g. watch Belarus AND "prisoner release"
+rules — list this chat's rules; unwatch N removes rule N
+test QUERY — which recent stories a query would have matched (sends nothing)
+feeds — this chat's feeds; addfeed URL adds one (a web page is fine); removefeed N
+mute 2h — pause alerts (30m, 2h, 1d); unmute
+digest off | hourly | daily HH:MM — one alert at a time, or gathered (UTC)
+status — feeds, last poll, errors, alerts sent today
+
+Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction* ; title:, source:, url:, author: ; /regex/"""
+
+SUBSCRIBED = "Subscribed: alerts for this chat's rules will arrive here. Add one with: watch QUERY"
+SUBSCRIBED_NO_RULES = SUBSCRIBED
+ALREADY_SUBSCRIBED = "This chat is already subscribed. Rules: send rules"
+UNSUBSCRIBED = "Unsubscribed: no more alerts here. Your rules are kept; subscribe to resume."
+NOT_SUBSCRIBED = "This chat is not subscribed. Send subscribe to start receiving alerts."
+ADMINS_ONLY = "Only chat administrators can change this chat's rules, feeds and subscription."
+UNKNOWN = "I don't know the command {name!r}. Send help for the list."
+WATCH_USAGE = 'Usage: watch QUERY — e.g. watch Belarus AND "prisoner release"'
+WATCH_BAD = "That rule has a problem at {error}.\nFix it and send watch again; help shows the syntax."
+WATCH_OK = "Rule {number} added: {query}"
+WATCH_OK_UNSUBSCRIBED = "Rule {number} added: {query}\nThis chat is not subscribed yet: send subscribe to get alerts."
+NO_RULES = "This chat has no rules yet. Add one with: watch QUERY"
+UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
+NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
+UNWATCHED = "Rule {number} removed: {query}"
+LIMIT = "Limit reached: {detail}. Remove one first."
+TEST_USAGE = "Usage: test QUERY — shows which recent stories the query would have matched"
+TEST_NONE = "No recent story matches {query} (checked {count} stories)."
+TEST_SOME = "{shown} of the last {count} stories match {query}:"
+FEEDS_NONE = "This chat has no feeds of its own. Add one with: addfeed URL"
+ADDFEED_USAGE = "Usage: addfeed URL — a feed address, or a web page that links to its feed"
+ADDFEED_BAD_URL = "{url!r} is not a web address. Use a full http:// or https:// URL."
+ADDFEED_FAILED = "Could not add that feed: {error}"
+ADDFEED_OK = "Feed {number} added: {label}\nIts current stories are taken as read; new ones are matched from now on."
+ADDFEED_ALREADY = "This chat already has that feed (number {number})."
+REMOVEFEED_USAGE = "Usage: removefeed N — N is the feed's number from feeds"
+NO_SUCH_FEED = "There is no feed {number} of this chat. Send feeds to see the numbers."
+REMOVEFEED_OK = "Feed {number} removed: {label}"
+MUTE_USAGE = "Usage: mute DURATION — e.g. mute 30m, mute 2h, mute 1d"
+MUTED = "Muted until {until}. Alerts matched meanwhile are skipped. unmute resumes."
+UNMUTED = "Unmuted: alerts resume."
+NOT_MUTED = "This chat is not muted."
+DIGEST_SET = "Digest: {mode}."
+DIGEST_OFF = "Digest off: alerts arrive one by one."

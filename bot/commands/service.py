@@ -1,0 +1,283 @@
+"""Platform-free chat commands: a command value in, a reply value out.
+
+Adapters build a :class:`Caller` from an update, parse the text into a
+:class:`~bot.commands.parse.Command`, call :meth:`CommandService.handle`, and render the
+:class:`Reply` (plain text: the adapter escapes it for its platform).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.commands import messages as msg
+from bot.commands.parse import Command
+from bot.config import Settings, parse_duration
+from bot.delivery.digest import parse_digest
+from bot.errors import FeedError
+from bot.feeds.discover import discover_feed
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.feeds.pipeline import to_document
+from bot.models import Story
+from bot.rulebook import RuleBook
+from bot.rules import RuleSyntaxError
+from bot.store import Chat, LimitReached, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+# Commands anyone in a chat may use; the rest change the chat and need an admin in groups.
+READ_ONLY = frozenset({"start", "help", "rules", "feeds", "status", "test"})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a command, and where.
+
+    ``may_edit`` answers whether this user may change the chat's settings (the adapter
+    knows: a Telegram chat admin, a Slack user allowed by config). None means yes.
+    """
+
+    platform: str
+    chat_id: str
+    user_id: str | None = None
+    chat_title: str | None = None
+    may_edit: Callable[[], Awaitable[bool]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Plain text to send back; ``private`` replies go only to the caller where possible."""
+
+    text: str
+    private: bool = False
+
+
+class CommandService:
+    """Runs chat commands against the store and the rule index."""
+
+    def __init__(
+        self,
+        store: Store,
+        rulebook: RuleBook,
+        settings: Settings,
+        fetcher: Fetcher,
+        on_feed_added: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.rulebook = rulebook
+        self.settings = settings
+        self.fetcher = fetcher
+        self.on_feed_added = on_feed_added
+
+    async def handle(self, caller: Caller, command: Command) -> Reply:
+        """Run one command; never raises for bad input (the reply says what to type)."""
+        handler = getattr(self, f"_cmd_{command.name}", None)
+        if handler is None:
+            return Reply(msg.UNKNOWN.format(name=command.name))
+        if command.name not in READ_ONLY and caller.may_edit is not None and not await caller.may_edit():
+            return Reply(msg.ADMINS_ONLY, private=True)
+        chat = await asyncio.to_thread(
+            self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
+        )
+        reply: Reply = await handler(chat, command.args)
+        return reply
+
+    # -- commands ---------------------------------------------------------------
+
+    async def _cmd_start(self, chat: Chat, args: str) -> Reply:
+        return Reply(msg.HELP)
+
+    _cmd_help = _cmd_start
+
+    async def _cmd_subscribe(self, chat: Chat, args: str) -> Reply:
+        if chat.subscribed and chat.active:
+            return Reply(msg.ALREADY_SUBSCRIBED)
+        await asyncio.to_thread(
+            self.store.update_chat, chat.id, subscribed=True, active=True, inactive_reason=None
+        )
+        return Reply(msg.SUBSCRIBED)
+
+    async def _cmd_unsubscribe(self, chat: Chat, args: str) -> Reply:
+        if not chat.subscribed:
+            return Reply(msg.NOT_SUBSCRIBED)
+        await asyncio.to_thread(self.store.update_chat, chat.id, subscribed=False)
+        return Reply(msg.UNSUBSCRIBED)
+
+    async def _cmd_watch(self, chat: Chat, args: str) -> Reply:
+        if not args:
+            return Reply(msg.WATCH_USAGE)
+        try:
+            self.rulebook.compile(args)
+        except RuleSyntaxError as exc:
+            return Reply(msg.WATCH_BAD.format(error=exc))
+        try:
+            rule = await asyncio.to_thread(
+                self.store.add_rule, chat.id, args, limit=self.settings.rules.max_per_chat
+            )
+        except LimitReached as exc:
+            return Reply(msg.LIMIT.format(detail=exc))
+        self.rulebook.add(rule)
+        template = msg.WATCH_OK if chat.subscribed else msg.WATCH_OK_UNSUBSCRIBED
+        return Reply(template.format(number=rule.number, query=rule.query))
+
+    async def _cmd_rules(self, chat: Chat, args: str) -> Reply:
+        rules = await asyncio.to_thread(self.store.list_rules, chat.id)
+        if not rules:
+            return Reply(msg.NO_RULES)
+        lines = [f"{r.number}. {r.query}" for r in rules]
+        if not chat.subscribed:
+            lines.append(msg.NOT_SUBSCRIBED)
+        return Reply("\n".join(lines))
+
+    async def _cmd_unwatch(self, chat: Chat, args: str) -> Reply:
+        number = _number(args)
+        if number is None:
+            return Reply(msg.UNWATCH_USAGE)
+        rules = await asyncio.to_thread(self.store.list_rules, chat.id)
+        if not 1 <= number <= len(rules):
+            return Reply(msg.NO_SUCH_RULE.format(number=number))
+        rule = rules[number - 1]
+        await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id)
+        self.rulebook.remove(rule.id)
+        return Reply(msg.UNWATCHED.format(number=number, query=rule.query))
+
+    async def _cmd_test(self, chat: Chat, args: str) -> Reply:
+        if not args:
+            return Reply(msg.TEST_USAGE)
+        try:
+            rule = self.rulebook.compile(args)
+        except RuleSyntaxError as exc:
+            return Reply(msg.WATCH_BAD.format(error=exc))
+        feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
+        recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
+        hits = []
+        for stored in recent:
+            story = Story(stored.link or str(stored.id), stored.title, stored.link,
+                          stored.published, stored.author, stored.body)
+            if rule.match(to_document(story, stored.source)) is not None:
+                hits.append(stored)
+        if not hits:
+            return Reply(msg.TEST_NONE.format(query=args, count=len(recent)))
+        lines = [msg.TEST_SOME.format(shown=len(hits), count=len(recent), query=args)]
+        for stored in hits[:5]:
+            lines.append(f"• {stored.title} — {stored.source}" + (f"\n  {stored.link}" if stored.link else ""))
+        if len(hits) > 5:
+            lines.append(f"…and {len(hits) - 5} more.")
+        return Reply("\n".join(lines))
+
+    async def _cmd_feeds(self, chat: Chat, args: str) -> Reply:
+        own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
+        shared = await asyncio.to_thread(self.store.config_feeds)
+        lines = [f"{n}. {f.label} — {f.url}" + _health(f) for n, f in enumerate(own, 1)]
+        if not lines:
+            lines.append(msg.FEEDS_NONE)
+        if shared:
+            lines.append("Feeds every chat gets (set by the operator):")
+            lines.extend(f"• {f.label}" + _health(f) for f in shared)
+        return Reply("\n".join(lines))
+
+    async def _cmd_addfeed(self, chat: Chat, args: str) -> Reply:
+        url = args.strip().strip("<>")
+        if not url:
+            return Reply(msg.ADDFEED_USAGE)
+        if not url.startswith(("http://", "https://")):
+            if "." not in url or " " in url:
+                return Reply(msg.ADDFEED_BAD_URL.format(url=url))
+            url = "https://" + url
+        try:
+            feed_url = await discover_feed(self.fetcher, url)
+            fetched = await self.fetcher.fetch(feed_url)
+            parsed = await asyncio.to_thread(
+                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
+            )
+        except FeedError as exc:
+            return Reply(msg.ADDFEED_FAILED.format(error=exc))
+        feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
+        try:
+            added = await asyncio.to_thread(
+                self.store.add_chat_feed, chat.id, feed.id, limit=self.settings.rules.max_feeds_per_chat
+            )
+        except LimitReached as exc:
+            return Reply(msg.LIMIT.format(detail=exc))
+        own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
+        number = next(n for n, f in enumerate(own, 1) if f.id == feed.id)
+        if not added:
+            return Reply(msg.ADDFEED_ALREADY.format(number=number))
+        if self.on_feed_added is not None:
+            self.on_feed_added(feed.id)
+        return Reply(msg.ADDFEED_OK.format(number=number, label=parsed.title or feed_url))
+
+    async def _cmd_removefeed(self, chat: Chat, args: str) -> Reply:
+        number = _number(args)
+        if number is None:
+            return Reply(msg.REMOVEFEED_USAGE)
+        own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
+        if not 1 <= number <= len(own):
+            return Reply(msg.NO_SUCH_FEED.format(number=number))
+        feed = own[number - 1]
+        await asyncio.to_thread(self.store.remove_chat_feed, chat.id, feed.id)
+        return Reply(msg.REMOVEFEED_OK.format(number=number, label=feed.label))
+
+    async def _cmd_mute(self, chat: Chat, args: str) -> Reply:
+        try:
+            seconds = parse_duration(args)
+        except ValueError:
+            return Reply(msg.MUTE_USAGE)
+        until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
+        await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
+        return Reply(msg.MUTED.format(until=until.strftime("%Y-%m-%d %H:%M UTC")))
+
+    async def _cmd_unmute(self, chat: Chat, args: str) -> Reply:
+        if not chat.muted(utcnow()):
+            return Reply(msg.NOT_MUTED)
+        await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=None)
+        return Reply(msg.UNMUTED)
+
+    async def _cmd_digest(self, chat: Chat, args: str) -> Reply:
+        try:
+            mode = parse_digest(args)
+        except ValueError as exc:
+            return Reply(f"Usage: {exc}")
+        await asyncio.to_thread(self.store.update_chat, chat.id, digest=mode)
+        return Reply(msg.DIGEST_OFF if mode == "off" else msg.DIGEST_SET.format(mode=mode))
+
+    async def _cmd_status(self, chat: Chat, args: str) -> Reply:
+        now = utcnow()
+        midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        counts, own, shared, rules = await asyncio.gather(
+            asyncio.to_thread(self.store.alert_counts, chat.id, midnight),
+            asyncio.to_thread(self.store.chat_feeds, chat.id),
+            asyncio.to_thread(self.store.config_feeds),
+            asyncio.to_thread(self.store.list_rules, chat.id),
+        )
+        state = "subscribed" if chat.subscribed and chat.active else "not subscribed"
+        if chat.muted(now) and chat.muted_until:
+            state += f", muted until {chat.muted_until:%Y-%m-%d %H:%M} UTC"
+        lines = [
+            f"This chat: {state}; {len(rules)} rules; digest {chat.digest}.",
+            f"Alerts today: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting"
+            + (f", {counts['failed']} failed" if counts.get("failed") else ""),
+        ]
+        for feed in [*own, *shared]:
+            polled = f"{feed.last_polled_at:%H:%M} UTC" if feed.last_polled_at else "not yet"
+            lines.append(f"• {feed.label}: last poll {polled}" + _health(feed))
+        return Reply("\n".join(lines))
+
+    def _visible_feed_ids(self, chat: Chat) -> list[int]:
+        return [f.id for f in [*self.store.chat_feeds(chat.id), *self.store.config_feeds()]]
+
+
+def _number(args: str) -> int | None:
+    text = args.strip().lstrip("#")
+    return int(text) if text.isdigit() else None
+
+
+def _health(feed: object) -> str:
+    errors = getattr(feed, "error_count", 0)
+    if not errors:
+        return ""
+    return f" — failing ({errors}× in a row: {getattr(feed, 'last_error', '')})"

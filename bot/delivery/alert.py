@@ -1,0 +1,53 @@
+"""The content of an alert, before any platform renders it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One story for one chat.
+
+    ``words`` are the story's words that made the rule match (as written in the story);
+    renderers emphasise them in the title and summary with :func:`highlight`.
+    """
+
+    title: str
+    link: str | None
+    source: str
+    published: datetime | None
+    rule: str
+    summary: str
+    words: tuple[str, ...] = ()
+    author: str | None = None
+    also_reported_by: tuple[str, ...] = field(default_factory=tuple)
+
+
+def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
+    """Split ``text`` into (segment, emphasised) pieces; each of ``words`` found whole,
+    case-insensitively, is emphasised. Renderers escape every segment themselves."""
+    wanted = sorted({w for w in words if w.strip()}, key=len, reverse=True)
+    if not wanted or not text:
+        return [(text, False)] if text else []
+    pattern = re.compile(
+        r"(?<!\w)(" + "|".join(re.escape(w) for w in wanted) + r")(?!\w)", re.IGNORECASE
+    )
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in pattern.finditer(text):
+        if match.start() > position:
+            pieces.append((text[position : match.start()], False))
+        pieces.append((match.group(0), True))
+        position = match.end()
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces
+
+
+def when(published: datetime | None) -> str:
+    """``2026-11-29 14:05 UTC``, or empty when the feed gave no time."""
+    return published.strftime("%Y-%m-%d %H:%M UTC") if published else ""

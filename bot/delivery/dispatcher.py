@@ -1,0 +1,196 @@
+"""Sends queued alerts from the outbox, within each platform's limits.
+
+Alerts are claimed one at a time right before the send, so a claim is a send in flight.
+Each platform error becomes a decision: retry later, follow the chat, drop it, or stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from aiolimiter import AsyncLimiter
+
+from bot.adapters.base import (
+    AdapterFatal,
+    ChatAdapter,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RetryAfter,
+    UncertainDelivery,
+)
+from bot.delivery.alert import Alert
+from bot.errors import DeliveryError
+from bot.store import Chat, OutboxItem, Store, utcnow
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 25  # with the backoff below, about 3 hours of trying
+
+
+def to_alert(item: OutboxItem) -> Alert:
+    return Alert(
+        title=item.title,
+        link=item.link,
+        source=item.source,
+        published=item.published,
+        rule=item.rule_query,
+        summary=item.summary,
+        words=tuple(item.terms),
+        author=item.author,
+        also_reported_by=tuple(item.also_reported_by),
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter for transient failures: 2 s, 4 s, … capped at 10 min."""
+    base = min(2.0**attempts, 600.0)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
+
+
+class Dispatcher:
+    """Drains the outbox through the platform adapters."""
+
+    def __init__(self, store: Store, adapters: Mapping[str, ChatAdapter], *, worker: str) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.worker = worker
+        self._chat_limiters: dict[tuple[int, str], AsyncLimiter] = {}
+        self._global: dict[str, AsyncLimiter] = {}
+        self._stopped: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many messages went out."""
+        async with self._lock:
+            now = utcnow()
+            await asyncio.to_thread(self.store.recover_stale_claims, now)
+            due = await asyncio.to_thread(self.store.due_alerts, now, 500)
+            by_chat: dict[int, list[int]] = {}
+            for alert_id, chat_pk in due:
+                by_chat.setdefault(chat_pk, []).append(alert_id)
+            chats = await asyncio.to_thread(self.store.chats_by_pk, by_chat)
+            sent = 0
+            for chat_pk, ids in by_chat.items():
+                chat = chats.get(chat_pk)
+                adapter = self.adapters.get(chat.platform) if chat else None
+                if chat is None or adapter is None or chat.platform in self._stopped:
+                    continue
+                if not self._may_send(adapter, chat):
+                    continue
+                await self._global_limiter(adapter).acquire()
+                if chat.digest != "off":
+                    sent += await self._send_digest(adapter, chat, ids)
+                else:
+                    sent += await self._send_one(adapter, ids[0])
+            return sent
+
+    def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
+        """Per-chat pacing: one message per interval, and a per-minute cap for groups."""
+        limiters = [self._limiter((chat.id, "chat"), 1, adapter.limits.per_chat_interval)]
+        if adapter.is_group(chat.chat_id):
+            limiters.append(self._limiter((chat.id, "group"), adapter.limits.group_per_minute, 60))
+        if not all(limiter.has_capacity() for limiter in limiters):
+            return False
+        for limiter in limiters:
+            # has_capacity() was just checked, so this never waits.
+            limiter._level += 1  # noqa: SLF001 - aiolimiter has no non-blocking acquire
+        return True
+
+    def _limiter(self, key: tuple[int, str], rate: float, period: float) -> AsyncLimiter:
+        if key not in self._chat_limiters:
+            self._chat_limiters[key] = AsyncLimiter(rate, period)
+        return self._chat_limiters[key]
+
+    def _global_limiter(self, adapter: ChatAdapter) -> AsyncLimiter:
+        if adapter.platform not in self._global:
+            self._global[adapter.platform] = AsyncLimiter(adapter.limits.global_per_second, 1)
+        return self._global[adapter.platform]
+
+    async def _send_one(self, adapter: ChatAdapter, alert_id: int) -> int:
+        item = await asyncio.to_thread(
+            self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
+        )
+        if item is None:
+            return 0  # another replica took it
+        if not (item.chat.active and item.chat.subscribed) or item.chat.muted(utcnow()):
+            await asyncio.to_thread(self.store.finish_alert, item.id, "dropped", error="chat not receiving")
+            return 0
+        try:
+            message_id = await adapter.send_alert(item.chat.chat_id, to_alert(item))
+        except DeliveryError as exc:
+            await self._decide(item.chat, [item], exc)
+            return 0
+        await asyncio.to_thread(self.store.finish_alert, item.id, "sent", message_id=message_id)
+        log.info("alert sent", extra={"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id})
+        return 1
+
+    async def _send_digest(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
+        items: list[OutboxItem] = []
+        for alert_id in ids[:50]:
+            item = await asyncio.to_thread(
+                self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
+            )
+            if item is not None:
+                items.append(item)
+        if not items:
+            return 0
+        try:
+            message_id = await adapter.send_digest(chat.chat_id, [to_alert(i) for i in items])
+        except DeliveryError as exc:
+            await self._decide(chat, items, exc)
+            return 0
+        for item in items:
+            await asyncio.to_thread(self.store.finish_alert, item.id, "sent", message_id=message_id)
+        return 1
+
+    async def _decide(self, chat: Chat, items: list[OutboxItem], exc: DeliveryError) -> None:
+        """Turn a platform error into what happens to the alerts and the chat."""
+        now = utcnow()
+        context = {"chat": chat.chat_id, "platform": chat.platform}
+        if isinstance(exc, RetryAfter):
+            until = now + timedelta(seconds=exc.seconds)
+            await self._finish(items, "pending", str(exc), not_before=until)
+            await asyncio.to_thread(self.store.delay_chat_alerts, chat.id, until)
+            log.warning("rate limited by %s: %s", chat.platform, exc, extra=context)
+        elif isinstance(exc, ChatMigrated):
+            await asyncio.to_thread(self.store.migrate_chat, chat.platform, chat.chat_id, exc.new_chat_id)
+            await self._finish(items, "pending", str(exc), not_before=now)
+            log.info("chat %s moved to %s; rules follow it", chat.chat_id, exc.new_chat_id, extra=context)
+        elif isinstance(exc, ChatGone):
+            await asyncio.to_thread(
+                self.store.update_chat, chat.id, active=False, inactive_reason=str(exc)
+            )
+            await self._finish(items, "dropped", str(exc))
+            log.warning("chat %s deactivated: %s", chat.chat_id, exc, extra=context)
+        elif isinstance(exc, UncertainDelivery):
+            await self._finish(items, "uncertain", str(exc))
+            log.warning("alert may or may not have arrived, not re-sent: %s", exc, extra=context)
+        elif isinstance(exc, PermanentError):
+            await self._finish(items, "failed", str(exc))
+            log.error("alert refused by %s, given up: %s", chat.platform, exc, extra=context)
+        elif isinstance(exc, AdapterFatal):
+            self._stopped.add(chat.platform)
+            await self._finish(items, "pending", str(exc), not_before=now)
+            log.error("%s adapter stopped: %s", chat.platform, exc, extra=context)
+        else:  # TransientError or anything unforeseen: keep the alert, back off
+            attempts = max(i.attempts for i in items)
+            if attempts >= MAX_ATTEMPTS:
+                await self._finish(items, "failed", f"gave up after {attempts} attempts: {exc}")
+                log.error("alert failed after %d attempts: %s", attempts, exc, extra=context)
+            else:
+                await self._finish(items, "pending", str(exc), not_before=now + retry_delay(attempts))
+                log.warning("send failed, will retry: %s", exc, extra=context)
+
+    async def _finish(
+        self, items: list[OutboxItem], status: str, error: str, *, not_before: datetime | None = None
+    ) -> None:
+        for item in items:
+            await asyncio.to_thread(
+                self.store.finish_alert, item.id, status, error=error, not_before=not_before
+            )

@@ -1,0 +1,260 @@
+"""One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise → outbox.
+
+Each step is a call with an early return. Whatever goes wrong with a feed is recorded on
+that feed (error count, last error, backoff) and never reaches the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.config import Settings
+from bot.delivery.digest import next_slot
+from bot.errors import FeedError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.feeds.urls import canonical_url
+from bot.models import Story
+from bot.rulebook import RuleBook, RuleHit
+from bot.rules import Document
+from bot.store import AlertDraft, Chat, Feed, NewStory, Store, utcnow
+from bot.summarize import Summarizer
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=6)
+BODY_LIMIT = 20_000  # characters of story text kept for `test` and summaries
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one poll did, for logs, `newsbot check` and tests."""
+
+    feed_id: int
+    status: str  # "ok", "not_modified", "error", "skipped"
+    stories: int = 0
+    new: int = 0
+    alerts: int = 0
+    error: str | None = None
+    matches: tuple[tuple[Story, tuple[RuleHit, ...]], ...] = ()
+
+
+def fingerprint(story: Story) -> str:
+    """Identity of a story across feeds: its canonical link, else its normalised title.
+
+    Two feeds carrying the same article usually share the link (after tracking
+    parameters are dropped); without a link the title is the best evidence we have.
+    """
+    if story.link:
+        key = "link:" + canonical_url(story.link)
+    else:
+        key = "title:" + re.sub(r"\W+", " ", story.title.casefold()).strip()
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def to_document(story: Story, source: str) -> Document:
+    return Document(
+        title=story.title,
+        text=story.body,
+        source=source,
+        url=story.link or "",
+        author=story.author or "",
+    )
+
+
+def backoff(interval: float, errors: int, retry_after: float | None) -> timedelta:
+    """Longer waits as errors repeat: interval × 2^(errors-1), at most 6 h; never sooner
+    than the server's Retry-After."""
+    delay = timedelta(seconds=interval * (2 ** min(errors - 1, 12)))
+    delay = min(delay, MAX_BACKOFF)
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+class FeedPipeline:
+    """Polls feeds and turns new stories into queued alerts."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        rulebook: RuleBook,
+        summarizer: Summarizer,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.rulebook = rulebook
+        self.summarizer = summarizer
+        self.settings = settings
+
+    def interval(self, feed: Feed) -> float:
+        return float(feed.interval_s or self.settings.poll.interval)
+
+    async def poll(self, feed_id: int, *, dry_run: bool = False) -> PollReport:
+        """Poll one feed if it is due, recording stories and alerts.
+
+        With ``dry_run`` nothing is written: the report says what would have matched.
+        """
+        now = utcnow()
+        lease = timedelta(seconds=self.settings.fetch.timeout * 3 + 60)
+        if dry_run:
+            feed = await asyncio.to_thread(self.store.get_feed, feed_id)
+        else:
+            feed = await asyncio.to_thread(self.store.claim_feed, feed_id, now, lease)
+        if feed is None:
+            return PollReport(feed_id, "skipped")
+
+        try:
+            fetched = await self.fetcher.fetch(
+                feed.url,
+                etag=None if dry_run else feed.etag,
+                last_modified=None if dry_run else feed.last_modified,
+            )
+            if fetched.not_modified:
+                if not dry_run:
+                    await asyncio.to_thread(
+                        self.store.record_not_modified, feed.id, self._next_poll(feed)
+                    )
+                return PollReport(feed.id, "not_modified")
+            parsed = await asyncio.to_thread(
+                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
+            )
+        except FeedError as exc:
+            return await self._failed(feed, exc, dry_run=dry_run)
+
+        stories = _unique(parsed.stories)
+        known = set() if dry_run else await asyncio.to_thread(
+            self.store.known_uids, feed.id, [s.uid for s in stories]
+        )
+        new = [s for s in stories if s.uid not in known]
+        source = feed.name or parsed.title or feed.title or feed.url
+        checked = [(s, tuple(self.rulebook.match(to_document(s, source)))) for s in new]
+        if dry_run:  # `newsbot check`: every story, matched or not
+            return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
+        matched = [(s, hits) for s, hits in checked if hits]
+
+        # The first poll of a feed only learns what is already there: no flood of old news.
+        drafts = await self._drafts(feed, matched, now) if feed.initialised else []
+        queued = await asyncio.to_thread(
+            self.store.record_poll,
+            feed.id,
+            new_stories=[_new_story(s) for s in new],
+            alerts=drafts,
+            feed_title=parsed.title,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            next_poll_at=self._next_poll(feed),
+        )
+        log.info(
+            "feed polled",
+            extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
+        )
+        return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
+
+    async def _drafts(
+        self, feed: Feed, matched: Sequence[tuple[Story, tuple[RuleHit, ...]]], now: datetime
+    ) -> list[AlertDraft]:
+        if not matched:
+            return []
+        chat_pks = {hit.chat_pk for _, hits in matched for hit in hits}
+        chats = await asyncio.to_thread(self.store.chats_by_pk, chat_pks)
+        own = set() if feed.from_config else await asyncio.to_thread(self.store.chats_of_feed, feed.id)
+        drafts: list[AlertDraft] = []
+        for story, hits in matched:
+            summary: str | None = None
+            alerted: set[int] = set()
+            for hit in hits:  # lowest rule id first: the chat's oldest matching rule is shown
+                chat = chats.get(hit.chat_pk)
+                if chat is None or hit.chat_pk in alerted or not _wants(chat, feed, own, now):
+                    continue
+                alerted.add(hit.chat_pk)
+                if summary is None:
+                    summary = await self.summarizer.summarize(story.title, story.body)
+                drafts.append(
+                    AlertDraft(
+                        chat_pk=chat.id,
+                        story_uid=story.uid,
+                        rule_id=hit.rule_id,
+                        rule_query=hit.query,
+                        terms=matched_words(story, hit),
+                        spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
+                        summary=summary,
+                        not_before=next_slot(chat.digest, now),
+                    )
+                )
+        return drafts
+
+    async def _failed(self, feed: Feed, exc: FeedError, *, dry_run: bool) -> PollReport:
+        message = str(exc)
+        if dry_run:
+            return PollReport(feed.id, "error", error=message)
+        delay = backoff(self.interval(feed), feed.error_count + 1, exc.retry_after)
+        errors = await asyncio.to_thread(
+            self.store.record_feed_error, feed.id, message, utcnow() + delay
+        )
+        log.warning(
+            "feed %s (%s): %s — retry in %ds; fix the URL or removefeed",
+            feed.id,
+            feed.label,
+            message,
+            delay.total_seconds(),
+            extra={"feed_id": feed.id, "errors": errors},
+        )
+        return PollReport(feed.id, "error", error=message)
+
+    def _next_poll(self, feed: Feed) -> datetime:
+        jitter = random.uniform(0, self.settings.poll.jitter)  # noqa: S311 - spreading load, not security
+        return utcnow() + timedelta(seconds=self.interval(feed) + jitter)
+
+
+def matched_words(story: Story, hit: RuleHit) -> list[str]:
+    """The story's own words that made the rule match, as written, for highlighting."""
+    fields = {"title": story.title, "text": story.body}
+    words: dict[str, None] = {}
+    for name, spans in hit.match.spans.items():
+        text = fields.get(name)
+        if text is None:
+            continue
+        for start, end in spans:
+            word = text[start:end].strip()
+            if word:
+                words.setdefault(word, None)
+    return list(words)[:20]
+
+
+def _wants(chat: Chat, feed: Feed, own: set[int], now: datetime) -> bool:
+    """Whether this chat gets alerts from this feed now."""
+    if not (chat.active and chat.subscribed) or chat.muted(now):
+        return False
+    return feed.from_config or chat.id in own
+
+
+def _unique(stories: Sequence[Story]) -> list[Story]:
+    seen: set[str] = set()
+    out = []
+    for story in stories:
+        if story.uid not in seen:
+            seen.add(story.uid)
+            out.append(story)
+    return out
+
+
+def _new_story(story: Story) -> NewStory:
+    return NewStory(
+        uid=story.uid,
+        fingerprint=fingerprint(story),
+        title=story.title,
+        link=story.link,
+        author=story.author,
+        published=story.published,
+        body=story.body[:BODY_LIMIT],
+    )

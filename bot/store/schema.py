@@ -1,0 +1,132 @@
+"""Table definitions. Migrations in ``migrations/versions`` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UTC_DATETIME = DateTime(timezone=True)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", String(300)),
+    Column("title", String(500)),
+    Column("interval_s", Integer),
+    Column("full_text", Boolean, nullable=False, default=False),
+    Column("from_config", Boolean, nullable=False, default=False),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("initialised", Boolean, nullable=False, default=False),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_polled_at", UTC_DATETIME),
+    Column("last_ok_at", UTC_DATETIME),
+    Column("next_poll_at", UTC_DATETIME, nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("chat_id", String(100), nullable=False),
+    Column("title", String(300)),
+    Column("subscribed", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("inactive_reason", Text),
+    Column("muted_until", UTC_DATETIME),
+    Column("digest", String(20), nullable=False, default="off"),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("platform", "chat_id", name="uq_chats_platform_chat"),
+)
+
+chat_feeds = Table(
+    "chat_feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("chat_pk", "feed_id", name="uq_chat_feeds_chat_feed"),
+)
+
+rules = Table(
+    "rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_rules_chat_pk", "chat_pk"),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", String(1024), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text),
+    Column("author", String(500)),
+    Column("published", UTC_DATETIME),
+    Column("body", Text, nullable=False),
+    Column("seen_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("feed_id", "uid", name="uq_stories_feed_uid"),
+    Index("ix_stories_seen_at", "seen_at"),
+    Index("ix_stories_fingerprint", "fingerprint"),
+)
+
+# One row per (chat, story fingerprint): the unique key is what makes "one alert per story
+# per chat" hold across rules, feeds, restarts and replicas.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("rule_id", Integer),
+    Column("rule_query", Text, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("spans", JSON, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("also_reported_by", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", UTC_DATETIME, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_until", UTC_DATETIME),
+    Column("last_error", Text),
+    Column("message_id", String(100)),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("sent_at", UTC_DATETIME),
+    UniqueConstraint("chat_pk", "fingerprint", name="uq_outbox_chat_fingerprint"),
+    Index("ix_outbox_status_not_before", "status", "not_before"),
+)

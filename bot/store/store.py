@@ -1,0 +1,763 @@
+"""All database reads and writes. Synchronous; async callers use ``asyncio.to_thread``.
+
+Every method is one short transaction. Writes that must not happen twice rely on unique
+keys (``stories(feed_id, uid)``, ``outbox(chat_pk, fingerprint)``) with insert-or-ignore,
+so two replicas racing on the same feed still produce one story and one alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    id: int
+    url: str
+    name: str | None
+    title: str | None
+    interval_s: int | None
+    full_text: bool
+    from_config: bool
+    etag: str | None
+    last_modified: str | None
+    initialised: bool
+    error_count: int
+    last_error: str | None
+    last_polled_at: datetime | None
+    last_ok_at: datetime | None
+    next_poll_at: datetime
+
+    @property
+    def label(self) -> str:
+        """What users see: the configured name, else the feed's own title, else its URL."""
+        return self.name or self.title or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    platform: str
+    chat_id: str
+    title: str | None
+    subscribed: bool
+    active: bool
+    inactive_reason: str | None
+    muted_until: datetime | None
+    digest: str
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    chat_pk: int
+    query: str
+    number: int = 0  # 1-based position in the chat's list, what `rules` shows
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story to record; ``fingerprint`` identifies it across feeds."""
+
+    uid: str
+    fingerprint: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDraft:
+    """An alert to queue for one chat, for the story with ``story_uid`` in this poll."""
+
+    chat_pk: int
+    story_uid: str
+    rule_id: int | None
+    rule_query: str
+    terms: list[str]
+    spans: dict[str, list[list[int]]]
+    summary: str
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed alert with what rendering needs."""
+
+    id: int
+    chat: Chat
+    story_id: int
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    source: str
+    rule_query: str
+    terms: list[str]
+    spans: dict[str, list[list[int]]]
+    summary: str
+    also_reported_by: list[str] = field(default_factory=list)
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    id: int
+    feed_id: int
+    source: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    body: str
+
+
+class LimitReached(Exception):
+    """A per-chat limit (rules, feeds) is reached."""
+
+
+class Store:
+    """The database behind newsbot, on one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    # -- helpers --------------------------------------------------------------
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    @staticmethod
+    def _feed(row: Any) -> Feed:
+        m = row._mapping
+        return Feed(
+            id=m["id"],
+            url=m["url"],
+            name=m["name"],
+            title=m["title"],
+            interval_s=m["interval_s"],
+            full_text=bool(m["full_text"]),
+            from_config=bool(m["from_config"]),
+            etag=m["etag"],
+            last_modified=m["last_modified"],
+            initialised=bool(m["initialised"]),
+            error_count=m["error_count"],
+            last_error=m["last_error"],
+            last_polled_at=_aware(m["last_polled_at"]),
+            last_ok_at=_aware(m["last_ok_at"]),
+            next_poll_at=_aware(m["next_poll_at"]) or utcnow(),
+        )
+
+    @staticmethod
+    def _chat(row: Any, prefix: str = "") -> Chat:
+        m = row._mapping
+        return Chat(
+            id=m[f"{prefix}id"],
+            platform=m[f"{prefix}platform"],
+            chat_id=m[f"{prefix}chat_id"],
+            title=m[f"{prefix}title"],
+            subscribed=bool(m[f"{prefix}subscribed"]),
+            active=bool(m[f"{prefix}active"]),
+            inactive_reason=m[f"{prefix}inactive_reason"],
+            muted_until=_aware(m[f"{prefix}muted_until"]),
+            digest=m[f"{prefix}digest"],
+        )
+
+    # -- feeds ----------------------------------------------------------------
+
+    def ensure_feed(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        interval_s: int | None = None,
+        full_text: bool = False,
+        from_config: bool = False,
+    ) -> Feed:
+        """The feed with this URL, created if new; config feeds get their settings updated."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(feeds)
+                .values(
+                    url=url,
+                    name=name,
+                    interval_s=interval_s,
+                    full_text=full_text,
+                    from_config=from_config,
+                    initialised=False,
+                    error_count=0,
+                    next_poll_at=now,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["url"])
+            )
+            if from_config:
+                conn.execute(
+                    update(feeds)
+                    .where(feeds.c.url == url)
+                    .values(name=name, interval_s=interval_s, full_text=full_text, from_config=True)
+                )
+            row = conn.execute(select(feeds).where(feeds.c.url == url)).one()
+        return self._feed(row)
+
+    def get_feed(self, feed_id: int) -> Feed | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
+        return self._feed(row) if row else None
+
+    def list_feeds(self) -> list[Feed]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds).order_by(feeds.c.id)).all()
+        return [self._feed(r) for r in rows]
+
+    def active_feed_ids(self) -> list[int]:
+        """Feeds worth polling: from the config, or added by at least one chat."""
+        used = select(chat_feeds.c.feed_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feeds.c.id).where(or_(feeds.c.from_config, feeds.c.id.in_(used)))
+            ).all()
+        return [r.id for r in rows]
+
+    def unmark_config_feeds(self, keep_urls: Iterable[str]) -> None:
+        """Feeds removed from the config stop being operator feeds (their history stays)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.from_config, feeds.c.url.not_in(list(keep_urls)))
+                .values(from_config=False)
+            )
+
+    def claim_feed(self, feed_id: int, now: datetime, lease: timedelta) -> Feed | None:
+        """Take the feed for one poll if it is due; pushes ``next_poll_at`` so nobody else does.
+
+        The conditional UPDATE is the lock: of two replicas, only one sees a row change.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id, feeds.c.next_poll_at <= now)
+                .values(next_poll_at=now + lease, last_polled_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
+        return self._feed(row)
+
+    def set_next_poll(self, feed_id: int, when: datetime) -> None:
+        """Poll the feed at ``when`` (now: poll it at the next chance)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(next_poll_at=when))
+
+    def record_not_modified(self, feed_id: int, next_poll_at: datetime) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(error_count=0, last_error=None, last_ok_at=now, next_poll_at=next_poll_at)
+            )
+
+    def record_feed_error(self, feed_id: int, error: str, next_poll_at: datetime) -> int:
+        """Count one more error in a row; returns the new count."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(
+                    error_count=feeds.c.error_count + 1,
+                    last_error=error[:2000],
+                    next_poll_at=next_poll_at,
+                )
+            )
+            count = conn.execute(select(feeds.c.error_count).where(feeds.c.id == feed_id)).scalar()
+        return int(count or 0)
+
+    def known_uids(self, feed_id: int, uids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(uids), 500):
+                chunk = list(uids[start : start + 500])
+                rows = conn.execute(
+                    select(stories.c.uid).where(stories.c.feed_id == feed_id, stories.c.uid.in_(chunk))
+                ).all()
+                found.update(r.uid for r in rows)
+        return found
+
+    def record_poll(
+        self,
+        feed_id: int,
+        *,
+        new_stories: Sequence[NewStory],
+        alerts: Sequence[AlertDraft],
+        feed_title: str | None,
+        etag: str | None,
+        last_modified: str | None,
+        next_poll_at: datetime,
+    ) -> int:
+        """Record a successful poll: its stories, their alerts and the feed state, atomically.
+
+        Returns the number of alerts queued (an alert for a story the chat already has from
+        another feed is not queued again; the other feed is added to "also reported by").
+        """
+        now = utcnow()
+        queued = 0
+        with self.engine.begin() as conn:
+            source = conn.execute(
+                select(feeds.c.name, feeds.c.title, feeds.c.url).where(feeds.c.id == feed_id)
+            ).one()
+            label = source.name or feed_title or source.title or source.url
+            ids: dict[str, int] = {}
+            for story in new_stories:
+                conn.execute(
+                    self._insert(stories)
+                    .values(
+                        feed_id=feed_id,
+                        uid=story.uid,
+                        fingerprint=story.fingerprint,
+                        title=story.title,
+                        link=story.link,
+                        author=story.author,
+                        published=story.published,
+                        body=story.body,
+                        seen_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["feed_id", "uid"])
+                )
+            if new_stories:
+                for start in range(0, len(new_stories), 500):
+                    chunk = [s.uid for s in new_stories[start : start + 500]]
+                    for row in conn.execute(
+                        select(stories.c.id, stories.c.uid, stories.c.fingerprint).where(
+                            stories.c.feed_id == feed_id, stories.c.uid.in_(chunk)
+                        )
+                    ):
+                        ids[row.uid] = row.id
+            fingerprints = {s.uid: s.fingerprint for s in new_stories}
+            for alert in alerts:
+                story_id = ids.get(alert.story_uid)
+                if story_id is None:
+                    continue
+                result = conn.execute(
+                    self._insert(outbox)
+                    .values(
+                        chat_pk=alert.chat_pk,
+                        story_id=story_id,
+                        fingerprint=fingerprints[alert.story_uid],
+                        rule_id=alert.rule_id,
+                        rule_query=alert.rule_query,
+                        terms=alert.terms,
+                        spans=alert.spans,
+                        summary=alert.summary,
+                        also_reported_by=[],
+                        status="pending",
+                        attempts=0,
+                        not_before=alert.not_before,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["chat_pk", "fingerprint"])
+                    .returning(outbox.c.id)
+                )
+                if result.first() is not None:
+                    queued += 1
+                else:
+                    self._add_also_reported(conn, alert.chat_pk, fingerprints[alert.story_uid], label)
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id)
+                .values(
+                    initialised=True,
+                    title=feed_title[:500] if feed_title else source.title,
+                    etag=etag,
+                    last_modified=last_modified,
+                    error_count=0,
+                    last_error=None,
+                    last_ok_at=now,
+                    next_poll_at=next_poll_at,
+                )
+            )
+        return queued
+
+    def _add_also_reported(self, conn: Connection, chat_pk: int, fingerprint: str, label: str) -> None:
+        row = conn.execute(
+            select(outbox.c.id, outbox.c.also_reported_by, outbox.c.story_id).where(
+                outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint
+            )
+        ).first()
+        if row is None:
+            return
+        origin = conn.execute(
+            select(feeds.c.name, feeds.c.title, feeds.c.url)
+            .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
+            .where(stories.c.id == row.story_id)
+        ).one()
+        names = list(row.also_reported_by or [])
+        if label not in names and label != (origin.name or origin.title or origin.url):
+            names.append(label)
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(also_reported_by=names))
+
+    def recent_stories(self, limit: int = 200, feed_ids: Sequence[int] | None = None) -> list[StoredStory]:
+        query = (
+            select(stories, feeds.c.name, feeds.c.title.label("feed_title"), feeds.c.url)
+            .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
+            .order_by(stories.c.id.desc())
+            .limit(limit)
+        )
+        if feed_ids is not None:
+            query = query.where(stories.c.feed_id.in_(list(feed_ids)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StoredStory(
+                id=r.id,
+                feed_id=r.feed_id,
+                source=r.name or r.feed_title or r.url,
+                title=r.title,
+                link=r.link,
+                author=r.author,
+                published=_aware(r.published),
+                body=r.body,
+            )
+            for r in rows
+        ]
+
+    # -- chats ----------------------------------------------------------------
+
+    def get_chat(self, platform: str, chat_id: str) -> Chat | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+            ).first()
+        return self._chat(row) if row else None
+
+    def ensure_chat(self, platform: str, chat_id: str, title: str | None = None) -> Chat:
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert(chats)
+                .values(
+                    platform=platform,
+                    chat_id=chat_id,
+                    title=title,
+                    subscribed=False,
+                    active=True,
+                    digest="off",
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["platform", "chat_id"])
+            )
+            row = conn.execute(
+                select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+            ).one()
+        return self._chat(row)
+
+    def chats_by_pk(self, pks: Iterable[int]) -> dict[int, Chat]:
+        wanted = list(set(pks))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chats).where(chats.c.id.in_(wanted))).all()
+        return {r.id: self._chat(r) for r in rows}
+
+    def update_chat(self, chat_pk: int, **values: Any) -> None:
+        """Set chat columns: subscribed, active, inactive_reason, muted_until, digest, title."""
+        allowed = {"subscribed", "active", "inactive_reason", "muted_until", "digest", "title"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"store: not chat settings: {sorted(unknown)}")
+        with self.engine.begin() as conn:
+            conn.execute(update(chats).where(chats.c.id == chat_pk).values(**values))
+
+    def migrate_chat(self, platform: str, old_id: str, new_id: str) -> None:
+        """Follow a chat to its new id (a Telegram group upgraded to a supergroup).
+
+        If the new id already has a row (the bot was used there), the old chat's rules and
+        feeds are moved onto it and the old row is deleted.
+        """
+        with self.engine.begin() as conn:
+            old = conn.execute(
+                select(chats).where(chats.c.platform == platform, chats.c.chat_id == old_id)
+            ).first()
+            if old is None:
+                return
+            new = conn.execute(
+                select(chats).where(chats.c.platform == platform, chats.c.chat_id == new_id)
+            ).first()
+            if new is None:
+                conn.execute(update(chats).where(chats.c.id == old.id).values(chat_id=new_id))
+                return
+            conn.execute(update(rules).where(rules.c.chat_pk == old.id).values(chat_pk=new.id))
+            existing = select(chat_feeds.c.feed_id).where(chat_feeds.c.chat_pk == new.id)
+            conn.execute(
+                update(chat_feeds)
+                .where(chat_feeds.c.chat_pk == old.id, chat_feeds.c.feed_id.not_in(existing))
+                .values(chat_pk=new.id)
+            )
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.chat_pk == old.id, outbox.c.status == "pending")
+                .values(chat_pk=new.id)
+            )
+            conn.execute(
+                update(chats)
+                .where(chats.c.id == new.id)
+                .values(subscribed=old.subscribed or new.subscribed, active=True)
+            )
+            conn.execute(delete(chats).where(chats.c.id == old.id))
+
+    # -- rules ----------------------------------------------------------------
+
+    def add_rule(self, chat_pk: int, query: str, *, limit: int) -> Rule:
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(rules).where(rules.c.chat_pk == chat_pk)
+            ).scalar_one()
+            if count >= limit:
+                raise LimitReached(f"this chat has {count} rules, the limit is {limit}")
+            rule_id = conn.execute(
+                rules.insert().values(chat_pk=chat_pk, query=query, created_at=utcnow())
+            ).inserted_primary_key[0]
+        return Rule(id=rule_id, chat_pk=chat_pk, query=query, number=count + 1)
+
+    def list_rules(self, chat_pk: int) -> list[Rule]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rules).where(rules.c.chat_pk == chat_pk).order_by(rules.c.id)
+            ).all()
+        return [Rule(r.id, r.chat_pk, r.query, n) for n, r in enumerate(rows, 1)]
+
+    def remove_rule(self, chat_pk: int, rule_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(rules).where(rules.c.id == rule_id, rules.c.chat_pk == chat_pk)
+            )
+        return result.rowcount == 1
+
+    def all_rules(self) -> list[Rule]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(rules).order_by(rules.c.id)).all()
+        return [Rule(r.id, r.chat_pk, r.query) for r in rows]
+
+    def rule_ids(self) -> set[int]:
+        with self.engine.connect() as conn:
+            return {r.id for r in conn.execute(select(rules.c.id))}
+
+    def rules_after(self, rule_id: int) -> list[Rule]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rules).where(rules.c.id > rule_id).order_by(rules.c.id)
+            ).all()
+        return [Rule(r.id, r.chat_pk, r.query) for r in rows]
+
+    # -- a chat's feeds -------------------------------------------------------
+
+    def add_chat_feed(self, chat_pk: int, feed_id: int, *, limit: int) -> bool:
+        """Give the chat this feed; False when it already had it."""
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                select(func.count()).select_from(chat_feeds).where(chat_feeds.c.chat_pk == chat_pk)
+            ).scalar_one()
+            if count >= limit:
+                raise LimitReached(f"this chat has {count} feeds, the limit is {limit}")
+            result = conn.execute(
+                self._insert(chat_feeds)
+                .values(chat_pk=chat_pk, feed_id=feed_id, created_at=utcnow())
+                .on_conflict_do_nothing(index_elements=["chat_pk", "feed_id"])
+                .returning(chat_feeds.c.id)
+            )
+            return result.first() is not None
+
+    def chat_feeds(self, chat_pk: int) -> list[Feed]:
+        """The chat's own feeds, in the order added (what `feeds` numbers)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(feeds)
+                .select_from(feeds.join(chat_feeds, chat_feeds.c.feed_id == feeds.c.id))
+                .where(chat_feeds.c.chat_pk == chat_pk)
+                .order_by(chat_feeds.c.id)
+            ).all()
+        return [self._feed(r) for r in rows]
+
+    def config_feeds(self) -> list[Feed]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds).where(feeds.c.from_config).order_by(feeds.c.id)).all()
+        return [self._feed(r) for r in rows]
+
+    def remove_chat_feed(self, chat_pk: int, feed_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(chat_feeds).where(
+                    chat_feeds.c.chat_pk == chat_pk, chat_feeds.c.feed_id == feed_id
+                )
+            )
+        return result.rowcount == 1
+
+    def chats_of_feed(self, feed_id: int) -> set[int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chat_feeds.c.chat_pk).where(chat_feeds.c.feed_id == feed_id))
+            return {r.chat_pk for r in rows}
+
+    # -- outbox ---------------------------------------------------------------
+
+    def due_alerts(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
+        """(alert id, chat pk) of pending alerts that may be sent now, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.chat_pk)
+                .where(outbox.c.status == "pending", outbox.c.not_before <= now)
+                .order_by(outbox.c.not_before, outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, r.chat_pk) for r in rows]
+
+    def claim_alert(self, alert_id: int, worker: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+        """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.id == alert_id, outbox.c.status == "pending")
+                .values(
+                    status="sending",
+                    claimed_by=worker,
+                    claimed_until=now + lease,
+                    attempts=outbox.c.attempts + 1,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            row = conn.execute(
+                select(
+                    outbox,
+                    stories.c.title,
+                    stories.c.link,
+                    stories.c.author,
+                    stories.c.published,
+                    feeds.c.name.label("feed_name"),
+                    feeds.c.title.label("feed_title"),
+                    feeds.c.url.label("feed_url"),
+                    chats.c.id.label("c_id"),
+                    chats.c.platform.label("c_platform"),
+                    chats.c.chat_id.label("c_chat_id"),
+                    chats.c.title.label("c_title"),
+                    chats.c.subscribed.label("c_subscribed"),
+                    chats.c.active.label("c_active"),
+                    chats.c.inactive_reason.label("c_inactive_reason"),
+                    chats.c.muted_until.label("c_muted_until"),
+                    chats.c.digest.label("c_digest"),
+                )
+                .select_from(
+                    outbox.join(stories, outbox.c.story_id == stories.c.id)
+                    .join(feeds, stories.c.feed_id == feeds.c.id)
+                    .join(chats, outbox.c.chat_pk == chats.c.id)
+                )
+                .where(outbox.c.id == alert_id)
+            ).one()
+        return OutboxItem(
+            id=row.id,
+            chat=self._chat(row, "c_"),
+            story_id=row.story_id,
+            title=row.title,
+            link=row.link,
+            author=row.author,
+            published=_aware(row.published),
+            source=row.feed_name or row.feed_title or row.feed_url,
+            rule_query=row.rule_query,
+            terms=list(row.terms or []),
+            spans=dict(row.spans or {}),
+            summary=row.summary,
+            also_reported_by=list(row.also_reported_by or []),
+            attempts=row.attempts,
+        )
+
+    def finish_alert(
+        self,
+        alert_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        message_id: str | None = None,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Close a claimed alert: ``sent``, ``pending`` (retry at ``not_before``), ``failed``,
+        ``dropped`` (chat gone or muted) or ``uncertain`` (may have been delivered)."""
+        values: dict[str, Any] = {
+            "status": status,
+            "claimed_by": None,
+            "claimed_until": None,
+            "last_error": error[:2000] if error else None,
+        }
+        if status == "sent":
+            values.update(sent_at=utcnow(), message_id=message_id)
+        if not_before is not None:
+            values["not_before"] = not_before
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+
+    def delay_chat_alerts(self, chat_pk: int, not_before: datetime) -> None:
+        """Hold every pending alert of a chat until ``not_before`` (after a 429)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_pk == chat_pk,
+                    outbox.c.status == "pending",
+                    outbox.c.not_before < not_before,
+                )
+                .values(not_before=not_before)
+            )
+
+    def recover_stale_claims(self, now: datetime) -> int:
+        """Alerts whose sender died mid-send: they may have reached the chat, so they are
+        marked ``uncertain`` rather than sent again (at most once, see README)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.status == "sending", outbox.c.claimed_until < now)
+                .values(status="uncertain", last_error="sender stopped during the send")
+            )
+        return int(result.rowcount or 0)
+
+    def alert_counts(self, chat_pk: int | None, since: datetime) -> dict[str, int]:
+        query = (
+            select(outbox.c.status, func.count())
+            .where(or_(outbox.c.sent_at >= since, and_(outbox.c.sent_at.is_(None), outbox.c.created_at >= since)))
+            .group_by(outbox.c.status)
+        )
+        if chat_pk is not None:
+            query = query.where(outbox.c.chat_pk == chat_pk)
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query).all()}
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(outbox).where(outbox.c.status.in_(["pending", "sending"]))
+                ).scalar_one()
+            )

@@ -1,0 +1,259 @@
+"""From a feed on a local HTTP server to alerts on the console, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from bot.adapters.console import ConsoleAdapter
+from bot.app import App
+from bot.store import utcnow
+from tests.conftest import make_settings
+from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
+
+RULE = 'Belarus AND "prisoner release"'
+
+
+class Feed:
+    """A feed served by pytest-httpserver whose items a test can change."""
+
+    def __init__(self, server: HTTPServer, path: str, title: str, items: list[Item]) -> None:
+        self.title = title
+        self.items = items
+        self.requests: list[Request] = []
+        self.url = server.url_for(path)
+        server.expect_request(path).respond_with_handler(self._respond)
+
+    def _respond(self, request: Request) -> Response:
+        self.requests.append(request)
+        return Response(rss(self.title, self.items), content_type="application/rss+xml")
+
+
+async def make_app(database_url: str, feeds: list[str], rules: list[str] | None = None, **extra: Any) -> tuple[App, ConsoleAdapter]:
+    console = ConsoleAdapter(out=io.StringIO())
+    settings = make_settings(
+        database_url,
+        feeds=[{"url": url, "name": f"Feed {n}"} for n, url in enumerate(feeds, 1)],
+        subscriptions=[{"platform": "console", "chat": "news-desk", "rules": rules or [RULE]}],
+        **extra,
+    )
+    app = App(settings, adapters={"console": console}, health=False)
+    await app.prepare()
+    return app, console
+
+
+@pytest.fixture
+async def apps() -> AsyncIterator[Callable[..., Any]]:
+    made: list[App] = []
+
+    async def factory(*args: Any, **kwargs: Any) -> tuple[App, ConsoleAdapter]:
+        app, console = await make_app(*args, **kwargs)
+        made.append(app)
+        return app, console
+
+    yield factory
+    for app in made:
+        await app.stop()
+
+
+async def poll_all(app: App) -> list[Any]:
+    """Make every feed due and poll it once, as the scheduler would."""
+    reports = []
+    for feed in app.store.list_feeds():
+        app.store.set_next_poll(feed.id, utcnow())
+        reports.append(await app.pipeline.poll(feed.id))
+    return reports
+
+
+async def test_new_story_gives_exactly_one_alert(httpserver: HTTPServer, database_url: str, apps: Any) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url])
+
+    first, = await poll_all(app)
+    assert (first.status, first.new, first.alerts) == ("ok", 1, 0)  # first poll: no flood of old news
+
+    feed.items = [BELARUS, WEATHER]
+    second, = await poll_all(app)
+    assert (second.new, second.alerts) == (1, 1)
+    assert await app.dispatcher.run_once() == 1
+    assert await app.dispatcher.run_once() == 0
+
+    (chat_id, alert), = console.sent
+    assert chat_id == "news-desk"
+    assert alert.title == BELARUS.title
+    assert alert.link == "https://news.example/belarus-1"
+    assert alert.source == "Feed 1"
+    assert alert.rule == RULE
+    assert {w.lower() for w in alert.words} >= {"belarus", "prisoner release"}
+    assert "political prisoners" in alert.summary
+    printed = console.out.getvalue()  # type: ignore[attr-defined]
+    assert "*Belarus*" in printed and "*prisoner release*" in printed
+
+
+async def test_nothing_is_repeated_after_restart_reorder_or_title_edit(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url])
+    await poll_all(app)
+    feed.items = [BELARUS, WEATHER]
+    await poll_all(app)
+    await app.dispatcher.run_once()
+    assert len(console.sent) == 1
+    await app.stop()
+
+    restarted, console2 = await apps(database_url, [feed.url])
+    edited = Item(BELARUS.guid, BELARUS.title + " (updated)", BELARUS.body + " More to come.")
+    feed.items = [WEATHER, edited]  # re-ordered, title edited, same guid
+    report, = await poll_all(restarted)
+    assert (report.new, report.alerts) == (0, 0)
+    assert await restarted.dispatcher.run_once() == 0
+    assert console2.sent == []
+
+
+async def test_not_modified_costs_no_parse(httpserver: HTTPServer, database_url: str, apps: Any) -> None:
+    calls: list[Request] = []
+
+    def handler(request: Request) -> Response:
+        calls.append(request)
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(rss("World", [WEATHER]), content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    httpserver.expect_request("/etag.xml").respond_with_handler(handler)
+    app, _ = await apps(database_url, [httpserver.url_for("/etag.xml")])
+    first, = await poll_all(app)
+    second, = await poll_all(app)
+    assert (first.status, second.status) == ("ok", "not_modified")
+    assert calls[1].headers.get("If-None-Match") == '"v1"'
+
+
+async def test_gzip_feed(httpserver: HTTPServer, database_url: str, apps: Any) -> None:
+    body = gzip.compress(rss("World", [WEATHER, MARKETS]).encode())
+    httpserver.expect_request("/gz.xml").respond_with_response(
+        Response(body, content_type="application/rss+xml", headers={"Content-Encoding": "gzip"})
+    )
+    app, _ = await apps(database_url, [httpserver.url_for("/gz.xml")])
+    report, = await poll_all(app)
+    assert (report.status, report.stories) == ("ok", 2)
+
+
+async def test_broken_feeds_do_not_stop_the_others_and_back_off(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    good = Feed(httpserver, "/good.xml", "Good", [WEATHER])
+    httpserver.expect_request("/500.xml").respond_with_data("oops", status=500)
+    httpserver.expect_request("/garbage.xml").respond_with_data("\x00\x01 not a feed <<<", content_type="text/xml")
+    httpserver.expect_request("/huge.xml").respond_with_data("<rss>" + "x" * 200_000 + "</rss>", content_type="text/xml")
+
+    def slow(request: Request) -> Response:
+        import time
+
+        time.sleep(3)
+        return Response(rss("Slow", [MARKETS]), content_type="text/xml")
+
+    httpserver.expect_request("/slow.xml").respond_with_handler(slow)
+    urls = [httpserver.url_for(p) for p in ("/500.xml", "/garbage.xml", "/huge.xml", "/slow.xml")]
+    app, console = await apps(
+        database_url, [*urls, good.url], fetch={"max_bytes": "100KB", "timeout": "1s"}, poll={"interval": "1m"}
+    )
+    await poll_all(app)
+    good.items = [BELARUS, WEATHER]
+    reports = {r.feed_id: r for r in await poll_all(app)}
+
+    feeds = {f.url: f for f in app.store.list_feeds()}
+    assert reports[feeds[good.url].id].alerts == 1
+    assert await app.dispatcher.run_once() == 1
+    expected = {"/500.xml": "HTTP 500", "/garbage.xml": "not a feed", "/huge.xml": "larger", "/slow.xml": "timed out"}
+    for path, words in expected.items():
+        broken = feeds[httpserver.url_for(path)]
+        assert broken.error_count == 2, path
+        assert broken.last_error and words in broken.last_error, (path, broken.last_error)
+        # Backed off: the second error waits two intervals, not one.
+        assert broken.next_poll_at > utcnow() + timedelta(seconds=100), path
+
+
+async def test_one_alert_per_story_per_chat_across_rules_and_feeds(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    one = Feed(httpserver, "/one.xml", "One", [WEATHER])
+    two = Feed(httpserver, "/two.xml", "Two", [MARKETS])
+    app, console = await apps(database_url, [one.url, two.url], rules=[RULE, "Lukashenko", "belarus"])
+    await poll_all(app)
+    one.items = [BELARUS, WEATHER]
+    two.items = [Item("other-guid", BELARUS.title, BELARUS.body, link="https://news.example/belarus-1?utm_source=rss")]
+    await poll_all(app)
+    assert await app.dispatcher.run_once() == 1
+    (_, alert), = console.sent
+    assert alert.rule == RULE  # the chat's first matching rule
+    assert alert.also_reported_by == ("Feed 2",)
+
+
+async def test_muted_and_unsubscribed_chats_get_nothing(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url])
+    await poll_all(app)
+    chat = app.store.get_chat("console", "news-desk")
+    assert chat is not None
+    app.store.update_chat(chat.id, muted_until=utcnow() + timedelta(hours=1))
+    feed.items = [BELARUS, WEATHER]
+    report, = await poll_all(app)
+    assert report.alerts == 0
+    await app.dispatcher.run_once()
+    assert console.sent == []
+
+
+async def test_digest_gathers_alerts_into_one_message(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url], rules=["prisoner OR stocks"])
+    await poll_all(app)
+    chat = app.store.get_chat("console", "news-desk")
+    assert chat is not None
+    app.store.update_chat(chat.id, digest="hourly")
+    feed.items = [BELARUS, MARKETS, WEATHER]
+    report, = await poll_all(app)
+    assert report.alerts == 2
+    assert await app.dispatcher.run_once() == 0  # held until the top of the hour
+    for alert_id, _ in app.store.due_alerts(utcnow() + timedelta(hours=1, minutes=1)):
+        app.store.finish_alert(alert_id, "pending", not_before=utcnow())
+    assert await app.dispatcher.run_once() == 1
+    assert len(console.sent) == 2
+    assert "digest for news-desk: 2 stories" in console.out.getvalue()  # type: ignore[attr-defined]
+
+
+async def test_the_running_service_polls_and_delivers_by_itself(httpserver: HTTPServer, sqlite_url: str) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    console = ConsoleAdapter(out=io.StringIO())
+    settings = make_settings(
+        sqlite_url,
+        feeds=[{"url": feed.url, "interval": "1s"}],
+        poll={"interval": "1s", "jitter": "1ms"},
+        subscriptions=[{"platform": "console", "chat": "desk", "rules": [RULE]}],
+    )
+    app = App(settings, adapters={"console": console}, health=False)
+    await app.start()
+    try:
+        for _ in range(100):
+            if feed.requests:
+                break
+            await asyncio.sleep(0.05)
+        feed.items = [BELARUS, WEATHER]
+        for _ in range(100):
+            if console.sent:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await app.stop()
+    assert [alert.title for _, alert in console.sent] == [BELARUS.title]

@@ -1,0 +1,187 @@
+"""The store, run against SQLite and the real PostgreSQL server alike."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.store import AlertDraft, LimitReached, NewStory, Store, utcnow
+
+
+def _story(uid: str, fingerprint: str | None = None, title: str = "A story") -> NewStory:
+    return NewStory(
+        uid=uid,
+        fingerprint=fingerprint or f"fp-{uid}",
+        title=title,
+        link=f"https://example.org/{uid}",
+        author=None,
+        published=utcnow(),
+        body="Body text.",
+    )
+
+
+def _draft(chat_pk: int, uid: str, rule_id: int | None = None) -> AlertDraft:
+    return AlertDraft(
+        chat_pk=chat_pk,
+        story_uid=uid,
+        rule_id=rule_id,
+        rule_query="story",
+        terms=["story"],
+        spans={"title": [[2, 7]]},
+        summary="Summary.",
+        not_before=utcnow(),
+    )
+
+
+def _record(store: Store, feed_id: int, stories: list[NewStory], alerts: list[AlertDraft]) -> int:
+    return store.record_poll(
+        feed_id,
+        new_stories=stories,
+        alerts=alerts,
+        feed_title="Feed",
+        etag='"v1"',
+        last_modified=None,
+        next_poll_at=utcnow() + timedelta(minutes=5),
+    )
+
+
+def test_feeds_are_unique_by_url_and_config_settings_update(store: Store) -> None:
+    first = store.ensure_feed("https://example.org/rss")
+    again = store.ensure_feed("https://example.org/rss", name="Example", interval_s=120, from_config=True)
+    assert again.id == first.id
+    assert (again.name, again.interval_s, again.from_config) == ("Example", 120, True)
+    assert store.active_feed_ids() == [first.id]
+    store.unmark_config_feeds([])
+    assert store.active_feed_ids() == []
+
+
+def test_only_one_claim_of_a_due_feed_succeeds(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    now = utcnow() + timedelta(seconds=1)
+    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is not None
+    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is None  # the other replica
+    assert store.claim_feed(feed.id, now + timedelta(minutes=3), timedelta(minutes=2)) is not None
+
+
+def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    later = utcnow() + timedelta(minutes=10)
+    assert store.record_feed_error(feed.id, "HTTP 500", later) == 1
+    assert store.record_feed_error(feed.id, "HTTP 500", later) == 2
+    failing = store.get_feed(feed.id)
+    assert failing is not None and failing.last_error == "HTTP 500" and failing.next_poll_at >= later
+    _record(store, feed.id, [], [])
+    healed = store.get_feed(feed.id)
+    assert healed is not None and (healed.error_count, healed.last_error, healed.etag) == (0, None, '"v1"')
+
+
+def test_stories_and_alerts_are_recorded_once(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    chat = store.ensure_chat("console", "c1")
+    assert _record(store, feed.id, [_story("a"), _story("b")], [_draft(chat.id, "a")]) == 1
+    assert store.known_uids(feed.id, ["a", "b", "c"]) == {"a", "b"}
+    # The same poll again (a crash before the feed state was saved, or a second replica).
+    assert _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")]) == 0
+    assert [chat_pk for _, chat_pk in store.due_alerts(utcnow())] == [chat.id]
+
+
+def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store) -> None:
+    one = store.ensure_feed("https://one.example/rss", name="One")
+    two = store.ensure_feed("https://two.example/rss", name="Two")
+    chat = store.ensure_chat("console", "c1")
+    assert _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")]) == 1
+    assert _record(store, two.id, [_story("y", "same")], [_draft(chat.id, "y")]) == 0
+    (alert_id, _), = store.due_alerts(utcnow())
+    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    assert item is not None
+    assert item.source == "One" and item.also_reported_by == ["Two"]
+
+
+def test_an_alert_is_claimed_by_one_worker_only(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    chat = store.ensure_chat("telegram", "42")
+    _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")])
+    (alert_id, _), = store.due_alerts(utcnow())
+    first = store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
+    assert first is not None and first.chat.chat_id == "42" and first.attempts == 1
+    assert store.claim_alert(alert_id, "w2", utcnow(), timedelta(minutes=1)) is None
+    store.finish_alert(alert_id, "sent", message_id="99")
+    assert store.due_alerts(utcnow()) == []
+    assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
+
+
+def test_retry_later_and_stale_claims(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    chat = store.ensure_chat("telegram", "42")
+    _record(store, feed.id, [_story("a"), _story("b")], [_draft(chat.id, "a")])
+    (alert_id, _), = store.due_alerts(utcnow())
+    store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
+    store.finish_alert(alert_id, "pending", error="429", not_before=utcnow() + timedelta(seconds=30))
+    assert store.due_alerts(utcnow()) == []
+    assert store.due_alerts(utcnow() + timedelta(seconds=31)) == [(alert_id, chat.id)]
+    # A sender that died mid-send: the alert may have arrived, so it is not sent again.
+    store.claim_alert(alert_id, "w1", utcnow() + timedelta(seconds=31), timedelta(seconds=1))
+    assert store.recover_stale_claims(utcnow() + timedelta(minutes=5)) == 1
+    assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"uncertain": 1}
+
+
+def test_rules_are_numbered_per_chat_and_limited(store: Store) -> None:
+    chat = store.ensure_chat("slack", "C1")
+    other = store.ensure_chat("slack", "C2")
+    store.add_rule(chat.id, "alpha", limit=2)
+    store.add_rule(other.id, "other", limit=2)
+    beta = store.add_rule(chat.id, "beta", limit=2)
+    assert beta.number == 2
+    with pytest.raises(LimitReached, match="limit is 2"):
+        store.add_rule(chat.id, "gamma", limit=2)
+    assert [(r.number, r.query) for r in store.list_rules(chat.id)] == [(1, "alpha"), (2, "beta")]
+    assert store.remove_rule(chat.id, beta.id)
+    assert not store.remove_rule(other.id, store.list_rules(chat.id)[0].id)  # not its rule
+    assert [r.query for r in store.all_rules()] == ["alpha", "other"]
+
+
+def test_migrated_chat_keeps_rules_feeds_and_subscription(store: Store) -> None:
+    old = store.ensure_chat("telegram", "-100")
+    store.update_chat(old.id, subscribed=True)
+    store.add_rule(old.id, "Belarus", limit=10)
+    feed = store.ensure_feed("https://example.org/rss")
+    store.add_chat_feed(old.id, feed.id, limit=10)
+    store.migrate_chat("telegram", "-100", "-1001234")
+    assert store.get_chat("telegram", "-100") is None
+    new = store.get_chat("telegram", "-1001234")
+    assert new is not None and new.subscribed
+    assert [r.query for r in store.list_rules(new.id)] == ["Belarus"]
+    assert [f.id for f in store.chat_feeds(new.id)] == [feed.id]
+
+
+def test_migration_onto_an_existing_chat_merges(store: Store) -> None:
+    old = store.ensure_chat("telegram", "-100")
+    store.add_rule(old.id, "one", limit=10)
+    target = store.ensure_chat("telegram", "-1009")
+    store.add_rule(target.id, "two", limit=10)
+    store.migrate_chat("telegram", "-100", "-1009")
+    assert sorted(r.query for r in store.list_rules(target.id)) == ["one", "two"]
+
+
+def test_chat_feeds_limit_and_removal(store: Store) -> None:
+    chat = store.ensure_chat("console", "c")
+    one = store.ensure_feed("https://one.example/rss")
+    two = store.ensure_feed("https://two.example/rss")
+    assert store.add_chat_feed(chat.id, one.id, limit=1)
+    assert not store.add_chat_feed(chat.id, one.id, limit=5)  # already there
+    with pytest.raises(LimitReached):
+        store.add_chat_feed(chat.id, two.id, limit=1)
+    assert store.chats_of_feed(one.id) == {chat.id}
+    assert store.remove_chat_feed(chat.id, one.id)
+    assert store.chat_feeds(chat.id) == []
+
+
+def test_migrations_are_idempotent(database_url: str) -> None:
+    from bot.store import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    migrate(engine)
+    assert Store(engine).list_feeds() == []
+    engine.dispose()
