@@ -12,11 +12,11 @@ from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
+from bot.errors import ConfigError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer
 from bot.rulebook import RuleBook
-from bot.errors import ConfigError
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
 from bot.store import Store, make_engine, migrate
@@ -73,7 +73,11 @@ class App:
     """The running service: scheduler, pipeline, dispatcher, adapters, health endpoint."""
 
     def __init__(
-        self, settings: Settings, *, adapters: Mapping[str, ChatAdapter] | None = None, health: bool = True
+        self,
+        settings: Settings,
+        *,
+        adapters: Mapping[str, ChatAdapter] | None = None,
+        health: bool = True,
     ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.database)
@@ -87,7 +91,9 @@ class App:
             max_connections=settings.poll.concurrency,
         )
         self.summarizer = build_summarizer(settings)
-        self.pipeline = FeedPipeline(self.store, self.fetcher, self.rulebook, self.summarizer, settings)
+        self.pipeline = FeedPipeline(
+            self.store, self.fetcher, self.rulebook, self.summarizer, settings
+        )
         self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
         self.dispatcher = Dispatcher(
             self.store, self.adapters, worker=f"{socket.gethostname()}:{os.getpid()}"

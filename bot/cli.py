@@ -18,10 +18,14 @@ from bot.logs import setup_logging
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot", description="News alerts from feeds to chats.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="YAML config (default: $NEWSBOT_CONFIG or ./config.yaml)")
+    common.add_argument(
+        "--config", metavar="FILE", help="YAML config (default: $NEWSBOT_CONFIG or ./config.yaml)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", parents=[common], help="run the service")
-    sub.add_parser("check", parents=[common], help="poll every feed once and show matches; sends nothing")
+    sub.add_parser(
+        "check", parents=[common], help="poll every feed once and show matches; sends nothing"
+    )
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
     rule = sub.add_parser("rule", help="work with rules")
     rule_sub = rule.add_subparsers(dest="rule_command", required=True)
@@ -81,7 +85,9 @@ def rule_test(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {args.query}\n  {' ' * (exc.column - 1)}^", file=sys.stderr)
         return 2
     body = Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read()
-    doc = Document(title=args.title, text=body, source=args.source, url=args.url, author=args.author)
+    doc = Document(
+        title=args.title, text=body, source=args.source, url=args.url, author=args.author
+    )
     result = rule.match(doc)
     if result is None:
         print("no match")

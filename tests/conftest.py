@@ -13,7 +13,9 @@ from sqlalchemy import create_engine, text
 from bot.config import Settings, settings_from_dict
 from bot.store import Store, make_engine, migrate
 
-PG_ADMIN_URL = os.environ.get("NEWSBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "NEWSBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _pg_available() -> bool:

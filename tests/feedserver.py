@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 
@@ -26,7 +26,7 @@ def rss(title: str, items: list[Item]) -> str:
         link = item.link or f"https://news.example/{item.guid}"
         parts.append(
             "<item>"
-            f"<guid isPermaLink=\"false\">{escape(item.guid)}</guid>"
+            f'<guid isPermaLink="false">{escape(item.guid)}</guid>'
             f"<title>{escape(item.title)}</title>"
             f"<link>{escape(link)}</link>"
             f"<description>{escape(item.body)}</description>"
@@ -48,5 +48,9 @@ BELARUS = Item(
     "The United States had pressed Minsk for a wider prisoner release after a deal in September. "
     "Opposition leaders in exile called the remarks a bargaining tactic.",
 )
-WEATHER = Item("weather-1", "Sunny weekend ahead for the coast", "Forecasters expect sunshine and light winds.")
-MARKETS = Item("markets-1", "Stocks edge higher as oil prices fall", "Markets rose modestly on Monday.")
+WEATHER = Item(
+    "weather-1", "Sunny weekend ahead for the coast", "Forecasters expect sunshine and light winds."
+)
+MARKETS = Item(
+    "markets-1", "Stocks edge higher as oil prices fall", "Markets rose modestly on Monday."
+)

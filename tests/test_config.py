@@ -14,7 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("1.5d", 129600), ("250ms", 0.25), (45, 45), ("10", 10)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1.5d", 129600),
+        ("250ms", 0.25),
+        (45, 45),
+        ("10", 10),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -27,7 +35,8 @@ def test_bad_durations(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("5MB", 5_000_000), ("512KB", 512_000), ("1MiB", 1_048_576), (1000, 1000), ("2gb", 2 * 10**9)]
+    ("text", "size"),
+    [("5MB", 5_000_000), ("512KB", 512_000), ("1MiB", 1_048_576), (1000, 1000), ("2gb", 2 * 10**9)],
 )
 def test_sizes(text: object, size: int) -> None:
     assert parse_size(text) == size
@@ -44,7 +53,13 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "LLM_API_KEY"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "LLM_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings(ROOT / "config.example.yaml")
     assert settings.platforms == ["console"]
@@ -132,4 +147,6 @@ def test_webhook_mode_needs_url() -> None:
 
 def test_duplicate_feeds_refused() -> None:
     with pytest.raises(ConfigError, match="listed twice"):
-        settings_from_dict({"feeds": [{"url": "https://a.example/rss"}, {"url": "https://a.example/rss"}]})
+        settings_from_dict(
+            {"feeds": [{"url": "https://a.example/rss"}, {"url": "https://a.example/rss"}]}
+        )

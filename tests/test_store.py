@@ -48,7 +48,9 @@ def _record(store: Store, feed_id: int, stories: list[NewStory], alerts: list[Al
 
 def test_feeds_are_unique_by_url_and_config_settings_update(store: Store) -> None:
     first = store.ensure_feed("https://example.org/rss")
-    again = store.ensure_feed("https://example.org/rss", name="Example", interval_s=120, from_config=True)
+    again = store.ensure_feed(
+        "https://example.org/rss", name="Example", interval_s=120, from_config=True
+    )
     assert again.id == first.id
     assert (again.name, again.interval_s, again.from_config) == ("Example", 120, True)
     assert store.active_feed_ids() == [first.id]
@@ -70,10 +72,16 @@ def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:
     assert store.record_feed_error(feed.id, "HTTP 500", later) == 1
     assert store.record_feed_error(feed.id, "HTTP 500", later) == 2
     failing = store.get_feed(feed.id)
-    assert failing is not None and failing.last_error == "HTTP 500" and failing.next_poll_at >= later
+    assert (
+        failing is not None and failing.last_error == "HTTP 500" and failing.next_poll_at >= later
+    )
     _record(store, feed.id, [], [])
     healed = store.get_feed(feed.id)
-    assert healed is not None and (healed.error_count, healed.last_error, healed.etag) == (0, None, '"v1"')
+    assert healed is not None and (healed.error_count, healed.last_error, healed.etag) == (
+        0,
+        None,
+        '"v1"',
+    )
 
 
 def test_stories_and_alerts_are_recorded_once(store: Store) -> None:
@@ -92,7 +100,7 @@ def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store
     chat = store.ensure_chat("console", "c1")
     assert _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")]) == 1
     assert _record(store, two.id, [_story("y", "same")], [_draft(chat.id, "y")]) == 0
-    (alert_id, _), = store.due_alerts(utcnow())
+    ((alert_id, _),) = store.due_alerts(utcnow())
     item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
     assert item is not None
     assert item.source == "One" and item.also_reported_by == ["Two"]
@@ -102,7 +110,7 @@ def test_an_alert_is_claimed_by_one_worker_only(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     chat = store.ensure_chat("telegram", "42")
     _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")])
-    (alert_id, _), = store.due_alerts(utcnow())
+    ((alert_id, _),) = store.due_alerts(utcnow())
     first = store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
     assert first is not None and first.chat.chat_id == "42" and first.attempts == 1
     assert store.claim_alert(alert_id, "w2", utcnow(), timedelta(minutes=1)) is None
@@ -115,9 +123,11 @@ def test_retry_later_and_stale_claims(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     chat = store.ensure_chat("telegram", "42")
     _record(store, feed.id, [_story("a"), _story("b")], [_draft(chat.id, "a")])
-    (alert_id, _), = store.due_alerts(utcnow())
+    ((alert_id, _),) = store.due_alerts(utcnow())
     store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
-    store.finish_alert(alert_id, "pending", error="429", not_before=utcnow() + timedelta(seconds=30))
+    store.finish_alert(
+        alert_id, "pending", error="429", not_before=utcnow() + timedelta(seconds=30)
+    )
     assert store.due_alerts(utcnow()) == []
     assert store.due_alerts(utcnow() + timedelta(seconds=31)) == [(alert_id, chat.id)]
     # A sender that died mid-send: the alert may have arrived, so it is not sent again.

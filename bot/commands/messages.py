@@ -1,6 +1,6 @@
 """Every text the bot says in a chat, in one place."""
 
-HELP = """newsbot watches news feeds and sends this chat an alert when a story matches one of its rules.
+HELP = """newsbot watches news feeds and alerts this chat when a story matches one of its rules.
 
 Commands:
 subscribe — start receiving alerts here (unsubscribe stops; rules are kept)
@@ -12,7 +12,8 @@ mute 2h — pause alerts (30m, 2h, 1d); unmute
 digest off | hourly | daily HH:MM — one alert at a time, or gathered (UTC)
 status — feeds, last poll, errors, alerts sent today
 
-Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction* ; title:, source:, url:, author: ; /regex/"""
+Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction*;
+title:, source:, url:, author:; /regex/"""
 
 SUBSCRIBED = "Subscribed: alerts for this chat's rules will arrive here. Add one with: watch QUERY"
 SUBSCRIBED_NO_RULES = SUBSCRIBED
@@ -22,9 +23,13 @@ NOT_SUBSCRIBED = "This chat is not subscribed. Send subscribe to start receiving
 ADMINS_ONLY = "Only chat administrators can change this chat's rules, feeds and subscription."
 UNKNOWN = "I don't know the command {name!r}. Send help for the list."
 WATCH_USAGE = 'Usage: watch QUERY — e.g. watch Belarus AND "prisoner release"'
-WATCH_BAD = "That rule has a problem at {error}.\nFix it and send watch again; help shows the syntax."
+WATCH_BAD = (
+    "That rule has a problem at {error}.\nFix it and send watch again; help shows the syntax."
+)
 WATCH_OK = "Rule {number} added: {query}"
-WATCH_OK_UNSUBSCRIBED = "Rule {number} added: {query}\nThis chat is not subscribed yet: send subscribe to get alerts."
+WATCH_OK_UNSUBSCRIBED = (
+    "Rule {number} added: {query}\nThis chat is not subscribed yet: send subscribe to get alerts."
+)
 NO_RULES = "This chat has no rules yet. Add one with: watch QUERY"
 UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
 NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
@@ -37,7 +42,10 @@ FEEDS_NONE = "This chat has no feeds of its own. Add one with: addfeed URL"
 ADDFEED_USAGE = "Usage: addfeed URL — a feed address, or a web page that links to its feed"
 ADDFEED_BAD_URL = "{url!r} is not a web address. Use a full http:// or https:// URL."
 ADDFEED_FAILED = "Could not add that feed: {error}"
-ADDFEED_OK = "Feed {number} added: {label}\nIts current stories are taken as read; new ones are matched from now on."
+ADDFEED_OK = (
+    "Feed {number} added: {label}\n"
+    "Its current stories are taken as read; new ones are matched from now on."
+)
 ADDFEED_ALREADY = "This chat already has that feed (number {number})."
 REMOVEFEED_USAGE = "Usage: removefeed N — N is the feed's number from feeds"
 NO_SUCH_FEED = "There is no feed {number} of this chat. Send feeds to see the numbers."

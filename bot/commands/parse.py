@@ -23,7 +23,9 @@ COMMANDS = (
     "status",
 )
 
-_TELEGRAM = re.compile(r"^/(?P<name>[A-Za-z0-9_]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<args>.*))?$", re.S)
+_TELEGRAM = re.compile(
+    r"^/(?P<name>[A-Za-z0-9_]+)(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<args>.*))?$", re.S
+)
 
 
 @dataclass(frozen=True, slots=True)

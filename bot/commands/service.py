@@ -78,7 +78,11 @@ class CommandService:
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
             return Reply(msg.UNKNOWN.format(name=command.name))
-        if command.name not in READ_ONLY and caller.may_edit is not None and not await caller.may_edit():
+        if (
+            command.name not in READ_ONLY
+            and caller.may_edit is not None
+            and not await caller.may_edit()
+        ):
             return Reply(msg.ADMINS_ONLY, private=True)
         chat = await asyncio.to_thread(
             self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
@@ -156,15 +160,24 @@ class CommandService:
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         hits = []
         for stored in recent:
-            story = Story(stored.link or str(stored.id), stored.title, stored.link,
-                          stored.published, stored.author, stored.body)
+            story = Story(
+                stored.link or str(stored.id),
+                stored.title,
+                stored.link,
+                stored.published,
+                stored.author,
+                stored.body,
+            )
             if rule.match(to_document(story, stored.source)) is not None:
                 hits.append(stored)
         if not hits:
             return Reply(msg.TEST_NONE.format(query=args, count=len(recent)))
         lines = [msg.TEST_SOME.format(shown=len(hits), count=len(recent), query=args)]
         for stored in hits[:5]:
-            lines.append(f"• {stored.title} — {stored.source}" + (f"\n  {stored.link}" if stored.link else ""))
+            lines.append(
+                f"• {stored.title} — {stored.source}"
+                + (f"\n  {stored.link}" if stored.link else "")
+            )
         if len(hits) > 5:
             lines.append(f"…and {len(hits) - 5} more.")
         return Reply("\n".join(lines))
@@ -199,7 +212,10 @@ class CommandService:
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         try:
             added = await asyncio.to_thread(
-                self.store.add_chat_feed, chat.id, feed.id, limit=self.settings.rules.max_feeds_per_chat
+                self.store.add_chat_feed,
+                chat.id,
+                feed.id,
+                limit=self.settings.rules.max_feeds_per_chat,
             )
         except LimitReached as exc:
             return Reply(msg.LIMIT.format(detail=exc))

@@ -25,6 +25,8 @@ def next_slot(mode: str, now: datetime) -> datetime:
         return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     match = _DAILY.match(mode)
     if match:
-        slot = now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+        slot = now.replace(
+            hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0
+        )
         return slot if slot > now else slot + timedelta(days=1)
     return now

@@ -119,7 +119,9 @@ class Dispatcher:
         if item is None:
             return 0  # another replica took it
         if not (item.chat.active and item.chat.subscribed) or item.chat.muted(utcnow()):
-            await asyncio.to_thread(self.store.finish_alert, item.id, "dropped", error="chat not receiving")
+            await asyncio.to_thread(
+                self.store.finish_alert, item.id, "dropped", error="chat not receiving"
+            )
             return 0
         try:
             message_id = await adapter.send_alert(item.chat.chat_id, to_alert(item))
@@ -127,7 +129,10 @@ class Dispatcher:
             await self._decide(item.chat, [item], exc)
             return 0
         await asyncio.to_thread(self.store.finish_alert, item.id, "sent", message_id=message_id)
-        log.info("alert sent", extra={"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id})
+        log.info(
+            "alert sent",
+            extra={"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id},
+        )
         return 1
 
     async def _send_digest(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
@@ -159,9 +164,14 @@ class Dispatcher:
             await asyncio.to_thread(self.store.delay_chat_alerts, chat.id, until)
             log.warning("rate limited by %s: %s", chat.platform, exc, extra=context)
         elif isinstance(exc, ChatMigrated):
-            await asyncio.to_thread(self.store.migrate_chat, chat.platform, chat.chat_id, exc.new_chat_id)
+            await asyncio.to_thread(
+                self.store.migrate_chat, chat.platform, chat.chat_id, exc.new_chat_id
+            )
+            self._chat_limiters.pop((chat.id, "chat"), None)  # nothing was sent to the new id yet
             await self._finish(items, "pending", str(exc), not_before=now)
-            log.info("chat %s moved to %s; rules follow it", chat.chat_id, exc.new_chat_id, extra=context)
+            log.info(
+                "chat %s moved to %s; rules follow it", chat.chat_id, exc.new_chat_id, extra=context
+            )
         elif isinstance(exc, ChatGone):
             await asyncio.to_thread(
                 self.store.update_chat, chat.id, active=False, inactive_reason=str(exc)
@@ -184,11 +194,18 @@ class Dispatcher:
                 await self._finish(items, "failed", f"gave up after {attempts} attempts: {exc}")
                 log.error("alert failed after %d attempts: %s", attempts, exc, extra=context)
             else:
-                await self._finish(items, "pending", str(exc), not_before=now + retry_delay(attempts))
+                await self._finish(
+                    items, "pending", str(exc), not_before=now + retry_delay(attempts)
+                )
                 log.warning("send failed, will retry: %s", exc, extra=context)
 
     async def _finish(
-        self, items: list[OutboxItem], status: str, error: str, *, not_before: datetime | None = None
+        self,
+        items: list[OutboxItem],
+        status: str,
+        error: str,
+        *,
+        not_before: datetime | None = None,
     ) -> None:
         for item in items:
             await asyncio.to_thread(

@@ -75,7 +75,9 @@ def backoff(interval: float, errors: int, retry_after: float | None) -> timedelt
     delay = timedelta(seconds=interval * (2 ** min(errors - 1, 12)))
     delay = min(delay, MAX_BACKOFF)
     if retry_after:
-        delay = max(delay, timedelta(seconds=retry_after))
+        delay = max(
+            delay, timedelta(seconds=min(retry_after, 86400))
+        )  # a hostile header cannot park a feed for years
     return delay
 
 
@@ -132,8 +134,10 @@ class FeedPipeline:
             return await self._failed(feed, exc, dry_run=dry_run)
 
         stories = _unique(parsed.stories)
-        known = set() if dry_run else await asyncio.to_thread(
-            self.store.known_uids, feed.id, [s.uid for s in stories]
+        known = (
+            set()
+            if dry_run
+            else await asyncio.to_thread(self.store.known_uids, feed.id, [s.uid for s in stories])
         )
         new = [s for s in stories if s.uid not in known]
         source = feed.name or parsed.title or feed.title or feed.url
@@ -167,7 +171,11 @@ class FeedPipeline:
             return []
         chat_pks = {hit.chat_pk for _, hits in matched for hit in hits}
         chats = await asyncio.to_thread(self.store.chats_by_pk, chat_pks)
-        own = set() if feed.from_config else await asyncio.to_thread(self.store.chats_of_feed, feed.id)
+        own = (
+            set()
+            if feed.from_config
+            else await asyncio.to_thread(self.store.chats_of_feed, feed.id)
+        )
         drafts: list[AlertDraft] = []
         for story, hits in matched:
             summary: str | None = None

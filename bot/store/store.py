@@ -306,7 +306,9 @@ class Store:
             for start in range(0, len(uids), 500):
                 chunk = list(uids[start : start + 500])
                 rows = conn.execute(
-                    select(stories.c.uid).where(stories.c.feed_id == feed_id, stories.c.uid.in_(chunk))
+                    select(stories.c.uid).where(
+                        stories.c.feed_id == feed_id, stories.c.uid.in_(chunk)
+                    )
                 ).all()
                 found.update(r.uid for r in rows)
         return found
@@ -388,7 +390,9 @@ class Store:
                 if result.first() is not None:
                     queued += 1
                 else:
-                    self._add_also_reported(conn, alert.chat_pk, fingerprints[alert.story_uid], label)
+                    self._add_also_reported(
+                        conn, alert.chat_pk, fingerprints[alert.story_uid], label
+                    )
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
@@ -405,7 +409,9 @@ class Store:
             )
         return queued
 
-    def _add_also_reported(self, conn: Connection, chat_pk: int, fingerprint: str, label: str) -> None:
+    def _add_also_reported(
+        self, conn: Connection, chat_pk: int, fingerprint: str, label: str
+    ) -> None:
         row = conn.execute(
             select(outbox.c.id, outbox.c.also_reported_by, outbox.c.story_id).where(
                 outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint
@@ -423,7 +429,9 @@ class Store:
             names.append(label)
             conn.execute(update(outbox).where(outbox.c.id == row.id).values(also_reported_by=names))
 
-    def recent_stories(self, limit: int = 200, feed_ids: Sequence[int] | None = None) -> list[StoredStory]:
+    def recent_stories(
+        self, limit: int = 200, feed_ids: Sequence[int] | None = None
+    ) -> list[StoredStory]:
         query = (
             select(stories, feeds.c.name, feeds.c.title.label("feed_title"), feeds.c.url)
             .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
@@ -541,8 +549,10 @@ class Store:
             if count >= limit:
                 raise LimitReached(f"this chat has {count} rules, the limit is {limit}")
             rule_id = conn.execute(
-                rules.insert().values(chat_pk=chat_pk, query=query, created_at=utcnow())
-            ).inserted_primary_key[0]
+                rules.insert()
+                .values(chat_pk=chat_pk, query=query, created_at=utcnow())
+                .returning(rules.c.id)
+            ).scalar_one()
         return Rule(id=rule_id, chat_pk=chat_pk, query=query, number=count + 1)
 
     def list_rules(self, chat_pk: int) -> list[Rule]:
@@ -636,7 +646,9 @@ class Store:
             ).all()
         return [(r.id, r.chat_pk) for r in rows]
 
-    def claim_alert(self, alert_id: int, worker: str, now: datetime, lease: timedelta) -> OutboxItem | None:
+    def claim_alert(
+        self, alert_id: int, worker: str, now: datetime, lease: timedelta
+    ) -> OutboxItem | None:
         """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -746,7 +758,12 @@ class Store:
     def alert_counts(self, chat_pk: int | None, since: datetime) -> dict[str, int]:
         query = (
             select(outbox.c.status, func.count())
-            .where(or_(outbox.c.sent_at >= since, and_(outbox.c.sent_at.is_(None), outbox.c.created_at >= since)))
+            .where(
+                or_(
+                    outbox.c.sent_at >= since,
+                    and_(outbox.c.sent_at.is_(None), outbox.c.created_at >= since),
+                )
+            )
             .group_by(outbox.c.status)
         )
         if chat_pk is not None:
@@ -758,6 +775,8 @@ class Store:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).select_from(outbox).where(outbox.c.status.in_(["pending", "sending"]))
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.status.in_(["pending", "sending"]))
                 ).scalar_one()
             )

@@ -1,0 +1,132 @@
+"""The ``newsbot`` command line, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from tests.feedserver import BELARUS, WEATHER, rss
+
+STORY = (
+    "Alexander Lukashenko said he would not free political prisoners en masse. "
+    "Rights groups count more than 1,300 political prisoners."
+)
+
+
+def newsbot(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def write_config(tmp_path: Path, **values: object) -> Path:
+    config = {"database": f"sqlite:///{tmp_path}/bot.db", "health": {"listen": None}, **values}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_rule_test_match(tmp_path: Path) -> None:
+    result = newsbot(
+        "rule", "test", 'Belarus AND "prisoner release"',
+        "--title", "Belarus leader dampens hopes for mass prisoner release",
+        stdin=STORY, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("match\n")
+    assert "Belarus" in result.stdout and "prisoner release" in result.stdout
+
+
+def test_rule_test_no_match_reads_a_file(tmp_path: Path) -> None:
+    body = tmp_path / "story.txt"
+    body.write_text(STORY)
+    result = newsbot("rule", "test", "volcano OR earthquake", str(body), cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (1, "no match\n")
+
+
+def test_rule_test_bad_query_shows_the_column(tmp_path: Path) -> None:
+    result = newsbot("rule", "test", 'Belarus AND "prisoner release', stdin="", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "column 13" in result.stderr
+    assert "^" in result.stderr
+
+
+def test_bad_config_stops_with_one_line_per_problem(tmp_path: Path) -> None:
+    config = write_config(tmp_path, poll={"interval": "often"}, fetch={"max_bytes": "big"})
+    result = newsbot("migrate", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    assert any(line.startswith("poll.interval:") for line in lines)
+    assert any(line.startswith("fetch.max_bytes:") for line in lines)
+
+
+def test_migrate_then_check_polls_and_sends_nothing(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/world.xml").respond_with_data(
+        rss("World", [BELARUS, WEATHER]), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/broken.xml").respond_with_data("nope", status=503)
+    config = write_config(
+        tmp_path,
+        fetch={"allow_private_addresses": True},
+        feeds=[{"url": httpserver.url_for("/world.xml"), "name": "World"},
+               {"url": httpserver.url_for("/broken.xml")}],
+        subscriptions=[{"platform": "console", "chat": "desk", "rules": ['"prisoner release"']}],
+    )  # fmt: skip
+    assert newsbot("migrate", "--config", str(config)).returncode == 0
+    result = newsbot("check", "--config", str(config))
+    assert result.returncode == 1  # one feed failed
+    out = result.stdout
+    assert f" - {BELARUS.title}" in out and f" - {WEATHER.title}" in out
+    assert 'matches rule 1 of chat 1: "prisoner release"' in out
+    assert "error: HTTP 503" in out
+    assert "--- alert" not in out
+
+
+def test_run_stops_cleanly_on_sigterm(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/world.xml").respond_with_data(
+        rss("World", [WEATHER]), content_type="application/rss+xml"
+    )
+    config = write_config(
+        tmp_path,
+        fetch={"allow_private_addresses": True},
+        feeds=[{"url": httpserver.url_for("/world.xml")}],
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not httpserver.log:
+            time.sleep(0.1)
+        assert httpserver.log, "the feed was never polled"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "newsbot started" in stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["rule", "--help"]])
+def test_help(argv: list[str], tmp_path: Path) -> None:
+    result = newsbot(*argv, cwd=tmp_path)
+    assert result.returncode == 0 and "usage: newsbot" in result.stdout

@@ -1,0 +1,186 @@
+"""Chat commands through the platform-free service, played as conversations."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from bot.adapters.console import ConsoleAdapter
+from bot.app import App
+from bot.commands.parse import Command, parse_slash, parse_words
+from bot.commands.service import Caller
+from bot.store import utcnow
+from tests.conftest import make_settings
+from tests.feedserver import BELARUS, WEATHER, rss
+
+
+class Chat:
+    """One chat talking to the bot: ``await chat.say("/watch x")`` returns the reply text."""
+
+    def __init__(self, app: App, chat_id: str = "room", *, admin: bool = True) -> None:
+        self.app = app
+        self.chat_id = chat_id
+        self.admin = admin
+
+    async def say(self, text: str) -> str:
+        async def may_edit() -> bool:
+            return self.admin
+
+        command = parse_slash(text, "newsbot_bot")
+        assert command is not None, text
+        reply = await self.app.service.handle(
+            Caller("console", self.chat_id, "u1", may_edit=may_edit), command
+        )
+        return reply.text
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[App]:
+    instance = App(
+        make_settings(database_url, rules={"max_per_chat": 3}),
+        adapters={"console": ConsoleAdapter(io.StringIO())},
+        health=False,
+    )
+    await instance.prepare()
+    yield instance
+    await instance.stop()
+
+
+def test_parsing() -> None:
+    assert parse_slash("/watch@newsbot_bot Belarus  AND x", "newsbot_bot") == Command(
+        "watch", "Belarus  AND x"
+    )
+    assert parse_slash("/watch@other_bot x", "newsbot_bot") is None
+    assert parse_slash("hello") is None
+    assert parse_slash("/RULES") == Command("rules", "")
+    assert parse_words("watch  a b") == Command("watch", "a b")
+    assert parse_words("   ") == Command("help", "")
+
+
+async def test_subscribe_watch_rules_unwatch(app: App) -> None:
+    chat = Chat(app)
+    assert "watch QUERY" in await chat.say("/help")
+    assert (await chat.say("/subscribe")).startswith("Subscribed")
+    assert "already subscribed" in await chat.say("/subscribe")
+    assert (
+        await chat.say('/watch Belarus AND "prisoner release"')
+        == 'Rule 1 added: Belarus AND "prisoner release"'
+    )
+    assert await chat.say("/watch sanctions") == "Rule 2 added: sanctions"
+    assert await chat.say("/rules") == '1. Belarus AND "prisoner release"\n2. sanctions'
+    assert await chat.say("/unwatch 1") == 'Rule 1 removed: Belarus AND "prisoner release"'
+    assert await chat.say("/rules") == "1. sanctions"
+    assert "no rule 7" in await chat.say("/unwatch 7")
+    assert "Usage: unwatch N" in await chat.say("/unwatch first")
+    assert len(app.rulebook) == 1
+    assert (await chat.say("/unsubscribe")).startswith("Unsubscribed")
+    assert (
+        await chat.say("/rules")
+        == "1. sanctions\n"
+        + "This chat is not subscribed. Send subscribe to start receiving alerts."
+    )
+
+
+async def test_bad_input_gets_a_reply_saying_what_to_do(app: App) -> None:
+    chat = Chat(app)
+    assert "Send help" in await chat.say("/frobnicate")
+    assert "Usage: watch QUERY" in await chat.say("/watch")
+    bad = await chat.say('/watch Belarus AND "prisoner release')
+    assert "column" in bad and "send watch again" in bad
+    assert await chat.say("/rules") == "This chat has no rules yet. Add one with: watch QUERY"
+    assert "Usage: mute DURATION" in await chat.say("/mute forever")
+    assert "digest daily HH:MM" in await chat.say("/digest weekly")
+    assert "Usage: addfeed URL" in await chat.say("/addfeed")
+    assert "not a web address" in await chat.say("/addfeed not a url")
+
+
+async def test_limits_are_enforced_with_a_clear_reply(app: App) -> None:
+    chat = Chat(app)
+    for word in ("one", "two", "three"):
+        await chat.say(f"/watch {word}")
+    assert "Limit reached" in await chat.say("/watch four")
+    assert len(app.store.all_rules()) == 3
+
+
+async def test_non_admins_may_read_but_not_change(app: App) -> None:
+    admin = Chat(app, "group")
+    member = Chat(app, "group", admin=False)
+    await admin.say("/watch Belarus")
+    assert "Only chat administrators" in await member.say("/watch sanctions")
+    assert "Only chat administrators" in await member.say("/unwatch 1")
+    assert "Only chat administrators" in await member.say("/subscribe")
+    assert (
+        await member.say("/rules")
+        == "1. Belarus\nThis chat is not subscribed. Send subscribe to start receiving alerts."
+    )
+    assert "This chat" in await member.say("/status")
+
+
+async def test_mute_unmute_digest_status(app: App) -> None:
+    chat = Chat(app)
+    await chat.say("/subscribe")
+    assert "Muted until" in await chat.say("/mute 2h")
+    stored = app.store.get_chat("console", "room")
+    assert stored is not None and stored.muted(utcnow())
+    assert "muted until" in await chat.say("/status")
+    assert await chat.say("/unmute") == "Unmuted: alerts resume."
+    assert await chat.say("/unmute") == "This chat is not muted."
+    assert await chat.say("/digest daily 7:30") == "Digest: daily 07:30."
+    assert "digest daily 07:30" in await chat.say("/status")
+    assert await chat.say("/digest off") == "Digest off: alerts arrive one by one."
+
+
+async def test_addfeed_from_a_web_page_then_test_and_removefeed(
+    app: App, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/world.xml").respond_with_data(
+        rss("World News", [BELARUS, WEATHER]), content_type="application/rss+xml"
+    )
+    page = (
+        '<html><head><link rel="alternate" type="application/rss+xml" href="/world.xml">'
+        "</head></html>"
+    )
+    httpserver.expect_request("/").respond_with_data(page, content_type="text/html")
+    chat = Chat(app)
+    reply = await chat.say(f"/addfeed {httpserver.url_for('/')}")
+    assert reply.startswith("Feed 1 added: World News"), reply
+    assert "already has that feed" in await chat.say(f"/addfeed {httpserver.url_for('/world.xml')}")
+    feeds_reply = await chat.say("/feeds")
+    assert feeds_reply.startswith("1. ") and httpserver.url_for("/world.xml") in feeds_reply
+    # The first poll records the feed's stories; `test` then searches them.
+    (feed,) = app.store.list_feeds()
+    await app.pipeline.poll(feed.id)
+    found = await chat.say('/test "prisoner release"')
+    assert found.startswith("1 of the last 2 stories match") and BELARUS.title in found
+    assert "No recent story matches" in await chat.say("/test volcano")
+    assert await chat.say("/removefeed 1") == "Feed 1 removed: World News"
+    assert (
+        await chat.say("/feeds") == "This chat has no feeds of its own. Add one with: addfeed URL"
+    )
+
+
+async def test_addfeed_refuses_private_addresses_by_default(
+    database_url: str, httpserver: HTTPServer
+) -> None:
+    settings = make_settings(database_url, fetch={"allow_private_addresses": False})
+    app = App(settings, adapters={"console": ConsoleAdapter(io.StringIO())}, health=False)
+    await app.prepare()
+    try:
+        reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/feed.xml')}")
+        assert reply.startswith("Could not add that feed") and "allow_private_addresses" in reply
+        assert app.store.list_feeds() == []
+    finally:
+        await app.stop()
+
+
+async def test_addfeed_of_something_that_is_no_feed(app: App, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/").respond_with_data(
+        "<html><body>hello</body></html>", content_type="text/html"
+    )
+    httpserver.expect_request("/404", method="GET").respond_with_data("", status=404)
+    reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/')}")
+    assert reply.startswith("Could not add that feed"), reply
+    assert app.store.list_feeds() == []

@@ -1,0 +1,147 @@
+"""The dispatcher's decisions on each kind of platform error.
+
+The platform here is a scripted adapter: the real Telegram and Slack adapters are tested
+against local stand-ins of their HTTP APIs in their own test files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from bot.adapters.base import (
+    AdapterFatal,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RateLimits,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
+from bot.delivery.alert import Alert
+from bot.delivery.dispatcher import Dispatcher
+from bot.errors import DeliveryError
+from bot.store import AlertDraft, NewStory, Store, make_engine, migrate, utcnow
+
+
+class ScriptedPlatform:
+    platform = "telegram"
+    limits = RateLimits(per_chat_interval=1.0, group_per_minute=20, global_per_second=30)
+
+    def __init__(self) -> None:
+        self.failures: list[DeliveryError] = []
+        self.sent: list[tuple[str, str]] = []
+
+    async def start(self, service: object) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat_id, alert.title))
+        return str(len(self.sent))
+
+    async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
+        return await self.send_alert(chat_id, alerts[0])
+
+    def is_group(self, chat_id: str) -> bool:
+        return chat_id.startswith("-")
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def queue(store: Store, chat_id: str, *titles: str) -> int:
+    chat = store.ensure_chat("telegram", chat_id)
+    store.update_chat(chat.id, subscribed=True)
+    feed = store.ensure_feed("https://example.org/rss")
+    stories = [NewStory(t, f"fp-{chat_id}-{t}", t, None, None, None, "") for t in titles]
+    drafts = [AlertDraft(chat.id, t, None, "q", [], {}, "", utcnow()) for t in titles]
+    store.record_poll(
+        feed.id,
+        new_stories=stories,
+        alerts=drafts,
+        feed_title=None,
+        etag=None,
+        last_modified=None,
+        next_poll_at=utcnow(),
+    )
+    return chat.id
+
+
+def statuses(store: Store) -> dict[str, int]:
+    return store.alert_counts(None, utcnow() - timedelta(hours=1))
+
+
+async def test_sends_and_paces_one_message_per_chat_per_second(store: Store) -> None:
+    platform = ScriptedPlatform()
+    queue(store, "1", "a", "b")
+    queue(store, "2", "c")
+    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    assert await dispatcher.run_once() == 2  # one per chat
+    assert await dispatcher.run_once() == 0  # chat 1 must wait a second
+    assert sorted(platform.sent) == [("1", "a"), ("2", "c")]
+
+
+async def test_retry_after_delays_but_keeps_the_alert(store: Store) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [RetryAfter(30)]
+    queue(store, "1", "a")
+    await Dispatcher(store, {"telegram": platform}, worker="t").run_once()
+    assert statuses(store) == {"pending": 1}
+    assert store.due_alerts(utcnow()) == []
+    assert len(store.due_alerts(utcnow() + timedelta(seconds=31))) == 1
+
+
+async def test_transient_errors_back_off(store: Store) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [TransientError("connection reset")]
+    queue(store, "1", "a")
+    await Dispatcher(store, {"telegram": platform}, worker="t").run_once()
+    assert statuses(store) == {"pending": 1}
+    assert store.due_alerts(utcnow()) == []
+
+
+async def test_chat_gone_deactivates(store: Store) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [ChatGone("bot was blocked by the user")]
+    chat_pk = queue(store, "1", "a", "b")
+    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    await dispatcher.run_once()
+    chat = store.chats_by_pk([chat_pk])[chat_pk]
+    assert not chat.active and chat.inactive_reason == "bot was blocked by the user"
+    assert statuses(store) == {"dropped": 1, "pending": 1}
+
+
+async def test_migrated_chat_is_followed(store: Store) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [ChatMigrated("-1009")]
+    queue(store, "-5", "a")
+    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    await dispatcher.run_once()
+    await dispatcher.run_once()
+    assert platform.sent == [("-1009", "a")]
+
+
+async def test_uncertain_permanent_and_fatal(store: Store) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [UncertainDelivery("timed out"), PermanentError("400 bad request")]
+    queue(store, "1", "a")
+    queue(store, "2", "b")
+    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    await dispatcher.run_once()
+    assert statuses(store) == {"uncertain": 1, "failed": 1}
+    platform.failures = [AdapterFatal("invalid token")]
+    queue(store, "3", "c")
+    await dispatcher.run_once()
+    assert await dispatcher.run_once() == 0  # the platform is stopped, the alert kept
+    assert statuses(store)["pending"] == 1
