@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
@@ -109,6 +110,7 @@ class App:
             else None
         )
         self._started = False
+        self._inflight: set[asyncio.Task[object]] = set()
 
     async def prepare(self) -> None:
         """Schema, config feeds and subscriptions, rule index: everything before polling."""
@@ -123,7 +125,7 @@ class App:
             await adapter.start(self.service)
         for feed_id in await asyncio.to_thread(self.store.active_feed_ids):
             self.schedule_feed(feed_id)
-        self.scheduler.every("outbox", DISPATCH_EVERY, self.dispatcher.run_once)
+        self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
         if self.health:
@@ -139,6 +141,7 @@ class App:
     async def stop(self) -> None:
         self._started = False
         await self.scheduler.shutdown()
+        await self._finish_inflight()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -194,8 +197,36 @@ class App:
             self.scheduler.poll_feed(feed_id, self.pipeline.interval(feed), self._poll)
 
     async def _poll(self, feed_id: int) -> None:
-        async with self._poll_slots:
-            await self.pipeline.poll(feed_id)
+        with self._tracked():
+            async with self._poll_slots:
+                await self.pipeline.poll(feed_id)
+
+    async def _dispatch(self) -> None:
+        with self._tracked():
+            await self.dispatcher.run_once()
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _finish_inflight(self) -> None:
+        """Let running polls and sends finish; past the deadline they are cancelled. A
+        cancelled poll commits nothing (its feed is polled again after its claim lapses)."""
+        pending = {t for t in self._inflight if t is not asyncio.current_task()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=self.settings.fetch.timeout + 5)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=5)
 
     async def _sync(self) -> None:
         """Pick up what other replicas changed: rules, and feeds chats added there."""

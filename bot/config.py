@@ -200,7 +200,9 @@ class Settings(_Section):
     @classmethod
     def _database_url(cls, value: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError(f"{value!r}: use sqlite:///path/file.db or postgresql://user:pass@host/db")
+            raise ValueError(
+                f"{value!r}: use sqlite:///path/file.db or postgresql://user:pass@host/db"
+            )
         return value
 
     @field_validator("feeds")

@@ -5,7 +5,18 @@ from __future__ import annotations
 import logging
 import sys
 
-CONTEXT_KEYS = ("feed_id", "story_id", "chat", "platform", "alert", "job", "errors", "stories", "new", "alerts")
+CONTEXT_KEYS = (
+    "feed_id",
+    "story_id",
+    "chat",
+    "platform",
+    "alert",
+    "job",
+    "errors",
+    "stories",
+    "new",
+    "alerts",
+)
 
 
 class ContextFormatter(logging.Formatter):

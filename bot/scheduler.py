@@ -41,7 +41,12 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     def every(
-        self, job_id: str, seconds: float, func: Callable[..., Awaitable[Any]], *args: Any, first: bool = True
+        self,
+        job_id: str,
+        seconds: float,
+        func: Callable[..., Awaitable[Any]],
+        *args: Any,
+        first: bool = True,
     ) -> None:
         """Run ``func(*args)`` every ``seconds`` (replacing a job with the same id)."""
         trigger = IntervalTrigger(seconds=seconds, jitter=self.jitter if seconds > 30 else None)
@@ -55,7 +60,9 @@ class Scheduler:
             next_run_time=datetime.now(UTC) if first else None,
         )
 
-    def poll_feed(self, feed_id: int, interval: float, func: Callable[[int], Awaitable[Any]]) -> None:
+    def poll_feed(
+        self, feed_id: int, interval: float, func: Callable[[int], Awaitable[Any]]
+    ) -> None:
         """Schedule polls of one feed; the first one runs now."""
         self.every(f"feed:{feed_id}", interval, func, feed_id)
 

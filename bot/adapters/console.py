@@ -22,7 +22,9 @@ def render(alert: Alert) -> str:
     """Plain text; matched words wrapped in ``*…*``."""
 
     def emphasise(text: str) -> str:
-        return "".join(f"*{piece}*" if bold else piece for piece, bold in highlight(text, alert.words))
+        return "".join(
+            f"*{piece}*" if bold else piece for piece, bold in highlight(text, alert.words)
+        )
 
     meta = " · ".join(part for part in (alert.source, when(alert.published)) if part)
     lines = [f"🔔 {emphasise(alert.title)}", meta, f"rule: {alert.rule}"]
@@ -64,7 +66,11 @@ class ConsoleAdapter:
         for alert in alerts:
             self.sent.append((chat_id, alert))
         body = "\n\n".join(render(a) for a in alerts)
-        print(f"--- digest for {chat_id}: {len(alerts)} stories ---\n{body}\n", file=self.out, flush=True)
+        print(
+            f"--- digest for {chat_id}: {len(alerts)} stories ---\n{body}\n",
+            file=self.out,
+            flush=True,
+        )
         return str(len(self.sent))
 
     def is_group(self, chat_id: str) -> bool:
