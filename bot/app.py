@@ -231,10 +231,13 @@ class App:
     async def _sync(self) -> None:
         """Pick up what other replicas changed: rules, and feeds chats added there."""
         await asyncio.to_thread(self.rulebook.sync)
-        scheduled = set(self.scheduler.job_ids())
-        for feed_id in await asyncio.to_thread(self.store.active_feed_ids):
-            if f"feed:{feed_id}" not in scheduled:
+        scheduled = {j for j in self.scheduler.job_ids() if j.startswith("feed:")}
+        active = {f"feed:{i}": i for i in await asyncio.to_thread(self.store.active_feed_ids)}
+        for job_id, feed_id in active.items():
+            if job_id not in scheduled:
                 await asyncio.to_thread(self.schedule_feed, feed_id)
+        for job_id in scheduled - set(active):  # removed from every chat and the config
+            self.scheduler.remove(job_id)
 
     def _log_ignored_settings(self) -> None:
         if any(f.full_text for f in self.settings.feeds):

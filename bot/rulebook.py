@@ -11,7 +11,15 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from bot.rules import CompiledRule, Document, RuleIndex, RuleMatch, RuleSettings, RuleSyntaxError, compile_rule
+from bot.rules import (
+    CompiledRule,
+    Document,
+    RuleIndex,
+    RuleMatch,
+    RuleSettings,
+    RuleSyntaxError,
+    compile_rule,
+)
 from bot.store import Rule, Store
 
 log = logging.getLogger(__name__)

@@ -45,3 +45,26 @@ async def test_two_replicas_send_each_alert_once(httpserver: HTTPServer, databas
     finally:
         for app in replicas:
             await app.stop()
+
+
+async def test_rule_changes_reach_the_other_replicas(database_url: str) -> None:
+    from bot.commands.parse import Command
+    from bot.commands.service import Caller
+
+    settings = make_settings(database_url)
+    one, two = (App(settings, adapters={}, health=False) for _ in range(2))
+    for app in (one, two):
+        await app.prepare()
+    try:
+        caller = Caller("console", "desk")
+        await one.service.handle(caller, Command("watch", "Belarus"))
+        await one.service.handle(caller, Command("watch", "sanctions"))
+        assert (len(one.rulebook), len(two.rulebook)) == (2, 0)
+        two.rulebook.sync()
+        assert len(two.rulebook) == 2
+        await one.service.handle(caller, Command("unwatch", "1"))
+        two.rulebook.sync()
+        assert len(two.rulebook) == 1
+    finally:
+        for app in (one, two):
+            await app.stop()

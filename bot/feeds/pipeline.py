@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.delivery.digest import next_slot
-from bot.errors import FeedError
-from bot.feeds.fetch import Fetcher
+from bot.errors import FeedError, FeedParseError
+from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
-from bot.models import Story
+from bot.models import ParsedFeed, Story
 from bot.rulebook import RuleBook, RuleHit
 from bot.rules import Document
 from bot.store import AlertDraft, Chat, Feed, NewStory, Store, utcnow
@@ -127,9 +127,7 @@ class FeedPipeline:
                         self.store.record_not_modified, feed.id, self._next_poll(feed)
                     )
                 return PollReport(feed.id, "not_modified")
-            parsed = await asyncio.to_thread(
-                parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
-            )
+            parsed = await asyncio.to_thread(_parse, fetched)
         except FeedError as exc:
             return await self._failed(feed, exc, dry_run=dry_run)
 
@@ -244,6 +242,18 @@ def _wants(chat: Chat, feed: Feed, own: set[int], now: datetime) -> bool:
     if not (chat.active and chat.subscribed) or chat.muted(now):
         return False
     return feed.from_config or chat.id in own
+
+
+def _parse(fetched: FetchResult) -> ParsedFeed:
+    try:
+        return parse_feed(fetched.body, url=fetched.url, headers=fetched.headers)
+    except FeedError:
+        raise
+    except Exception as exc:
+        # A parser bug on one odd document must still show on that feed (status, backoff)
+        # instead of escaping as a job error with the feed left unmarked.
+        log.exception("parsing %s failed unexpectedly", fetched.url)
+        raise FeedParseError(f"could not parse this feed ({type(exc).__name__})") from exc
 
 
 def _unique(stories: Sequence[Story]) -> list[Story]:
