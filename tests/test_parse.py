@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from bot.errors import FeedParseError
-from bot.feeds.parse import UNTITLED, decode_document, parse_feed
+from bot.feeds.charset import decode_document
+from bot.feeds.entries import UNTITLED
+from bot.feeds.parse import parse_feed
 from bot.feeds.text import html_to_text
 from bot.models import ParsedFeed
 

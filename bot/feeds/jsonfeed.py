@@ -1,0 +1,94 @@
+"""JSON Feed 1.0 and 1.1 documents to :class:`Entry` records."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.errors import FeedParseError
+from bot.feeds.entries import Entry, FeedDraft, clean_author
+from bot.feeds.text import html_to_text, normalize_space
+from bot.feeds.urls import absolute_http_url
+
+
+def _json_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # RFC 3339 requires an offset; assume UTC
+    return parsed.astimezone(UTC)
+
+
+def _json_author(node: Mapping[str, Any]) -> str | None:
+    """JSON Feed 1.1 ``authors`` (a list) or 1.0 ``author`` (one object)."""
+    candidates = node.get("authors")
+    if not isinstance(candidates, list):
+        candidates = [node.get("author")]
+    names = [str(c["name"]).strip() for c in candidates if isinstance(c, dict) and c.get("name")]
+    return clean_author(", ".join(names)) if names else None
+
+
+def _json_str(node: Mapping[str, Any], key: str) -> str:
+    value = node.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _json_entry(item: Mapping[str, Any], base: str | None, feed_author: str | None) -> Entry:
+    guid = item.get("id")
+    content = html_to_text(_json_str(item, "content_html")) or normalize_space(
+        _json_str(item, "content_text"), keep_lines=True
+    )
+    link = absolute_http_url(_json_str(item, "url"), base) or absolute_http_url(
+        _json_str(item, "external_url"), base
+    )
+    return Entry(
+        # The spec makes id a string, but numbers are common; bools and objects are not ids.
+        guid=str(guid).strip() or None if isinstance(guid, str | int | float) else None,
+        title=normalize_space(html_to_text(_json_str(item, "title"))),
+        link=link,
+        published=_json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+        author=_json_author(item) or feed_author,
+        summary=html_to_text(_json_str(item, "summary")),
+        content=content,
+    )
+
+
+def parse_json_feed(text: str, *, url: str) -> FeedDraft:
+    """Reads a JSON Feed document; items that are not objects are skipped.
+
+    Args:
+        text: The decoded document, starting with ``{`` or ``[``.
+        url: The document's URL; the base for relative links.
+
+    Returns:
+        The feed's title and home page link and one entry per item object.
+
+    Raises:
+        FeedParseError: The text is not JSON, or has no JSON Feed ``items`` list.
+    """
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise FeedParseError(f"not a feed: invalid JSON ({exc})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("items"), list):
+        raise FeedParseError("not a feed: JSON without a JSON Feed 'items' list")
+    link = absolute_http_url(_json_str(document, "home_page_url"), url)
+    base = link or absolute_http_url(_json_str(document, "feed_url"), url) or url
+    feed_author = _json_author(document)
+    items = [item for item in document["items"] if isinstance(item, dict)]
+    return FeedDraft(
+        title=normalize_space(html_to_text(_json_str(document, "title"))) or None,
+        link=link,
+        entries=[_json_entry(item, base, feed_author) for item in items],
+    )
