@@ -96,13 +96,16 @@ class App:
             self.store, self.fetcher, self.rulebook, self.summarizer, settings
         )
         self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
-        self.dispatcher = Dispatcher(
-            self.store, self.adapters, worker=f"{socket.gethostname()}:{os.getpid()}"
-        )
-        self.scheduler = Scheduler(jitter=settings.poll.jitter)
         self.service = CommandService(
             self.store, self.rulebook, settings, self.fetcher, on_feed_added=self.schedule_feed
         )
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.adapters,
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            on_migrate=self.service.follow_migration,
+        )
+        self.scheduler = Scheduler(jitter=settings.poll.jitter)
         self._poll_slots = asyncio.Semaphore(settings.poll.concurrency)
         self.health = (
             HealthServer(self.store, settings.health.listen, lambda: self._started)
@@ -140,8 +143,9 @@ class App:
 
     async def stop(self) -> None:
         self._started = False
-        await self.scheduler.shutdown()
+        self.scheduler.pause()
         await self._finish_inflight()
+        await self.scheduler.shutdown()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
 
 
@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(f"newsbot: {line}", file=sys.stderr)
         return 2
+    except NewsbotError as exc:  # e.g. a chat token the platform refuses
+        print(f"newsbot: cannot start: {exc}", file=sys.stderr)
+        return 1
 
 
 def migrate_command(settings: Settings) -> int:
@@ -137,8 +140,8 @@ async def run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start()
     try:
+        await app.start()
         await stop.wait()
     finally:
         await app.stop()

@@ -7,6 +7,7 @@ Every job error reaches :func:`Scheduler._funnel`, which logs it with its contex
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,10 +34,14 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.start()
 
+    def pause(self) -> None:
+        """Start no more jobs; running ones go on (see :meth:`App.stop`)."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
     async def shutdown(self) -> None:
-        # wait=False: running polls are cancelled with the loop; their feeds' claims expire
-        # and they are polled again by the next start (nothing is half-written: each poll
-        # commits in one transaction).
+        # Jobs still running here are cancelled; a cancelled poll has committed nothing and
+        # its feed is polled again once its claim lapses.
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
@@ -78,6 +83,8 @@ class Scheduler:
         context: dict[str, Any] = {"job": event.job_id}
         if event.job_id.startswith("feed:"):
             context["feed_id"] = int(event.job_id.split(":", 1)[1])
+        if isinstance(getattr(event, "exception", None), asyncio.CancelledError):
+            return  # cancelled at shutdown, not a failure
         if getattr(event, "exception", None) is not None:
             log.error(
                 "job %s failed: %r",

@@ -50,7 +50,8 @@ class Caller:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Plain text to send back; ``private`` replies go only to the caller where possible."""
+    """Plain text to send back. ``private`` replies (usage hints, errors) go only to the
+    caller where the platform can do that (Slack ephemeral messages)."""
 
     text: str
     private: bool = False
@@ -77,7 +78,7 @@ class CommandService:
         """Run one command; never raises for bad input (the reply says what to type)."""
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
-            return Reply(msg.UNKNOWN.format(name=command.name))
+            return Reply(msg.UNKNOWN.format(name=command.name), private=True)
         if (
             command.name not in READ_ONLY
             and caller.may_edit is not None
@@ -89,6 +90,16 @@ class CommandService:
         )
         reply: Reply = await handler(chat, command.args)
         return reply
+
+    async def follow_migration(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
+        """A chat got a new id (Telegram group -> supergroup): its rules, feeds and queued
+        alerts move to it, and the rule index learns the rules' new owner at once."""
+        await asyncio.to_thread(self.store.migrate_chat, platform, old_chat_id, new_chat_id)
+        chat = await asyncio.to_thread(self.store.get_chat, platform, new_chat_id)
+        if chat is None:
+            return
+        for rule in await asyncio.to_thread(self.store.list_rules, chat.id):
+            self.rulebook.add(rule)  # replaces the entry, now owned by the surviving chat
 
     # -- commands ---------------------------------------------------------------
 
@@ -113,17 +124,17 @@ class CommandService:
 
     async def _cmd_watch(self, chat: Chat, args: str) -> Reply:
         if not args:
-            return Reply(msg.WATCH_USAGE)
+            return Reply(msg.WATCH_USAGE, private=True)
         try:
             self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(msg.WATCH_BAD.format(error=exc))
+            return Reply(msg.WATCH_BAD.format(error=exc), private=True)
         try:
             rule = await asyncio.to_thread(
                 self.store.add_rule, chat.id, args, limit=self.settings.rules.max_per_chat
             )
         except LimitReached as exc:
-            return Reply(msg.LIMIT.format(detail=exc))
+            return Reply(msg.LIMIT.format(detail=exc), private=True)
         self.rulebook.add(rule)
         template = msg.WATCH_OK if chat.subscribed else msg.WATCH_OK_UNSUBSCRIBED
         return Reply(template.format(number=rule.number, query=rule.query))
@@ -140,10 +151,10 @@ class CommandService:
     async def _cmd_unwatch(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
         if number is None:
-            return Reply(msg.UNWATCH_USAGE)
+            return Reply(msg.UNWATCH_USAGE, private=True)
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not 1 <= number <= len(rules):
-            return Reply(msg.NO_SUCH_RULE.format(number=number))
+            return Reply(msg.NO_SUCH_RULE.format(number=number), private=True)
         rule = rules[number - 1]
         await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id)
         self.rulebook.remove(rule.id)
@@ -151,11 +162,11 @@ class CommandService:
 
     async def _cmd_test(self, chat: Chat, args: str) -> Reply:
         if not args:
-            return Reply(msg.TEST_USAGE)
+            return Reply(msg.TEST_USAGE, private=True)
         try:
             rule = self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(msg.WATCH_BAD.format(error=exc))
+            return Reply(msg.WATCH_BAD.format(error=exc), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         hits = []
@@ -196,10 +207,10 @@ class CommandService:
     async def _cmd_addfeed(self, chat: Chat, args: str) -> Reply:
         url = args.strip().strip("<>")
         if not url:
-            return Reply(msg.ADDFEED_USAGE)
+            return Reply(msg.ADDFEED_USAGE, private=True)
         if not url.startswith(("http://", "https://")):
             if "." not in url or " " in url:
-                return Reply(msg.ADDFEED_BAD_URL.format(url=url))
+                return Reply(msg.ADDFEED_BAD_URL.format(url=url), private=True)
             url = "https://" + url
         try:
             feed_url = await discover_feed(self.fetcher, url)
@@ -208,7 +219,7 @@ class CommandService:
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
         except FeedError as exc:
-            return Reply(msg.ADDFEED_FAILED.format(error=exc))
+            return Reply(msg.ADDFEED_FAILED.format(error=exc), private=True)
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         try:
             added = await asyncio.to_thread(
@@ -218,7 +229,7 @@ class CommandService:
                 limit=self.settings.rules.max_feeds_per_chat,
             )
         except LimitReached as exc:
-            return Reply(msg.LIMIT.format(detail=exc))
+            return Reply(msg.LIMIT.format(detail=exc), private=True)
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         number = next(n for n, f in enumerate(own, 1) if f.id == feed.id)
         if not added:
@@ -230,10 +241,10 @@ class CommandService:
     async def _cmd_removefeed(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
         if number is None:
-            return Reply(msg.REMOVEFEED_USAGE)
+            return Reply(msg.REMOVEFEED_USAGE, private=True)
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         if not 1 <= number <= len(own):
-            return Reply(msg.NO_SUCH_FEED.format(number=number))
+            return Reply(msg.NO_SUCH_FEED.format(number=number), private=True)
         feed = own[number - 1]
         await asyncio.to_thread(self.store.remove_chat_feed, chat.id, feed.id)
         return Reply(msg.REMOVEFEED_OK.format(number=number, label=feed.label))
@@ -242,7 +253,7 @@ class CommandService:
         try:
             seconds = parse_duration(args)
         except ValueError:
-            return Reply(msg.MUTE_USAGE)
+            return Reply(msg.MUTE_USAGE, private=True)
         until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
         return Reply(msg.MUTED.format(until=until.strftime("%Y-%m-%d %H:%M UTC")))
@@ -257,7 +268,7 @@ class CommandService:
         try:
             mode = parse_digest(args)
         except ValueError as exc:
-            return Reply(f"Usage: {exc}")
+            return Reply(f"Usage: {exc}", private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, digest=mode)
         return Reply(msg.DIGEST_OFF if mode == "off" else msg.DIGEST_SET.format(mode=mode))
 

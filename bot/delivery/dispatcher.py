@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 
 from aiolimiter import AsyncLimiter
@@ -56,8 +56,16 @@ def retry_delay(attempts: int) -> timedelta:
 class Dispatcher:
     """Drains the outbox through the platform adapters."""
 
-    def __init__(self, store: Store, adapters: Mapping[str, ChatAdapter], *, worker: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        worker: str,
+        on_migrate: Callable[[str, str, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
+        self.on_migrate = on_migrate
         self.adapters = dict(adapters)
         self.worker = worker
         self._chat_limiters: dict[tuple[int, str], AsyncLimiter] = {}

@@ -1,0 +1,526 @@
+"""The Telegram adapter, on python-telegram-bot's Application.
+
+Updates arrive by long polling (default) or by webhook (an aiohttp server checking
+Telegram's secret-token header); commands go to the platform-free
+:class:`~bot.commands.service.CommandService` and replies go back as plain text. Alerts are
+sent as HTML (see :mod:`bot.adapters.telegram_render`), and every Telegram error of a send
+becomes one of the decisions in :mod:`bot.adapters.base`, which the dispatcher acts on.
+
+PTB's Application is started inside our running loop (``initialize``/``start`` and the
+updater), never ``run_polling``, which would own the loop. PTB retries nothing on sends
+(no rate limiter is installed), so every retry is the dispatcher's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from aiohttp import web
+from telegram import Bot, BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import error as tg
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.adapters.base import (
+    AdapterFatal,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RateLimits,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
+from bot.adapters.telegram_render import render_alert, render_digest, split_text
+from bot.commands import messages as msg
+from bot.commands.parse import COMMANDS, parse_slash
+from bot.commands.service import Caller, CommandService
+from bot.config import TelegramSettings
+from bot.delivery.alert import Alert
+from bot.errors import DeliveryError
+
+# PTB 22 reports time periods (retry_after, ...) as int with a deprecation warning, raised
+# even while it builds its own RetryAfter; opting in to timedelta, the future default,
+# silences that. Read at each use by PTB, so setting it here at import is enough.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+ALLOWED_UPDATES = ("message", "channel_post")
+REPLY_RETRY_LIMIT = 30.0  # seconds; a reply that must wait longer is dropped (and logged)
+
+# The menu Telegram shows when someone types "/" (setMyCommands); one line per command.
+COMMAND_MENU: dict[str, str] = {
+    "start": "What this bot does",
+    "help": "Commands and rule syntax",
+    "subscribe": "Receive alerts in this chat",
+    "unsubscribe": "Stop alerts here (rules are kept)",
+    "watch": "Add a rule: /watch QUERY",
+    "rules": "List this chat's rules",
+    "unwatch": "Remove rule N: /unwatch N",
+    "test": "Which recent stories a query matches",
+    "feeds": "This chat's feeds",
+    "addfeed": "Add a feed: /addfeed URL",
+    "removefeed": "Remove feed N: /removefeed N",
+    "mute": "Pause alerts: /mute 2h",
+    "unmute": "Resume alerts",
+    "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
+    "status": "Feeds, last poll, alerts sent today",
+}
+
+# 400 answers that mean the bot can never post in this chat, not that this message is bad.
+_CHAT_UNUSABLE = (
+    "chat not found",
+    "have no rights to send",
+    "not enough rights to send",
+    "need administrator rights in the channel",
+)
+
+
+def retry_seconds(exc: tg.RetryAfter) -> float:
+    """Seconds to wait from a PTB RetryAfter, whichever type PTB hands out (int or timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def to_decision(exc: tg.TelegramError) -> DeliveryError:
+    """What the dispatcher should do about a failed send.
+
+    A timeout after the request may have reached Telegram is *uncertain*: re-sending it
+    could post the alert twice, so it is never retried blindly. A failure before the
+    request left (no connection, pool exhausted) is transient and retried.
+    """
+    if isinstance(exc, tg.RetryAfter):
+        return RetryAfter(retry_seconds(exc), "telegram: flood control")
+    if isinstance(exc, tg.ChatMigrated):
+        return ChatMigrated(str(exc.new_chat_id))
+    if isinstance(exc, tg.Forbidden):
+        return ChatGone(f"telegram: {exc.message} (send /subscribe there to resume)")
+    if isinstance(exc, tg.InvalidToken):
+        # str(exc) may quote the token: never put it in a message that is logged.
+        return AdapterFatal(
+            "telegram: the bot token was refused — check TELEGRAM_BOT_TOKEN (BotFather: /token) "
+            "and telegram.api_base_url"
+        )
+    if isinstance(exc, tg.EndPointNotFound):
+        return AdapterFatal(f"telegram: {exc.message} — check telegram.api_base_url")
+    if isinstance(exc, tg.BadRequest):  # before NetworkError: PTB derives it from that
+        if any(phrase in exc.message.lower() for phrase in _CHAT_UNUSABLE):
+            return ChatGone(f"telegram: {exc.message}")
+        return PermanentError(f"telegram refused the message: {exc.message}")
+    if isinstance(exc, tg.NetworkError):
+        cause = exc.__cause__
+        not_sent = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError)
+        if isinstance(exc, tg.TimedOut) and not isinstance(cause, not_sent):
+            return UncertainDelivery(
+                f"telegram: no answer in time, the message may have arrived ({exc.message})"
+            )
+        if isinstance(cause, httpx.ReadError | httpx.RemoteProtocolError):
+            return UncertainDelivery(f"telegram: connection lost after sending ({exc.message})")
+        return TransientError(f"telegram: {exc.message}")
+    return TransientError(f"telegram: {exc.message}")
+
+
+def webhook_secret(settings: TelegramSettings, token: str) -> str:
+    """The secret Telegram puts in every webhook request's header.
+
+    Without a configured one it is derived from the token, so every replica behind a load
+    balancer computes the same value (a random one per process would lock the others out).
+    """
+    if settings.webhook_secret and settings.webhook_secret.get_secret_value():
+        return settings.webhook_secret.get_secret_value()
+    return hmac.new(token.encode(), b"newsbot telegram webhook", hashlib.sha256).hexdigest()
+
+
+def chat_key(chat_id: str) -> int | str:
+    """Telegram wants numeric chat ids as numbers; ``@channelname`` stays text."""
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+class TelegramAdapter:
+    """Commands in, alerts out, for one bot token."""
+
+    platform = PLATFORM
+    limits = RateLimits(per_chat_interval=1.0, group_per_minute=20, global_per_second=30.0)
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        *,
+        request_timeout: float = 10.0,
+        poll_timeout: float = 30.0,
+        start_attempts: int = 3,
+    ) -> None:
+        if settings.token is None or not settings.token.get_secret_value():
+            raise AdapterFatal("telegram: no token — set telegram.token (TELEGRAM_BOT_TOKEN)")
+        self.settings = settings
+        self.request_timeout = request_timeout
+        self.poll_timeout = poll_timeout
+        self.start_attempts = max(start_attempts, 1)
+        self.username: str | None = None
+        self._token = settings.token.get_secret_value()
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._service: CommandService | None = None
+        self._webhook: web.AppRunner | None = None
+        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._migrations = asyncio.Lock()
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self, service: CommandService) -> None:
+        """Check the token, register the command menu, and start receiving updates.
+
+        Raises:
+            AdapterFatal: the token is refused, or Telegram cannot be reached at all.
+        """
+        self._service = service
+        app = self._build_application()
+        self._app = app
+        await self._initialize(app)
+        self.username = app.bot.username
+        await app.start()
+        await self._register_commands()
+        if self.settings.mode == "webhook":
+            await self._start_webhook()
+        else:
+            assert app.updater is not None  # built with one in polling mode
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=self.poll_timeout),
+                allowed_updates=list(ALLOWED_UPDATES),
+                bootstrap_retries=self.start_attempts,
+                error_callback=self._on_polling_error,
+            )
+        log.info(
+            "telegram: @%s receiving updates by %s",
+            self.username,
+            self.settings.mode,
+            extra={"platform": PLATFORM},
+        )
+
+    async def stop(self) -> None:
+        """Stop receiving, let running handlers finish (they still reply), close connections."""
+        if self._webhook is not None:
+            # The webhook stays registered on purpose: Telegram keeps updates while we are
+            # down, and other replicas may still be serving it.
+            await self._webhook.cleanup()
+            self._webhook = None
+        app = self._app
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()  # waits for the handlers in flight
+        await app.shutdown()
+        self._app = None
+
+    def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        base = self.settings.api_base_url.rstrip("/")
+        timeout = self.request_timeout
+        builder = (
+            Application.builder()
+            .token(self._token)
+            .base_url(f"{base}/bot")
+            .base_file_url(f"{base}/file/bot")
+            .request(
+                HTTPXRequest(
+                    connection_pool_size=64,
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                    write_timeout=timeout,
+                    pool_timeout=timeout,
+                )
+            )
+            .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=timeout))
+            # Commands of different chats run side by side (an addfeed may take seconds);
+            # within one chat they keep their order through _chat_turn.
+            .concurrent_updates(True)
+            .job_queue(None)
+        )
+        if self.settings.mode == "webhook":
+            builder = builder.updater(None)  # our aiohttp server feeds the update queue
+        app = builder.build()
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        app.add_handler(
+            MessageHandler(
+                filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST),
+                self._on_command,
+            )
+        )
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def _initialize(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """getMe, with a few retries when Telegram is briefly unreachable at boot."""
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                await app.initialize()
+                return
+            except tg.InvalidToken:
+                await app.bot.shutdown()
+                # from None: PTB's message and traceback quote the token.
+                raise to_decision(tg.InvalidToken()) from None
+            except tg.TelegramError as exc:
+                if attempt == self.start_attempts:
+                    await app.bot.shutdown()
+                    raise AdapterFatal(
+                        f"telegram: cannot reach {self.settings.api_base_url} ({exc.message}) "
+                        "— check the network or telegram.api_base_url"
+                    ) from exc
+                log.warning(
+                    "telegram: getMe failed (%s), retrying",
+                    exc.message,
+                    extra={"platform": PLATFORM},
+                )
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+
+    async def _register_commands(self) -> None:
+        """The "/" menu in Telegram clients. Failing here is not fatal: commands still work."""
+        commands = [BotCommand(name, COMMAND_MENU[name]) for name in COMMANDS]
+        try:
+            await self._bot().set_my_commands(commands)
+        except tg.TelegramError as exc:
+            log.warning(
+                "telegram: setMyCommands failed: %s; the command menu may be outdated",
+                exc.message,
+                extra={"platform": PLATFORM},
+            )
+
+    # -- webhook ----------------------------------------------------------------
+
+    async def _start_webhook(self) -> None:
+        host, _, port = self.settings.listen.rpartition(":")
+        url = self.settings.webhook_url
+        assert url is not None  # the settings refuse webhook mode without it
+        server = web.Application(client_max_size=1 << 20)
+        server.router.add_post(urlsplit(url).path or "/", self._on_webhook)
+        runner = web.AppRunner(server, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        self._webhook = runner
+        try:
+            await self._bot().set_webhook(
+                url=url,
+                secret_token=webhook_secret(self.settings, self._token),
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        except tg.TelegramError as exc:
+            raise AdapterFatal(f"telegram: setWebhook {url} refused: {exc.message}") from exc
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """One update POSTed by Telegram; anything without the secret header is refused."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(
+            given.encode(), webhook_secret(self.settings, self._token).encode()
+        ):
+            log.warning(
+                "telegram: webhook request without the right secret from %s",
+                request.remote,
+                extra={"platform": PLATFORM},
+            )
+            return web.Response(status=403)
+        app = self._app
+        if app is None:
+            return web.Response(status=503)  # stopping: Telegram delivers it again later
+        try:
+            data = await request.json()
+            update = Update.de_json(data, app.bot)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning(
+                "telegram: unreadable webhook update: %r", exc, extra={"platform": PLATFORM}
+            )
+            return web.Response(status=400)
+        await app.update_queue.put(update)
+        return web.Response()
+
+    # -- commands ---------------------------------------------------------------
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or not message.text or self._service is None:
+            return
+        command = parse_slash(message.text, self.username)
+        if command is None:
+            return  # addressed to another bot
+        private = chat.type == ChatType.PRIVATE
+        addressed = "@" in message.text.split(maxsplit=1)[0]
+        if command.name not in COMMANDS and not (private or addressed):
+            return  # a group's "/other" may be for another bot; only answer when named
+        caller = Caller(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            user_id=str(message.from_user.id) if message.from_user else None,
+            chat_title=chat.effective_name,
+            may_edit=self._permission(message),
+        )
+        async with self._chat_turn(chat.id):
+            try:
+                reply = await self._service.handle(caller, command)
+            except Exception:
+                await self._reply(message, msg.FAILED)
+                raise  # to the error funnel, which logs it with the chat
+            await self._reply(message, reply.text)
+
+    def _permission(self, message: Message) -> Callable[[], Awaitable[bool]] | None:
+        """Who may change this chat: anyone in a private chat, else its administrators."""
+        chat = message.chat
+        if chat.type == ChatType.PRIVATE:
+            return None
+        sender_chat = message.sender_chat
+        if sender_chat is not None or message.from_user is None:
+            # Sent on behalf of a chat: the chat itself means an anonymous admin of a group,
+            # or a channel post (only admins can post in a channel). Any other chat, e.g. a
+            # linked channel or a user posting as their channel, is not an admin here.
+            allowed = sender_chat is not None and sender_chat.id == chat.id
+
+            async def fixed() -> bool:
+                return allowed
+
+            return fixed
+        user_id = message.from_user.id
+
+        async def is_admin() -> bool:
+            member = await self._bot().get_chat_member(chat.id, user_id)
+            return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+        return is_admin
+
+    async def _reply(self, message: Message, text: str) -> None:
+        """Plain text back to the chat (no parse mode, so nothing needs escaping)."""
+        quote = (
+            None
+            if message.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL)
+            else ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        )
+        for number, chunk in enumerate(split_text(text)):
+            await self._send_reply_chunk(message, chunk, quote if number == 0 else None)
+
+    async def _send_reply_chunk(
+        self, message: Message, text: str, quote: ReplyParameters | None
+    ) -> None:
+        send = lambda: self._bot().send_message(  # noqa: E731 - sent twice at most
+            chat_id=message.chat.id,
+            text=text,
+            reply_parameters=quote,
+            message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+        try:
+            await send()
+        except tg.RetryAfter as exc:
+            seconds = retry_seconds(exc)
+            if seconds > REPLY_RETRY_LIMIT:
+                raise
+            await asyncio.sleep(seconds)
+            await send()
+
+    @contextlib.asynccontextmanager
+    async def _chat_turn(self, chat_id: int) -> AsyncIterator[None]:
+        """One command at a time per chat, so "/watch" then "/rules" answer in order."""
+        lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_locks[chat_id]
+            if users <= 1:
+                del self._chat_locks[chat_id]
+            else:
+                self._chat_locks[chat_id] = (lock, users - 1)
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group became a supergroup: its rules and feeds follow it to the new id now,
+        not only when the next alert bounces, so commands there see them at once."""
+        message = update.effective_message
+        if message is None or self._service is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        async with self._migrations:  # both service messages arrive; the second finds nothing
+            await self._service.follow_migration(PLATFORM, str(old), str(new))
+        log.info(
+            "telegram: chat %s migrated to %s; rules follow it",
+            old,
+            new,
+            extra={"platform": PLATFORM, "chat": str(new)},
+        )
+
+    # -- the error funnel -------------------------------------------------------
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every exception of a handler ends here and is logged with its chat."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        log.error(
+            "telegram: handling an update failed: %r",
+            context.error,
+            exc_info=context.error,
+            extra={"platform": PLATFORM, "chat": str(chat.id) if chat else "-"},
+        )
+
+    def _on_polling_error(self, exc: tg.TelegramError) -> None:
+        if isinstance(exc, tg.Conflict):
+            log.error(
+                "telegram: another process is polling this bot token — run one poller, "
+                "or use telegram.mode: webhook for several replicas",
+                extra={"platform": PLATFORM},
+            )
+        else:
+            log.warning(
+                "telegram: getUpdates failed: %s", exc.message, extra={"platform": PLATFORM}
+            )
+
+    # -- alerts -----------------------------------------------------------------
+
+    async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
+        """Send one alert as HTML; see :func:`to_decision` for the errors raised."""
+        return await self._send_html(chat_id, render_alert(alert))
+
+    async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
+        """Send several alerts as one message; raises as :meth:`send_alert`."""
+        return await self._send_html(chat_id, render_digest(alerts))
+
+    def is_group(self, chat_id: str) -> bool:
+        """Groups, supergroups and channels have negative ids (or an @name for channels)."""
+        return chat_id.startswith(("-", "@"))
+
+    async def _send_html(self, chat_id: str, text: str) -> str:
+        if self._app is None:
+            raise TransientError("telegram: the adapter is not running")
+        try:
+            message = await self._app.bot.send_message(
+                chat_id=chat_key(chat_id),
+                text=text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
+            )
+        except tg.TelegramError as exc:
+            raise to_decision(exc) from exc
+        return str(message.message_id)
+
+    def _bot(self) -> Bot:
+        if self._app is None:
+            raise TransientError("telegram: the adapter is not running")
+        return self._app.bot

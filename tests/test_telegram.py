@@ -1,0 +1,329 @@
+"""The Telegram adapter against a local Bot API: start-up, sends, and each platform error.
+
+The real python-telegram-bot runs against :class:`tests.telegram_api.FakeBotAPI` over HTTP;
+commands go to the real command service on a SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+from telegram import error as tg
+
+from bot.adapters.base import (
+    AdapterFatal,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
+from bot.adapters.telegram import (
+    SECRET_HEADER,
+    TelegramAdapter,
+    to_decision,
+    webhook_secret,
+)
+from bot.app import App
+from bot.commands import messages as msg
+from bot.commands.parse import COMMANDS
+from bot.config import TelegramSettings
+from bot.delivery.alert import Alert
+from bot.errors import DeliveryError
+from tests.conftest import make_settings
+from tests.telegram_api import FakeBotAPI, free_port
+
+ALERT = Alert(
+    title="Belarus leader dampens hopes for mass prisoner release",
+    link="https://news.example/belarus-1",
+    source="World News",
+    published=datetime(2026, 11, 29, 14, 5, tzinfo=UTC),
+    rule='Belarus AND "prisoner release"',
+    summary="Lukashenko said he would not free political prisoners.",
+    words=("Belarus", "prisoner release"),
+)
+
+Started = Callable[..., Awaitable[TelegramAdapter]]
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def started(api: FakeBotAPI, sqlite_url: str) -> AsyncIterator[Started]:
+    """Starts a TelegramAdapter on the stand-in, with the real command service behind it."""
+    running: list[tuple[App, TelegramAdapter]] = []
+
+    async def start(**telegram: Any) -> TelegramAdapter:
+        options = {"token": api.token, "api_base_url": api.url, **telegram}
+        adapter = TelegramAdapter(
+            TelegramSettings(**options), request_timeout=1.0, poll_timeout=1.0, start_attempts=1
+        )
+        app = App(
+            make_settings(sqlite_url, telegram=options),
+            adapters={"telegram": adapter},
+            health=False,
+        )
+        await app.prepare()
+        await adapter.start(app.service)
+        running.append((app, adapter))
+        return adapter
+
+    yield start
+    for app, _ in running:
+        await app.stop()
+
+
+async def test_start_checks_token_registers_commands_and_polls(
+    api: FakeBotAPI, started: Started
+) -> None:
+    adapter = await started()
+    assert adapter.username == "newsbot_test_bot"
+    (menu,) = api.calls_of("setMyCommands")
+    assert [c["command"] for c in menu.params["commands"]] == list(COMMANDS)
+    assert all(3 <= len(c["description"]) <= 256 for c in menu.params["commands"])
+    assert api.calls_of("deleteWebhook")  # polling: any old webhook is removed first
+    polls = await api.wait_for(lambda: api.calls_of("getUpdates"))
+    assert polls[0].params["allowed_updates"] == ["message", "channel_post"]
+
+
+async def test_send_alert_is_html_without_preview(api: FakeBotAPI, started: Started) -> None:
+    adapter = await started()
+    message_id = await adapter.send_alert("42", ALERT)
+    (sent,) = api.sent(42)
+    assert sent["parse_mode"] == "HTML"
+    assert sent["link_preview_options"] == {"is_disabled": True}
+    assert sent["text"].startswith('🔔 <a href="https://news.example/belarus-1"><b>Belarus</b>')
+    assert message_id is not None and message_id.isdigit()
+
+
+async def test_link_preview_can_be_turned_on(api: FakeBotAPI, started: Started) -> None:
+    adapter = await started(link_preview=True)
+    await adapter.send_digest("-100200300", [ALERT, ALERT])
+    (sent,) = api.sent(-100200300)
+    assert sent["link_preview_options"] == {"is_disabled": False}
+    assert sent["text"].startswith("📰 Digest: 2 stories")
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "parameters", "decision", "detail"),
+    [
+        (429, "Too Many Requests: retry after 7", {"retry_after": 7}, RetryAfter, 7.0),
+        (
+            400,
+            "Bad Request: group chat was upgraded",
+            {"migrate_to_chat_id": -1009},
+            ChatMigrated,
+            "-1009",
+        ),
+        (403, "Forbidden: bot was blocked by the user", None, ChatGone, None),
+        (403, "Forbidden: bot was kicked from the group chat", None, ChatGone, None),
+        (400, "Bad Request: chat not found", None, ChatGone, None),
+        (400, "Bad Request: can't parse entities", None, PermanentError, None),
+        (401, "Unauthorized", None, AdapterFatal, None),
+        (500, "Internal Server Error", None, TransientError, None),
+        (502, "Bad Gateway", None, TransientError, None),
+    ],
+)
+async def test_platform_errors_become_decisions(
+    api: FakeBotAPI,
+    started: Started,
+    status: int,
+    description: str,
+    parameters: dict[str, Any] | None,
+    decision: type[DeliveryError],
+    detail: object,
+) -> None:
+    adapter = await started()
+    api.fail("sendMessage", status, description, parameters)
+    with pytest.raises(decision) as raised:
+        await adapter.send_alert("-4242", ALERT)
+    if isinstance(raised.value, RetryAfter):
+        assert raised.value.seconds == detail
+    if isinstance(raised.value, ChatMigrated):
+        assert raised.value.new_chat_id == detail
+    assert api.token not in str(raised.value)
+    assert api.sent() == []
+    # The failure was for that one call: the next send goes through.
+    await adapter.send_alert("-4242", ALERT)
+    assert len(api.sent(-4242)) == 1
+
+
+async def test_a_send_that_times_out_is_uncertain_not_retried(
+    api: FakeBotAPI, started: Started
+) -> None:
+    adapter = await started()
+    api.stall("sendMessage", 2.0)  # Telegram takes the message but answers too late
+    with pytest.raises(UncertainDelivery):
+        await adapter.send_alert("42", ALERT)
+    assert len(api.sent(42)) == 1  # it did arrive: re-sending would duplicate it
+    assert len(api.calls_of("sendMessage")) == 1  # and PTB did not retry on its own
+
+
+async def test_network_down_is_transient(api: FakeBotAPI, started: Started) -> None:
+    adapter = await started()
+    await api.stop()
+    with pytest.raises(TransientError):
+        await adapter.send_alert("42", ALERT)
+
+
+async def test_invalid_token_at_start_is_fatal_and_not_logged(
+    api: FakeBotAPI, sqlite_url: str
+) -> None:
+    settings = TelegramSettings(token="999:WRONG", api_base_url=api.url)  # type: ignore[arg-type]
+    app = App(make_settings(sqlite_url), adapters={}, health=False)
+    await app.prepare()
+    adapter = TelegramAdapter(settings, start_attempts=1)
+    with pytest.raises(AdapterFatal) as raised:
+        await adapter.start(app.service)
+    assert "999:WRONG" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    await adapter.stop()
+    await app.stop()
+
+
+async def test_unreachable_api_at_start_is_fatal_with_advice(sqlite_url: str) -> None:
+    base = f"http://127.0.0.1:{free_port()}"
+    app = App(make_settings(sqlite_url), adapters={}, health=False)
+    await app.prepare()
+    adapter = TelegramAdapter(
+        TelegramSettings(token="123:ABC", api_base_url=base),  # type: ignore[arg-type]
+        start_attempts=1,
+        request_timeout=1.0,
+    )
+    with pytest.raises(AdapterFatal, match="telegram.api_base_url"):
+        await adapter.start(app.service)
+    await app.stop()
+
+
+async def test_webhook_mode_checks_the_secret_header(api: FakeBotAPI, started: Started) -> None:
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram/hook"
+    adapter = await started(
+        mode="webhook", webhook_url=hook, listen=f"127.0.0.1:{port}", webhook_secret="s3cret-_x"
+    )
+    (registered,) = api.calls_of("setWebhook")
+    assert registered.params["url"] == hook
+    assert registered.params["secret_token"] == "s3cret-_x"
+    assert api.calls_of("getUpdates") == []  # no polling in webhook mode
+
+    update = api.message_update(42, "/start")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(hook, json={"update_id": 1, **update}) as refused:
+            assert refused.status == 403
+        headers = {SECRET_HEADER: "wrong"}
+        async with session.post(hook, json={"update_id": 2, **update}, headers=headers) as refused:
+            assert refused.status == 403
+        headers = {SECRET_HEADER: "s3cret-_x"}
+        async with session.post(hook, data=b"{not json", headers=headers) as bad:
+            assert bad.status == 400
+        async with session.post(hook, json={"update_id": 3, **update}, headers=headers) as ok:
+            assert ok.status == 200
+    (reply,) = await api.wait_for(lambda: api.texts(42))
+    assert reply.startswith("newsbot watches news feeds")
+    assert adapter.username == "newsbot_test_bot"
+
+
+def test_webhook_secret_is_the_same_on_every_replica() -> None:
+    settings = TelegramSettings(token="123:ABC", mode="webhook", webhook_url="https://x/hook")  # type: ignore[arg-type]
+    first = webhook_secret(settings, "123:ABC")
+    assert first == webhook_secret(settings, "123:ABC") != webhook_secret(settings, "123:XYZ")
+    assert "123:ABC" not in first and first.isalnum() and len(first) <= 256
+
+
+def _chained(error: tg.TelegramError, cause: BaseException) -> tg.TelegramError:
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "decision"),
+    [
+        (_chained(tg.TimedOut(), httpx.ReadTimeout("read")), UncertainDelivery),
+        (_chained(tg.TimedOut(), httpx.WriteTimeout("write")), UncertainDelivery),
+        (_chained(tg.TimedOut(), httpx.ConnectTimeout("connect")), TransientError),
+        (_chained(tg.TimedOut("Pool timeout"), httpx.PoolTimeout("pool")), TransientError),
+        (
+            _chained(tg.NetworkError("httpx.ConnectError"), httpx.ConnectError("refused")),
+            TransientError,
+        ),
+        (_chained(tg.NetworkError("httpx.ReadError"), httpx.ReadError("reset")), UncertainDelivery),
+        (tg.NetworkError("Bad Gateway"), TransientError),
+        (tg.Conflict("terminated by other getUpdates request"), TransientError),
+        (tg.EndPointNotFound("Not Found"), AdapterFatal),
+        (
+            tg.BadRequest("Bad Request: not enough rights to send text messages to the chat"),
+            ChatGone,
+        ),
+        (tg.BadRequest("Bad Request: message is too long"), PermanentError),
+    ],
+)
+def test_error_table(error: tg.TelegramError, decision: type[DeliveryError]) -> None:
+    assert type(to_decision(error)) is decision
+
+
+async def test_a_failing_command_is_answered_and_logged_with_its_chat(
+    api: FakeBotAPI, started: Started, caplog: pytest.LogCaptureFixture
+) -> None:
+    await started()
+    api.chat(-555, "group")
+    api.fail("getChatMember", 500, "Internal Server Error")  # the admin check cannot be made
+    api.send_command(-555, "/subscribe", user_id=8)
+    (answer,) = await api.wait_for(lambda: api.texts(-555))
+    assert answer == msg.FAILED
+    (record,) = await api.wait_for(
+        lambda: [
+            r
+            for r in caplog.records
+            if r.name == "bot.adapters.telegram" and r.levelname == "ERROR"
+        ]
+    )
+    assert record.chat == "-555" and record.platform == "telegram"  # type: ignore[attr-defined]
+    assert record.exc_info is not None and "Internal Server Error" in str(record.exc_info[1])
+
+
+async def test_a_reply_waits_out_a_short_flood_limit(api: FakeBotAPI, started: Started) -> None:
+    await started()
+    api.fail("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
+    api.send_command(42, "/status")
+    (answer,) = await api.wait_for(lambda: api.texts(42), within=4)
+    assert answer.startswith("This chat: not subscribed")
+    refused, delivered = api.calls_of("sendMessage")
+    assert refused.outcome == "failed 429" and delivered.at - refused.at >= 0.9
+
+
+async def test_commands_of_one_chat_are_answered_in_order(
+    api: FakeBotAPI, started: Started
+) -> None:
+    await started()
+    for n in range(1, 6):
+        api.send_command(42, f"/watch Belarus{n}")
+        api.send_command(43, f"/watch Minsk{n}")
+    await api.wait_for(lambda: len(api.texts(42)) == 5)
+    assert [a.splitlines()[0] for a in api.texts(42)] == [
+        f"Rule {n} added: Belarus{n}" for n in range(1, 6)
+    ]
+    await api.wait_for(lambda: len(api.texts(43)) == 5)
+
+
+async def test_stop_lets_a_command_in_flight_finish(api: FakeBotAPI, started: Started) -> None:
+    adapter = await started()
+    api.chat(-555, "group")
+    api.set_member(-555, 7, "administrator")
+    api.stall("getChatMember", 0.5)
+    api.send_command(-555, "/subscribe", user_id=7)
+    await api.wait_for(lambda: api.calls_of("getChatMember"))
+    await adapter.stop()  # while the admin check is still waiting for its answer
+    assert api.texts(-555) == [msg.SUBSCRIBED]
+    assert api.confirmed  # the update is acknowledged: it is not handled twice after a restart
