@@ -129,6 +129,16 @@ class TelegramSettings(_Section):
     listen: Annotated[str, BeforeValidator(_listen_address)] = "0.0.0.0:8443"  # noqa: S104
     link_preview: bool = False
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and - as secret_token.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @model_validator(mode="after")
     def _webhook_complete(self) -> TelegramSettings:
         if self.mode == "webhook" and self.token and not self.webhook_url:

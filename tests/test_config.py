@@ -150,3 +150,8 @@ def test_duplicate_feeds_refused() -> None:
         settings_from_dict(
             {"feeds": [{"url": "https://a.example/rss"}, {"url": "https://a.example/rss"}]}
         )
+
+
+def test_webhook_secret_must_be_what_telegram_accepts() -> None:
+    with pytest.raises(ConfigError, match="telegram.webhook_secret: use 1-256 characters"):
+        settings_from_dict({"telegram": {"webhook_secret": "not allowed!"}})
