@@ -122,10 +122,14 @@ async def check(settings: Settings) -> int:
                 failed += 1
                 print(f"   error: {report.error}")
                 continue
+            chats = await asyncio.to_thread(
+                app.store.chats_by_pk, {h.chat_pk for _, hits in report.matches for h in hits}
+            )
             for story, hits in report.matches:
                 print(f" - {story.title}" + (f"  <{story.link}>" if story.link else ""))
                 for hit in hits:
-                    print(f"     matches rule {hit.rule_id} of chat {hit.chat_pk}: {hit.query}")
+                    chat = chats[hit.chat_pk]
+                    print(f"     matches {chat.platform} chat {chat.chat_id}: {hit.query}")
         return 1 if failed else 0
     finally:
         await app.stop()

@@ -35,5 +35,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Library chatter (every HTTP request, every scheduler tick) drowns the bot's own lines.
-    for noisy in ("httpx", "apscheduler", "telegram.ext", "slack_bolt", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    noisy = ("httpx", "apscheduler", "telegram.ext", "slack_bolt", "aiohttp.access", "alembic")
+    for name in noisy:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

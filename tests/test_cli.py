@@ -92,7 +92,7 @@ def test_migrate_then_check_polls_and_sends_nothing(tmp_path: Path, httpserver: 
     assert result.returncode == 1  # one feed failed
     out = result.stdout
     assert f" - {BELARUS.title}" in out and f" - {WEATHER.title}" in out
-    assert 'matches rule 1 of chat 1: "prisoner release"' in out
+    assert 'matches console chat desk: "prisoner release"' in out
     assert "error: HTTP 503" in out
     assert "--- alert" not in out
 
@@ -132,3 +132,33 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path, httpserver: HTTPServer) ->
 def test_help(argv: list[str], tmp_path: Path) -> None:
     result = newsbot(*argv, cwd=tmp_path)
     assert result.returncode == 0 and "usage: newsbot" in result.stdout
+
+
+def test_console_conversation_on_stdin(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write("/subscribe\n/watch Belarus AND\n/watch Belarus\n/rules\n")
+        process.stdin.flush()
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "1. Belarus" not in lines:
+            lines.append(process.stdout.readline().rstrip("\n"))
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert any(line.startswith("Subscribed") for line in lines)
+    assert any("column" in line for line in lines)  # the dangling AND
+    assert "Rule 1 added: Belarus" in lines
+    assert lines[-1] == "1. Belarus"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import TextIO
 
 from bot.adapters.base import RateLimits
@@ -47,15 +48,19 @@ class ConsoleAdapter:
         self.out = out or sys.stdout
         self.read_stdin = read_stdin
         self.sent: list[tuple[str, Alert]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._service: CommandService | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, service: CommandService) -> None:
-        if self.read_stdin and sys.stdin is not None and sys.stdin.isatty():
-            self._task = asyncio.create_task(self._read_commands(service))
+        if self.read_stdin and sys.stdin is not None and not sys.stdin.closed:
+            self._service = service
+            self._loop = asyncio.get_running_loop()
+            # A daemon thread, not the loop's executor: a blocked readline() must not keep
+            # the process alive after SIGINT/SIGTERM.
+            threading.Thread(target=self._read_lines, name="console-stdin", daemon=True).start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        self._service = None
 
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
         self.sent.append((chat_id, alert))
@@ -76,13 +81,17 @@ class ConsoleAdapter:
     def is_group(self, chat_id: str) -> bool:
         return False
 
-    async def _read_commands(self, service: CommandService) -> None:
-        loop = asyncio.get_running_loop()
+    def _read_lines(self) -> None:
         print("console: type commands such as /help, /subscribe, /watch QUERY", file=self.out)
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                return
-            command = parse_slash(line) or parse_words(line)
-            reply = await service.handle(Caller("console", CHAT_ID, "console"), command)
-            print(reply.text, file=self.out, flush=True)
+        for line in sys.stdin:
+            if self._service is None or self._loop is None or not line.strip():
+                continue
+            future = asyncio.run_coroutine_threadsafe(self._answer(line), self._loop)
+            future.result()
+
+    async def _answer(self, line: str) -> None:
+        if self._service is None:
+            return
+        command = parse_slash(line) or parse_words(line)
+        reply = await self._service.handle(Caller("console", CHAT_ID, "console"), command)
+        print(reply.text, file=self.out, flush=True)
