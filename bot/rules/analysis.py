@@ -1,0 +1,287 @@
+"""Text analysis shared by queries and stories: tokenise, fold case and accents, stem.
+
+Queries and stories go through the same functions, so a phrase in a rule and the words
+of a story always compare as the same normalised tokens.
+
+Tokens are runs of letters and digits, joined by inner ``. , ' -`` marks:
+
+* ``U.S.`` (single letters and dots) is one token, ``us``;
+* ``1,300`` and ``3.5`` (digits) stay one number, ``1300`` and ``3.5``;
+* ``e-mail`` gives the parts ``e``, ``mail`` at consecutive positions, plus the joined
+  ``email`` spanning both, so ``email``, ``e-mail`` and ``e mail`` find each other;
+* any other inner mark splits: ``belta.by`` is ``belta`` then ``by``.
+
+Every token is case-folded, stripped of accents (``Łukaszenka`` = ``lukaszenka``) and
+stemmed with Snowball. A story is first cut at whitespace, and the analysis of each
+distinct chunk (``"Minsk,"``) is cached: news text repeats its words, so most of a story
+is analysed by dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+import Stemmer
+
+# One compiled pattern finds every raw token; the per-token rules below are cached.
+TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019.,\-\u2010\u2011\u2013][^\W_]+)*")
+_HYPHEN_RE = re.compile(r"[\-\u2010\u2011\u2013]")
+_DOT_COMMA_RE = re.compile(r"[.,]")
+
+# Letters that Unicode does not decompose into base letter + accent.
+# Punctuation that often wraps a word: "(Minsk)," -> Minsk. None of it is a word char.
+_EDGE_PUNCT = "()[]{}<>.,;:!?\"'\u2018\u2019\u201c\u201d\u00ab\u00bb\u2026-\u2013\u2014/*&%$#@"
+
+_SPECIAL = str.maketrans(
+    {
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ı": "i",
+        "ħ": "h",
+        "ŀ": "l",
+        "ŧ": "t",
+        "\u2019": "'",
+    }
+)
+
+_V = TypeVar("_V")
+
+# Caches are dropped wholesale past this many entries so memory stays bounded.
+_CACHE_LIMIT = 400_000
+
+
+def fold(text: str) -> str:
+    """Case-fold and strip accents: ``Łukašenka`` -> ``lukasenka``, ``Straße`` -> ``strasse``.
+
+    Args:
+        text: Any text.
+
+    Returns:
+        The folded text (may be longer than the input, e.g. ``ß`` -> ``ss``).
+    """
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_SPECIAL)
+
+
+class Entry(NamedTuple):
+    """One token of a chunk, relative to that chunk."""
+
+    stem: str
+    word: str  # folded, not stemmed (prefix queries compare against this)
+    first: int  # first position, relative
+    last: int  # last position, relative (> first only for a joined compound)
+    start: int  # char offsets inside the chunk
+    end: int
+
+
+class RawInfo(NamedTuple):
+    """Everything analysis knows about one whitespace-free chunk, cached by its text."""
+
+    positions: int
+    entries: tuple[Entry, ...]
+    stems: tuple[str, ...]  # distinct
+    words: tuple[str, ...]  # distinct
+    pos_stems: tuple[str, ...]  # one per position
+    pos_words: tuple[str, ...]  # one per position
+    joined: tuple[Entry, ...]  # compounds spanning several positions
+
+
+class Memo(dict[str, _V]):
+    """Dict that computes a missing key, so lookups run at C speed via ``map``.
+
+    No lock: under the GIL a racing thread at worst computes the same value twice.
+    """
+
+    def __init__(self, compute: Callable[[str], _V]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, key: str) -> _V:
+        value = self._compute(key)
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        self[key] = value
+        return value
+
+
+class Analyzer:
+    """Turns raw tokens into stems and folded words for one stemmer language."""
+
+    def __init__(self, language: str = "english") -> None:
+        """Creates the analyzer.
+
+        Args:
+            language: A Snowball language known to PyStemmer.
+
+        Raises:
+            ValueError: The language has no Snowball stemmer.
+        """
+        if language not in Stemmer.algorithms():
+            known = ", ".join(Stemmer.algorithms())
+            raise ValueError(f"rules: no stemmer for language {language!r}; use one of {known}")
+        self.language = language
+        self._stemmer = Stemmer.Stemmer(language)
+        # Our chunk caches already remember stems; PyStemmer's own cache only slows misses.
+        self._stemmer.maxCacheSize = 0
+        self._stem_lock = threading.Lock()
+        self._plain: Memo[tuple[str, str]] = Memo(self._plain_word)
+        self.info = Memo(self._analyse_raw)
+        # Narrow views of ``info`` so a story's term set is built without Python loops.
+        self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].stems)
+        self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].words)
+        self.pos_stems: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_stems)
+        self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
+        self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
+
+    def stem(self, folded: str) -> str:
+        """Stems one folded word; apostrophes left by the stemmer are dropped."""
+        # A PyStemmer object keeps state between calls, so it is not shared across threads.
+        with self._stem_lock:
+            stemmed = self._stemmer.stemWord(folded)
+        return stemmed.replace("'", "")
+
+    def _parts(self, raw: str) -> tuple[list[tuple[str, int, int]], bool]:
+        """Splits a raw token into folded words with char offsets.
+
+        Returns:
+            The words, and whether they form one hyphenated compound (each hyphen
+            segment a single word) whose joined form should also be indexed.
+        """
+        parts: list[tuple[str, int, int]] = []
+        segments = 0
+        simple_segments = True
+        seg_start = 0
+        for match in [*_HYPHEN_RE.finditer(raw), None]:
+            seg_end = match.start() if match else len(raw)
+            found = self._split_segment(raw[seg_start:seg_end], seg_start)
+            segments += 1
+            simple_segments = simple_segments and len(found) == 1
+            parts.extend(found)
+            if match:
+                seg_start = match.end()
+        return parts, segments > 1 and simple_segments and len(parts) > 1
+
+    @staticmethod
+    def _split_segment(segment: str, offset: int) -> list[tuple[str, int, int]]:
+        """Applies the number / acronym / split rules to one hyphen-free segment."""
+        if "." in segment or "," in segment:
+            pieces = _DOT_COMMA_RE.split(segment)
+            if all(p.isdigit() for p in pieces):
+                # 1,300 and 3.5: one number; thousands commas dropped, decimals kept.
+                return [(segment.replace(",", ""), offset, offset + len(segment))]
+            if "," not in segment and all(len(p) == 1 and p.isalpha() for p in pieces):
+                # U.S, e.g: an acronym written with dots.
+                return [(fold("".join(pieces)), offset, offset + len(segment))]
+            out = []
+            pos = offset
+            for piece in pieces:
+                out.append((fold(piece), pos, pos + len(piece)))
+                pos += len(piece) + 1
+            return [p for p in out if p[0]]
+        folded = fold(segment)
+        return [(folded, offset, offset + len(segment))] if folded else []
+
+    def clear_caches(self) -> None:
+        """Forgets every analysed chunk (benchmarks use it to measure cold text)."""
+        for memo in (
+            self.info,
+            self.stems,
+            self.words,
+            self.pos_stems,
+            self.pos_words,
+            self.npos,
+            self._plain,
+        ):
+            memo.clear()
+
+    def _plain_word(self, core: str) -> tuple[str, str]:
+        folded = fold(core)
+        return self.stem(folded), folded
+
+    def _analyse_raw(self, chunk: str) -> RawInfo:
+        """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""
+        core = chunk.strip(_EDGE_PUNCT)
+        if core.isalnum() and core.isprintable():
+            # Most chunks are one plain word wrapped in punctuation: no regex needed.
+            stem, word = self._plain[core]
+            start = chunk.index(core)
+            entry = Entry(stem, word, 0, 0, start, start + len(core))
+            return RawInfo(1, (entry,), (stem,), (word,), (stem,), (word,), ())
+        entries: list[Entry] = []
+        joined: list[Entry] = []
+        pos = 0
+        for match in TOKEN_RE.finditer(chunk):
+            parts, compound = self._parts(match.group())
+            base = match.start()
+            for i, (word, start, end) in enumerate(parts):
+                entries.append(
+                    Entry(
+                        self.stem(word),
+                        word.replace("'", ""),
+                        pos + i,
+                        pos + i,
+                        base + start,
+                        base + end,
+                    )
+                )
+            if compound:
+                word = "".join(w for w, _, _ in parts)
+                last = pos + len(parts) - 1
+                start, end = base + parts[0][1], base + parts[-1][2]
+                joined.append(Entry(self.stem(word), word.replace("'", ""), pos, last, start, end))
+            pos += len(parts)
+        every = entries + joined
+        return RawInfo(
+            positions=pos,
+            entries=tuple(every),
+            stems=tuple(dict.fromkeys(e.stem for e in every)),
+            words=tuple(dict.fromkeys(e.word for e in every)),
+            pos_stems=tuple(e.stem for e in entries),
+            pos_words=tuple(e.word for e in entries),
+            joined=tuple(joined),
+        )
+
+    def query_slots(self, text: str) -> list[tuple[tuple[str, ...], ...]]:
+        """Analyses query text (a word or a phrase) into position slots.
+
+        Each slot lists alternative stem sequences; a hyphenated compound offers its
+        joined stem or its parts in a row, everything else a single stem.
+
+        Args:
+            text: The word or phrase as the user typed it.
+
+        Returns:
+            The slots in order; empty when the text holds no letters or digits.
+        """
+        slots: list[tuple[tuple[str, ...], ...]] = []
+        for raw in TOKEN_RE.findall(text):
+            info = self.info[raw]
+            if info.joined:
+                slots.append(((info.joined[0].stem,), info.pos_stems))
+            else:
+                slots.extend(((stem,),) for stem in info.pos_stems)
+        return slots
+
+
+_ANALYZERS: dict[str, Analyzer] = {}
+_ANALYZERS_LOCK = threading.Lock()
+
+
+def get_analyzer(language: str) -> Analyzer:
+    """Returns the shared analyzer for a language (its caches serve every rule)."""
+    with _ANALYZERS_LOCK:
+        analyzer = _ANALYZERS.get(language)
+        if analyzer is None:
+            analyzer = _ANALYZERS[language] = Analyzer(language)
+        return analyzer

@@ -1,0 +1,278 @@
+"""A story as rules see it: its fields, analysed once and shared by every rule."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import accumulate, chain
+from typing import Any
+
+from bot.rules.analysis import Analyzer, Memo, fold
+
+FIELDS = ("title", "text", "source", "url", "author")
+# A rule term without a field searches the title and the text.
+BODY = ""
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {BODY: ("title", "text"), **{f: (f,) for f in FIELDS}}
+
+_URL_REST_RE = re.compile(r"[?#]")
+_CHUNK_RE = re.compile(r"\S+")
+_MAYBE_COMPOUND = re.compile(r"[\-\u2010\u2011\u2013]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """The text of one story, field by field.
+
+    Attributes:
+        title: The story title.
+        text: The story body (summary or full content).
+        source: The feed's name, e.g. ``Reuters World``.
+        url: The story link; rules see its host and path.
+        author: The author's name.
+    """
+
+    title: str = ""
+    text: str = ""
+    source: str = ""
+    url: str = ""
+    author: str = ""
+
+
+def url_window(url: str) -> tuple[int, int]:
+    """Returns where host and path sit in a URL: scheme, credentials and query excluded."""
+    start = url.find("//")
+    start = start + 2 if start >= 0 else 0
+    slash = url.find("/", start)
+    host_end = slash if slash >= 0 else len(url)
+    at = url.rfind("@", start, host_end)
+    if at >= 0:
+        start = at + 1
+    rest = _URL_REST_RE.search(url, start)
+    return start, rest.start() if rest else len(url)
+
+
+class AnalyzedDoc:
+    """A document tokenised once; the slower views (positions, folded text) are lazy.
+
+    A field is cut at whitespace into chunks, and each chunk's analysis comes from the
+    analyzer's cache, so building the term sets costs a split and dictionary look-ups.
+
+    Attributes:
+        doc: The original document.
+        terms: Stems per field group (``""`` is title + text), for quick membership tests.
+    """
+
+    __slots__ = ("doc", "analyzer", "terms", "_raws", "_texts", "_memo")
+
+    def __init__(self, doc: Document, analyzer: Analyzer) -> None:
+        """Tokenises every field of ``doc``."""
+        self.doc = doc
+        self.analyzer = analyzer
+        stems = analyzer.stems
+        self._texts: dict[str, tuple[str, int]] = {
+            "title": (doc.title, 0),
+            "text": (doc.text, 0),
+            "source": (doc.source, 0),
+            "author": (doc.author, 0),
+            "url": ("", 0),
+        }
+        if doc.url:
+            start, end = url_window(doc.url)
+            self._texts["url"] = (doc.url[start:end], start)
+        self._raws: dict[str, list[str]] = {}
+        self.terms: dict[str, set[str]] = {}
+        self._memo: dict[Any, Any] = {}
+        pos_stems = analyzer.pos_stems
+        for name, (text, _) in self._texts.items():
+            raws = self._raws[name] = text.split()
+            self.terms[name] = set(chain.from_iterable(map(stems.__getitem__, raws)))
+            # The per-position stems come from the same, now CPU-cache-hot, entries; built
+            # later they would cost a second cold pass over the analysis cache.
+            self._memo[("flat", "stem", name)] = list(
+                chain.from_iterable(map(pos_stems.__getitem__, raws))
+            )
+        self.terms[BODY] = self.terms["title"] | self.terms["text"]
+
+    def raws(self, field: str) -> list[str]:
+        """The whitespace-separated chunks of a field, in order."""
+        return self._raws[field]
+
+    def positions(self, field: str) -> Positions:
+        """Stem -> (first, last) token positions in a field, for phrases and proximity."""
+        return self._positions(field, "stem", self.analyzer.pos_stems)
+
+    def word_positions(self, field: str) -> Positions:
+        """Folded word -> (first, last) token positions in a field, for prefixes."""
+        return self._positions(field, "word", self.analyzer.pos_words)
+
+    def _positions(self, field: str, attr: str, per_chunk: Memo[tuple[str, ...]]) -> Positions:
+        key = (attr, field)
+        found = self._memo.get(key)
+        if found is None:
+            flat = self._memo.get(("flat", attr, field))
+            if flat is None:
+                flat = list(chain.from_iterable(map(per_chunk.__getitem__, self._raws[field])))
+            found = self._memo[key] = Positions(flat, lambda: self._joined(field, attr))
+        return found
+
+    def _chunk_starts(self, field: str) -> list[int]:
+        """Position of the first token of each chunk."""
+        key = ("starts", field)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = [
+                0,
+                *accumulate(map(self.analyzer.npos.__getitem__, self._raws[field])),
+            ]
+        return found
+
+    def _joined(self, field: str, attr: str) -> dict[str, list[tuple[int, int]]]:
+        """Compounds (``e-mail`` as ``email``) spanning several positions."""
+        key = ("joined", attr, field)
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        info = self.analyzer.info
+        raws = self._raws[field]
+        found: dict[str, list[tuple[int, int]]] = {}
+        self._memo[key] = found
+        # Few chunks hold compounds: test for a hyphen-like mark before any Python work.
+        if not _MAYBE_COMPOUND.search(self._texts[field][0]):
+            return found
+        starts: list[int] | None = None
+        for i, raw in enumerate(raws):
+            if not _MAYBE_COMPOUND.search(raw):
+                continue
+            for entry in info[raw].joined:
+                if starts is None:
+                    starts = self._chunk_starts(field)
+                base = starts[i]
+                found.setdefault(getattr(entry, attr), []).append(
+                    (base + entry.first, base + entry.last)
+                )
+        return found
+
+    def sorted_words(self, field: str) -> list[str]:
+        """Distinct folded (unstemmed) words of a field, sorted, for prefix search."""
+        key = ("words", field)
+        found = self._memo.get(key)
+        if found is None:
+            words = self.analyzer.words
+            found = sorted(set(chain.from_iterable(map(words.__getitem__, self._raws[field]))))
+            self._memo[key] = found
+        return found
+
+    def has_prefix(self, field: str, prefix: str) -> bool:
+        """Whether some word of the field starts with the folded ``prefix``."""
+        words = self.sorted_words(field)
+        i = bisect_left(words, prefix)
+        return i < len(words) and words[i].startswith(prefix)
+
+    def words_with_prefix(self, field: str, prefix: str) -> list[str]:
+        """The field's distinct folded words that start with ``prefix``."""
+        words = self.sorted_words(field)
+        out = []
+        for i in range(bisect_left(words, prefix), len(words)):
+            if not words[i].startswith(prefix):
+                break
+            out.append(words[i])
+        return out
+
+    def folded(self, field: str) -> tuple[str, list[int] | None]:
+        """The field's text folded for regular expressions, with a map back to the original.
+
+        Returns:
+            The folded text, and for each of its characters the index in the original
+            field string (None when folding kept every index, as for ASCII text).
+        """
+        key = ("folded", field)
+        found = self._memo.get(key)
+        if found is None:
+            text, _ = self._texts[field]
+            if text.isascii():
+                found = (text.lower(), None)
+            else:
+                pieces: list[str] = []
+                index: list[int] = []
+                for i, ch in enumerate(text):
+                    folded = fold(ch)
+                    pieces.append(folded)
+                    index.extend([i] * len(folded))
+                found = (
+                    "".join(pieces),
+                    index,
+                )
+            self._memo[key] = found
+        return found
+
+    def to_original(
+        self, field: str, start: int, end: int, index: list[int] | None
+    ) -> tuple[int, int]:
+        """Maps a span of the (folded) field window back to the original field string."""
+        text, offset = self._texts[field]
+        if index is not None:
+            if start >= len(index):
+                return offset + len(text), offset + len(text)
+            start, end = index[start], (index[end - 1] + 1 if end > start else index[start])
+        return offset + start, offset + end
+
+    def char_span(self, field: str, first: int, last: int) -> tuple[int, int]:
+        """Original-string char span covering token positions ``first`` to ``last``."""
+        return self._char_start(field, first)[0], self._char_start(field, last)[1]
+
+    def _char_start(self, field: str, pos: int) -> tuple[int, int]:
+        key = ("chunks", field)
+        chunk_offsets = self._memo.get(key)
+        if chunk_offsets is None:
+            text, offset = self._texts[field]
+            chunk_offsets = self._memo[key] = [offset + m.start() for m in _CHUNK_RE.finditer(text)]
+        starts = self._chunk_starts(field)
+        # The last chunk starting at or before ``pos``; chunks of pure punctuation hold no
+        # position, so they share a start with the chunk after them and are passed over.
+        i = bisect_right(starts, pos) - 1
+        rel = pos - starts[i]
+        for entry in self.analyzer.info[self._raws[field][i]].entries:
+            if entry.first == rel and entry.last == rel:
+                return chunk_offsets[i] + entry.start, chunk_offsets[i] + entry.end
+        raise AssertionError(f"no token at position {pos}")  # pragma: no cover
+
+
+class Positions:
+    """Stem (or word) -> [(first, last)], looked up on demand in a per-position list.
+
+    Only a few stems per story are ever asked for, so rather than indexing every
+    position in Python, each request searches the flat list with C-speed ``list.index``.
+    """
+
+    __slots__ = ("_flat", "_joined", "_cache")
+
+    def __init__(
+        self, flat: list[str], joined: Callable[[], dict[str, list[tuple[int, int]]]]
+    ) -> None:
+        self._flat = flat
+        self._joined = joined
+        self._cache: dict[str, list[tuple[int, int]]] = {}
+
+    def get(self, key: str, default: Any = ()) -> list[tuple[int, int]] | Any:
+        found = self._cache.get(key)
+        if found is None:
+            flat = self._flat
+            found = []
+            i = -1
+            try:
+                while True:
+                    i = flat.index(key, i + 1)
+                    found.append((i, i))
+            except ValueError:
+                pass
+            found.extend(self._joined().get(key, ()))
+            self._cache[key] = found
+        return found if found else default
+
+    def __getitem__(self, key: str) -> list[tuple[int, int]]:
+        found = self.get(key, None)
+        if found is None:
+            raise KeyError(key)
+        return found

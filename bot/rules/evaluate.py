@@ -1,0 +1,377 @@
+"""Exact evaluation of one compiled rule against one analysed story, and why it matched."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import re2
+
+from bot.rules.analysis import get_analyzer
+from bot.rules.document import GROUP_FIELDS, AnalyzedDoc, Document, Positions
+from bot.rules.settings import RuleSettings
+from bot.rules.syntax import And, Leaf, Node, Not, Slot, parse, re2_options
+
+Test = Callable[[AnalyzedDoc], bool]
+Occurrences = list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """A rule that matched a story, and where.
+
+    Attributes:
+        rule_id: The rule's id.
+        terms: The query parts that matched, as written, e.g. ``('Belarus', '"prisoner release"')``.
+        spans: Field name -> sorted, merged ``(start, end)`` char spans in the original
+            Document strings, for highlighting.
+    """
+
+    rule_id: int
+    terms: tuple[str, ...]
+    spans: dict[str, list[tuple[int, int]]]
+
+
+class CompiledRule:
+    """A parsed rule with its evaluator prepared; compile once, match many stories.
+
+    Attributes:
+        query: The rule as the user typed it.
+        root: Its syntax tree.
+        settings: The settings it was compiled with.
+    """
+
+    def __init__(self, query: str, root: Node, settings: RuleSettings) -> None:
+        """Prepares the evaluator; use ``compile_rule`` rather than this."""
+        self.query = query
+        self.root = root
+        self.settings = settings
+        self.analyzer = get_analyzer(settings.language)
+        self._regexes: dict[str, re2._Regexp] = {}
+        self.test: Test = self._build(root)
+
+    def __repr__(self) -> str:
+        return f"CompiledRule({self.query!r})"
+
+    def match(self, doc: Document, rule_id: int = 0) -> RuleMatch | None:
+        """Evaluates the rule on one story.
+
+        Args:
+            doc: The story.
+            rule_id: Id to put in the result.
+
+        Returns:
+            What matched and where, or None when the rule does not match.
+        """
+        return self.match_analyzed(AnalyzedDoc(doc, self.analyzer), rule_id)
+
+    def match_analyzed(self, adoc: AnalyzedDoc, rule_id: int = 0) -> RuleMatch | None:
+        """Like ``match`` for a story already analysed (shared by many rules)."""
+        if not self.test(adoc):
+            return None
+        return self.explain(adoc, rule_id)
+
+    def explain(self, adoc: AnalyzedDoc, rule_id: int) -> RuleMatch:
+        """Lists the positive parts of a matching rule that occur, with their spans."""
+        labels: dict[str, None] = {}
+        spans: dict[str, set[tuple[int, int]]] = {}
+        for leaf in _positive_leaves(self.root):
+            found = self._leaf_spans(leaf, adoc)
+            if found:
+                labels[leaf.label] = None
+                for name, pairs in found.items():
+                    spans.setdefault(name, set()).update(pairs)
+        return RuleMatch(rule_id, tuple(labels), {k: _merge(v) for k, v in sorted(spans.items())})
+
+    # -- building the boolean test -------------------------------------------------
+
+    def _build(self, node: Node) -> Test:
+        if isinstance(node, Leaf):
+            return self._build_leaf(node)
+        if isinstance(node, Not):
+            inner = self._build(node.child)
+            return lambda d: not inner(d)
+        # Plain words are tested together as set operations; the rest one by one.
+        words: dict[str, set[str]] = {}
+        others: list[Test] = []
+        for child in node.children:
+            term = _single_term(child)
+            if term is not None:
+                words.setdefault(term[0], set()).add(term[1])
+            else:
+                others.append(self._build(child))
+        if isinstance(node, And):
+            parts = [_all_of(group, frozenset(terms)) for group, terms in words.items()] + others
+            return _and(parts)
+        parts = [_any_of(group, frozenset(terms)) for group, terms in words.items()] + others
+        return _or(parts)
+
+    def _build_leaf(self, leaf: Leaf) -> Test:
+        group = leaf.group
+        fields = GROUP_FIELDS[group]
+        if leaf.kind == "prefix":
+            prefix = leaf.text
+            return lambda d: any(d.has_prefix(f, prefix) for f in fields)
+        if leaf.kind == "regex":
+            regex = self._regex(leaf.text)
+            return lambda d: any(regex.search(d.folded(f)[0]) is not None for f in fields)
+        slots = leaf.slots
+        single = _single_term(leaf)
+        if single is not None:
+            term = single[1]
+            return lambda d: term in d.terms[group]
+        needed = _needed(slots)
+        slop = leaf.slop
+
+        def phrase(d: AnalyzedDoc) -> bool:
+            present = d.terms[group]
+            if not all(any(t in present for t in alts) for alts in needed):
+                return False
+            return any(_phrase_occurrences(d.positions(f), slots, slop, first=True) for f in fields)
+
+        return phrase
+
+    def _regex(self, pattern: str) -> re2._Regexp:
+        regex = self._regexes.get(pattern)
+        if regex is None:
+            regex = self._regexes[pattern] = re2.compile(pattern, re2_options())
+        return regex
+
+    # -- explaining ----------------------------------------------------------------
+
+    def _leaf_spans(self, leaf: Leaf, d: AnalyzedDoc) -> dict[str, list[tuple[int, int]]]:
+        """Field -> original char spans where one leaf occurs (empty dict: nowhere)."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        single = _single_term(leaf)
+        for name in GROUP_FIELDS[leaf.group]:
+            if leaf.kind == "regex":
+                regex = self._regex(leaf.text)
+                text, index = d.folded(name)
+                if regex.search(text) is None:
+                    continue
+                # An empty match (e.g. /x*/) still counts; it just highlights nothing.
+                spans = [
+                    d.to_original(name, m.start(), m.end(), index) for m in regex.finditer(text)
+                ]
+                out[name] = [span for span in spans if span[1] > span[0]]
+                continue
+            if single is not None:
+                if single[1] not in d.terms[name]:
+                    continue
+                occurrences = d.positions(name)[single[1]]
+            elif leaf.kind == "prefix":
+                occurrences = _prefix_occurrences(d, name, leaf.text)
+            else:
+                occurrences = _phrase_occurrences(
+                    d.positions(name), leaf.slots, leaf.slop, first=False
+                )
+            if occurrences:
+                out[name] = [d.char_span(name, a, b) for a, b in occurrences]
+        return out
+
+
+def _single_term(node: Node) -> tuple[str, str] | None:
+    """(group, stem) when a node is one plain word, else None."""
+    if isinstance(node, Leaf) and node.kind == "phrase" and len(node.slots) == 1:
+        alts = node.slots[0]
+        if len(alts) == 1 and len(alts[0]) == 1:
+            return node.group, alts[0][0]
+    return None
+
+
+def _all_of(group: str, terms: frozenset[str]) -> Test:
+    if len(terms) == 1:
+        (term,) = terms
+        return lambda d: term in d.terms[group]
+    return lambda d: terms <= d.terms[group]
+
+
+def _any_of(group: str, terms: frozenset[str]) -> Test:
+    return lambda d: not terms.isdisjoint(d.terms[group])
+
+
+def _and(parts: list[Test]) -> Test:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda d: first(d) and second(d)
+    return lambda d: all(p(d) for p in parts)
+
+
+def _or(parts: list[Test]) -> Test:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda d: first(d) or second(d)
+    return lambda d: any(p(d) for p in parts)
+
+
+def _positive_leaves(node: Node, negated: bool = False) -> list[Leaf]:
+    """Leaves not under an odd number of NOTs: the parts whose presence helped a match."""
+    if isinstance(node, Leaf):
+        return [] if negated else [node]
+    if isinstance(node, Not):
+        return _positive_leaves(node.child, not negated)
+    return [leaf for child in node.children for leaf in _positive_leaves(child, negated)]
+
+
+def _needed(slots: tuple[Slot, ...]) -> list[tuple[str, ...]]:
+    """For each slot, stems of which at least one must be in the story (a cheap pre-check)."""
+    return [tuple(alt[0] for alt in alts) for alts in slots]
+
+
+def _slot_occurrences(positions: Positions, alts: Slot) -> dict[int, set[int]]:
+    """Start position -> end positions where one of the slot's alternatives occurs."""
+    found: dict[int, set[int]] = {}
+    for alt in alts:
+        current = {(s, e) for s, e in positions.get(alt[0], ())}
+        for stem in alt[1:]:
+            if not current:
+                break
+            starts: dict[int, list[int]] = {}
+            for s, e in positions.get(stem, ()):
+                starts.setdefault(s, []).append(e)
+            current = {(s, e2) for s, e in current for e2 in starts.get(e + 1, ())}
+        for s, e in current:
+            found.setdefault(s, set()).add(e)
+    return found
+
+
+def _phrase_occurrences(
+    positions: Positions, slots: tuple[Slot, ...], slop: int | None, first: bool
+) -> Occurrences:
+    """Where a phrase (slop None) or a proximity group occurs, as (first, last) positions.
+
+    Args:
+        positions: Stem -> occurrences in one field.
+        slots: The phrase's slots.
+        slop: None for an exact phrase; N for "within N other words, any order".
+        first: Stop at the first occurrence (enough to decide a match).
+    """
+    if all(len(alts) == 1 and len(alts[0]) == 1 for alts in slots):
+        return _simple_occurrences(positions, [alts[0][0] for alts in slots], slop, first)
+    per_slot = [_slot_occurrences(positions, alts) for alts in slots]
+    if not all(per_slot):
+        return []
+    if slop is None:
+        frontier = {(s, e) for s, ends in per_slot[0].items() for e in ends}
+        for occ in per_slot[1:]:
+            frontier = {(s, e2) for s, e in frontier for e2 in occ.get(e + 1, ())}
+            if not frontier:
+                return []
+        return sorted(frontier)[:1] if first else sorted(frontier)
+    return _proximity(per_slot, slop, first)
+
+
+def _simple_occurrences(
+    positions: Positions, stems: list[str], slop: int | None, first: bool
+) -> Occurrences:
+    """Fast path for phrases of plain words (no compounds): positions are single ints."""
+    starts = [[s for s, _ in positions.get(stem, ())] for stem in stems]
+    if not all(starts):
+        return []
+    if slop is None:
+        found = set(starts[0])
+        for offset, later in enumerate(starts[1:], 1):
+            found &= {p - offset for p in later}
+            if not found:
+                return []
+        ordered = sorted(found)
+        return [(p, p + len(stems) - 1) for p in (ordered[:1] if first else ordered)]
+    if len(stems) == 2 and stems[0] != stems[1]:
+        # Two words: any pair no more than slop + 1 apart, either order.
+        pairs: Occurrences = []
+        reach = slop + 1
+        others = starts[1]
+        for p in starts[0]:
+            i = bisect_left(others, p - reach)
+            while i < len(others) and others[i] <= p + reach:
+                pairs.append((min(p, others[i]), max(p, others[i])))
+                if first:
+                    return pairs
+                i += 1
+        return sorted(set(pairs))
+    return _proximity([{p: {p} for p in s} for s in starts], slop, first)
+
+
+def _proximity(per_slot: list[dict[int, set[int]]], slop: int, first: bool) -> Occurrences:
+    """Windows holding every slot (each at its own position) with at most ``slop`` extra words.
+
+    A window of slot starts spans ``last - first + 1`` positions; it fits when that is at
+    most ``len(slots) + slop``, i.e. at most ``slop`` other words lie between, in any order.
+    """
+    events = sorted((s, i, max(ends)) for i, occ in enumerate(per_slot) for s, ends in occ.items())
+    need = len(per_slot)
+    width = need + slop
+    counts = [0] * need
+    covered = 0
+    found: Occurrences = []
+    lo = 0
+    for hi, (start, slot, _end) in enumerate(events):
+        counts[slot] += 1
+        if counts[slot] == 1:
+            covered += 1
+        while events[lo][0] <= start - width:
+            counts[events[lo][1]] -= 1
+            if counts[events[lo][1]] == 0:
+                covered -= 1
+            lo += 1
+        if covered == need and _distinct(events[lo : hi + 1], need):
+            window = events[lo : hi + 1]
+            found.append((window[0][0], max(e for _, _, e in window)))
+            if first:
+                return found
+    return found
+
+
+def _distinct(window: list[tuple[int, int, int]], need: int) -> bool:
+    """Whether each slot can take its own position (``"a a"~3`` needs two separate a's)."""
+    taken: set[int] = set()
+    by_slot: dict[int, list[int]] = {}
+    for start, slot, _ in window:
+        by_slot.setdefault(slot, []).append(start)
+    # Greedy, slots with the fewest choices first. Two slots' positions are either the
+    # same (a repeated word) or disjoint (different words), and for such sets greedy is
+    # exact; only overlapping compounds ("e-mail" vs "mail") could fool it.
+    for slot in sorted(by_slot, key=lambda k: len(by_slot[k])):
+        free = [p for p in by_slot[slot] if p not in taken]
+        if not free:
+            return False
+        taken.add(free[0])
+    return len(by_slot) == need
+
+
+def _prefix_occurrences(d: AnalyzedDoc, name: str, prefix: str) -> Occurrences:
+    table = d.word_positions(name)
+    return [occ for word in d.words_with_prefix(name, prefix) for occ in table[word]]
+
+
+def _merge(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def compile_rule(query: str, settings: RuleSettings = RuleSettings()) -> CompiledRule:  # noqa: B008
+    """Parses and prepares a watch rule.
+
+    Args:
+        query: The rule, e.g. ``Belarus AND "prisoner release"``.
+        settings: Language and limits.
+
+    Returns:
+        The compiled rule; ``.match(doc)`` evaluates it.
+
+    Raises:
+        RuleSyntaxError: The query is malformed; the message gives the column and what
+            was expected there.
+    """
+    root = parse(query, settings, get_analyzer(settings.language))
+    return CompiledRule(query, root, settings)
