@@ -32,8 +32,9 @@ def test_add_match_remove() -> None:
     assert len(index) == 3
     matches = index.match(DOC)
     assert [m.rule_id for m in matches] == [5, 9]
-    assert matches[0] == RuleMatch(
-        5, ("Belarus", '"prisoner release"'), {"title": [(0, 7), (38, 54)]}
+    assert (matches[0].terms, matches[0].spans) == (
+        ("Belarus", '"prisoner release"'),
+        {"title": [(0, 7), (38, 54)]},
     )
     index.remove(5)
     index.remove(5)  # absent: no-op

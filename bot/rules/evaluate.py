@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import re2
 
@@ -17,9 +16,12 @@ Test = Callable[[AnalyzedDoc], bool]
 Occurrences = list[tuple[int, int]]
 
 
-@dataclass(frozen=True)
 class RuleMatch:
     """A rule that matched a story, and where.
+
+    Working out *where* costs more than deciding *whether*, and most matches of a big
+    deployment are never shown (chat muted, story already alerted). So ``terms`` and
+    ``spans`` are computed on first access and then kept.
 
     Attributes:
         rule_id: The rule's id.
@@ -28,9 +30,39 @@ class RuleMatch:
             Document strings, for highlighting.
     """
 
-    rule_id: int
-    terms: tuple[str, ...]
-    spans: dict[str, list[tuple[int, int]]]
+    __slots__ = ("rule_id", "_rule", "_adoc", "_why")
+
+    def __init__(self, rule_id: int, rule: CompiledRule, adoc: AnalyzedDoc) -> None:
+        self.rule_id = rule_id
+        self._rule: CompiledRule | None = rule
+        self._adoc: AnalyzedDoc | None = adoc
+        self._why: tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]] | None = None
+
+    def _explained(self) -> tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]]:
+        if self._why is None:
+            assert self._rule is not None and self._adoc is not None
+            self._why = self._rule.explain(self._adoc)
+            self._rule = self._adoc = None  # the story's analysis can be freed now
+        return self._why
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return self._explained()[0]
+
+    @property
+    def spans(self) -> dict[str, list[tuple[int, int]]]:
+        return self._explained()[1]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleMatch):
+            return NotImplemented
+        return (self.rule_id, self._explained()) == (other.rule_id, other._explained())
+
+    def __hash__(self) -> int:
+        return hash((self.rule_id, self.terms))
+
+    def __repr__(self) -> str:
+        return f"RuleMatch(rule_id={self.rule_id!r}, terms={self.terms!r}, spans={self.spans!r})"
 
 
 class CompiledRule:
@@ -70,10 +102,12 @@ class CompiledRule:
         """Like ``match`` for a story already analysed (shared by many rules)."""
         if not self.test(adoc):
             return None
-        return self.explain(adoc, rule_id)
+        return RuleMatch(rule_id, self, adoc)
 
-    def explain(self, adoc: AnalyzedDoc, rule_id: int) -> RuleMatch:
-        """Lists the positive parts of a matching rule that occur, with their spans."""
+    def explain(
+        self, adoc: AnalyzedDoc
+    ) -> tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]]:
+        """The positive parts of a matching rule that occur, and their spans by field."""
         labels: dict[str, None] = {}
         spans: dict[str, set[tuple[int, int]]] = {}
         for leaf in _positive_leaves(self.root):
@@ -82,7 +116,7 @@ class CompiledRule:
                 labels[leaf.label] = None
                 for name, pairs in found.items():
                     spans.setdefault(name, set()).update(pairs)
-        return RuleMatch(rule_id, tuple(labels), {k: _merge(v) for k, v in sorted(spans.items())})
+        return tuple(labels), {k: _merge(v) for k, v in sorted(spans.items())}
 
     # -- building the boolean test -------------------------------------------------
 

@@ -131,7 +131,7 @@ class RuleIndex:
         for rule_id in sorted(candidates):
             rule = self._rules[rule_id]
             if rule.test(adoc):
-                out.append(rule.explain(adoc, rule_id))
+                out.append(RuleMatch(rule_id, rule, adoc))
         return out
 
     def memory_keys(self) -> int:
