@@ -20,6 +20,9 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# Benchmarks print their figures and write JSON under benchmarks/results/.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/match.py --json benchmarks/results/match.json
+	$(BIN)/python benchmarks/summary.py --json benchmarks/results/summary.json

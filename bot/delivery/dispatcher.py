@@ -89,7 +89,7 @@ class Dispatcher:
                 adapter = self.adapters.get(chat.platform) if chat else None
                 if chat is None or adapter is None or chat.platform in self._stopped:
                     continue
-                if not self._may_send(adapter, chat):
+                if not await self._may_send(adapter, chat):
                     continue
                 await self._global_limiter(adapter).acquire()
                 if chat.digest != "off":
@@ -98,7 +98,7 @@ class Dispatcher:
                     sent += await self._send_one(adapter, ids[0])
             return sent
 
-    def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
+    async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
         """Per-chat pacing: one message per interval, and a per-minute cap for groups."""
         limiters = [self._limiter((chat.id, "chat"), 1, adapter.limits.per_chat_interval)]
         if adapter.is_group(chat.chat_id):
@@ -106,8 +106,7 @@ class Dispatcher:
         if not all(limiter.has_capacity() for limiter in limiters):
             return False
         for limiter in limiters:
-            # has_capacity() was just checked, so this never waits.
-            limiter._level += 1  # noqa: SLF001 - aiolimiter has no non-blocking acquire
+            await limiter.acquire()  # never waits: has_capacity() was just checked
         return True
 
     def _limiter(self, key: tuple[int, str], rate: float, period: float) -> AsyncLimiter:
