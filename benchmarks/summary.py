@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.summarize import ExtractiveSummarizer, split_sentences  # noqa: E402
 from bot.summarize.clip import clip_text  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/summaries/articles.jsonl")
+# The shared evaluation set sits beside the repository (../shared), never inside it.
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "summaries" / "articles.jsonl"
 METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 Method = Callable[[str, str], str]
 
