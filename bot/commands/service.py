@@ -21,11 +21,9 @@ from bot.errors import FeedError
 from bot.feeds.discover import discover_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
-from bot.feeds.pipeline import to_document
-from bot.models import Story
 from bot.rulebook import RuleBook
-from bot.rules import RuleSyntaxError
-from bot.store import Chat, LimitReached, Store, utcnow
+from bot.rules import CompiledRule, Document, RuleSyntaxError
+from bot.store import Chat, Feed, LimitReached, Store, StoredStory, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +167,8 @@ class CommandService:
             return Reply(msg.WATCH_BAD.format(error=exc), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
-        hits = []
-        for stored in recent:
-            story = Story(
-                stored.link or str(stored.id),
-                stored.title,
-                stored.link,
-                stored.published,
-                stored.author,
-                stored.body,
-            )
-            if rule.match(to_document(story, stored.source)) is not None:
-                hits.append(stored)
+        # Analysing 500 stories takes a moment: off the event loop, so chats stay responsive.
+        hits = await asyncio.to_thread(_matching, rule, recent)
         if not hits:
             return Reply(msg.TEST_NONE.format(query=args, count=len(recent)))
         lines = [msg.TEST_SOME.format(shown=len(hits), count=len(recent), query=args)]
@@ -298,13 +286,25 @@ class CommandService:
         return [f.id for f in [*self.store.chat_feeds(chat.id), *self.store.config_feeds()]]
 
 
+def _matching(rule: CompiledRule, stories: list[StoredStory]) -> list[StoredStory]:
+    return [
+        s
+        for s in stories
+        if rule.match(
+            Document(
+                title=s.title, text=s.body, source=s.source, url=s.link or "", author=s.author or ""
+            )
+        )
+        is not None
+    ]
+
+
 def _number(args: str) -> int | None:
     text = args.strip().lstrip("#")
     return int(text) if text.isdigit() else None
 
 
-def _health(feed: object) -> str:
-    errors = getattr(feed, "error_count", 0)
-    if not errors:
+def _health(feed: Feed) -> str:
+    if not feed.error_count:
         return ""
-    return f" — failing ({errors}× in a row: {getattr(feed, 'last_error', '')})"
+    return f" — failing ({feed.error_count}× in a row: {feed.last_error})"
