@@ -16,7 +16,6 @@ Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); san
 title:, source:, url:, author:; /regex/"""
 
 SUBSCRIBED = "Subscribed: alerts for this chat's rules will arrive here. Add one with: watch QUERY"
-SUBSCRIBED_NO_RULES = SUBSCRIBED
 ALREADY_SUBSCRIBED = "This chat is already subscribed. Rules: send rules"
 UNSUBSCRIBED = "Unsubscribed: no more alerts here. Your rules are kept; subscribe to resume."
 NOT_SUBSCRIBED = "This chat is not subscribed. Send subscribe to start receiving alerts."

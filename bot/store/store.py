@@ -770,13 +770,3 @@ class Store:
             query = query.where(outbox.c.chat_pk == chat_pk)
         with self.engine.connect() as conn:
             return {status: int(n) for status, n in conn.execute(query).all()}
-
-    def pending_count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(outbox.c.status.in_(["pending", "sending"]))
-                ).scalar_one()
-            )

@@ -60,16 +60,6 @@ def _tfidf(sentences: list[_Sentence]) -> list[Vector]:
     return [{t: c * idf[t] for t, c in Counter(s.terms).items()} for s in sentences]
 
 
-def _cosine(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(weight * b.get(term, 0.0) for term, weight in a.items())
-    if dot == 0.0:
-        return 0.0
-    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
-    return dot / norm
-
-
 def _centrality(vectors: list[Vector]) -> list[float]:
     total: Counter[str] = Counter()
     for vector in vectors:
