@@ -20,6 +20,7 @@ is analysed by dictionary look-ups.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -97,6 +98,10 @@ class RawInfo(NamedTuple):
     joined: tuple[Entry, ...]  # compounds spanning several positions
 
 
+# A chunk's per-position stems and its distinct folded words.
+ChunkView = tuple[tuple[str, ...], tuple[str, ...]]
+
+
 class Memo(dict[str, _V]):
     """Dict that computes a missing key, so lookups run at C speed via ``map``.
 
@@ -138,18 +143,25 @@ class Analyzer:
         self._plain: Memo[tuple[str, str]] = Memo(self._plain_word)
         self.info = Memo(self._analyse_raw)
         # Narrow views of ``info`` so a story's term set is built without Python loops.
-        self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].stems)
-        self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].words)
-        self.pos_stems: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_stems)
+        self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "stems"))
+        self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 1, "words"))
+        self.pos_stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "pos_stems"))
         self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
+        # (per-position stems, distinct words) of a chunk: what a story needs of it, in
+        # one look-up. Plain words share one value per core, so "Minsk" and "Minsk,"
+        # read the same objects (fewer cache misses).
+        self.views: Memo[ChunkView] = Memo(self._chunk_view)
+        self._plain_views: Memo[ChunkView] = Memo(self._plain_view)
 
     def stem(self, folded: str) -> str:
         """Stems one folded word; apostrophes left by the stemmer are dropped."""
         # A PyStemmer object keeps state between calls, so it is not shared across threads.
         with self._stem_lock:
             stemmed = self._stemmer.stemWord(folded)
-        return stemmed.replace("'", "")
+        # Interned, so a rule's stem and a story's are one object: set and dict look-ups
+        # then match on identity without reading the other string (a cache miss).
+        return sys.intern(stemmed.replace("'", ""))
 
     def _parts(self, raw: str) -> tuple[list[tuple[str, int, int]], bool]:
         """Splits a raw token into folded words with char offsets.
@@ -201,9 +213,33 @@ class Analyzer:
             self.pos_stems,
             self.pos_words,
             self.npos,
+            self.views,
+            self._plain_views,
             self._plain,
         ):
             memo.clear()
+
+    def _view(self, chunk: str, plain: int, attr: str) -> tuple[str, ...]:
+        """One field of a chunk's analysis; a plain word skips building the full RawInfo.
+
+        Most chunks met for the first time are one word wrapped in punctuation, and a
+        story needs only their stems (and, for prefixes, words), not their offsets.
+        """
+        core = chunk.strip(_EDGE_PUNCT)
+        if core.isalnum() and core.isprintable():
+            return (self._plain[core][plain],)
+        return getattr(self.info[chunk], attr)
+
+    def _chunk_view(self, chunk: str) -> ChunkView:
+        core = chunk.strip(_EDGE_PUNCT)
+        if core.isalnum() and core.isprintable():
+            return self._plain_views[core]
+        info = self.info[chunk]
+        return info.pos_stems, info.words
+
+    def _plain_view(self, core: str) -> ChunkView:
+        folded = fold(core)
+        return (self.stem(folded),), (folded,)
 
     def _plain_word(self, core: str) -> tuple[str, str]:
         folded = fold(core)

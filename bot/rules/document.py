@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain
+from operator import itemgetter
 from typing import Any
 
-from bot.rules.analysis import Analyzer, Memo, fold
+from bot.rules.analysis import Analyzer, ChunkView, Memo, fold
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
 BODY = ""
 GROUP_FIELDS: dict[str, tuple[str, ...]] = {BODY: ("title", "text"), **{f: (f,) for f in FIELDS}}
 
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _URL_REST_RE = re.compile(r"[?#]")
 _CHUNK_RE = re.compile(r"\S+")
 _MAYBE_COMPOUND = re.compile(r"[\-\u2010\u2011\u2013]")
+_COMPOUND_CHUNK_RE = re.compile(r"[^\s\-\u2010\u2011\u2013]*[\-\u2010\u2011\u2013]\S*")
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,14 @@ class AnalyzedDoc:
         terms: Stems per field group (``""`` is title + text), for quick membership tests.
     """
 
-    __slots__ = ("doc", "analyzer", "terms", "_raws", "_texts", "_memo")
+    __slots__ = ("doc", "analyzer", "terms", "_raws", "_views", "_texts", "_memo")
 
     def __init__(self, doc: Document, analyzer: Analyzer) -> None:
         """Tokenises every field of ``doc``."""
         self.doc = doc
         self.analyzer = analyzer
         stems = analyzer.stems
+        chunk_views = analyzer.views
         self._texts: dict[str, tuple[str, int]] = {
             "title": (doc.title, 0),
             "text": (doc.text, 0),
@@ -84,16 +89,31 @@ class AnalyzedDoc:
         self._raws: dict[str, list[str]] = {}
         self.terms: dict[str, set[str]] = {}
         self._memo: dict[Any, Any] = {}
-        pos_stems = analyzer.pos_stems
+        self._views: dict[str, dict[str, ChunkView]] = {}
         for name, (text, _) in self._texts.items():
             raws = self._raws[name] = text.split()
-            self.terms[name] = set(chain.from_iterable(map(stems.__getitem__, raws)))
-            # The per-position stems come from the same, now CPU-cache-hot, entries; built
-            # later they would cost a second cold pass over the analysis cache.
-            self._memo[("flat", "stem", name)] = list(
-                chain.from_iterable(map(pos_stems.__getitem__, raws))
+            # Each distinct chunk is looked up once in the big analysis cache: with many
+            # rules in memory such look-ups are cache misses, and a story repeats words.
+            chunks = [*set(raws)]
+            views = self._views[name] = dict(
+                zip(chunks, map(chunk_views.__getitem__, chunks), strict=True)
             )
+            terms = self.terms[name] = set(chain.from_iterable(map(_FIRST, views.values())))
+            # The per-position stems, for phrases, while these entries are in the CPU
+            # cache: built later, when a phrase first asks, they cost a cold pass.
+            self._memo[("flat", name)] = list(
+                chain.from_iterable(map(_FIRST, map(views.__getitem__, raws)))
+            )
+            # Joined compounds (``e-mail`` as ``email``) hold no position of their own;
+            # only chunks with a hyphen-like mark can have one.
+            if _MAYBE_COMPOUND.search(text):
+                for chunk in _COMPOUND_CHUNK_RE.findall(text):
+                    terms.update(stems[chunk])
         self.terms[BODY] = self.terms["title"] | self.terms["text"]
+
+    def chunks(self, field: str) -> Iterable[str]:
+        """The distinct whitespace-separated chunks of a field."""
+        return self._views[field].keys()
 
     def raws(self, field: str) -> list[str]:
         """The whitespace-separated chunks of a field, in order."""
@@ -111,8 +131,9 @@ class AnalyzedDoc:
         key = (attr, field)
         found = self._memo.get(key)
         if found is None:
-            flat = self._memo.get(("flat", attr, field))
-            if flat is None:
+            if attr == "stem":
+                flat = self._memo[("flat", field)]  # built with the term sets
+            else:
                 flat = list(chain.from_iterable(map(per_chunk.__getitem__, self._raws[field])))
             found = self._memo[key] = Positions(flat, lambda: self._joined(field, attr))
         return found
@@ -156,11 +177,19 @@ class AnalyzedDoc:
 
     def sorted_words(self, field: str) -> list[str]:
         """Distinct folded (unstemmed) words of a field, sorted, for prefix search."""
+        key = ("sorted", field)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = sorted(self.word_set(field))
+        return found
+
+    def word_set(self, field: str) -> set[str]:
+        """Distinct folded (unstemmed) words of a field."""
         key = ("words", field)
         found = self._memo.get(key)
         if found is None:
-            words = self.analyzer.words
-            found = sorted(set(chain.from_iterable(map(words.__getitem__, self._raws[field]))))
+            views = self._views[field].values()
+            found = set(chain.from_iterable(map(_SECOND, views)))
             self._memo[key] = found
         return found
 
@@ -240,33 +269,60 @@ class AnalyzedDoc:
 
 
 class Positions:
-    """Stem (or word) -> [(first, last)], looked up on demand in a per-position list.
+    """Stem (or word) -> [(first, last)] token positions in one field.
 
-    Only a few stems per story are ever asked for, so rather than indexing every
-    position in Python, each request searches the flat list with C-speed ``list.index``.
+    The table is built on the first request, in one pass over the field's tokens. A
+    story that needs positions at all (a phrase or proximity candidate) asks for many
+    stems, and a scan of the tokens per stem (``list.index``) compares every token's
+    string each time, which costs far more than one pass.
     """
 
-    __slots__ = ("_flat", "_joined", "_cache")
+    __slots__ = ("_flat", "_joined", "_table", "_starts", "_cache")
 
     def __init__(
         self, flat: list[str], joined: Callable[[], dict[str, list[tuple[int, int]]]]
     ) -> None:
         self._flat = flat
         self._joined = joined
+        self._table: dict[str, list[int]] | None = None
+        self._starts: dict[str, list[int]] = {}
         self._cache: dict[str, list[tuple[int, int]]] = {}
+
+    def _build(self) -> dict[str, list[int]]:
+        table: dict[str, list[int]] = {}
+        for i, key in enumerate(self._flat):
+            if key in table:
+                table[key].append(i)
+            else:
+                table[key] = [i]
+        starts = table
+        joined = self._joined()
+        if joined:
+            # Compounds (``e-mail`` as ``email``) start after the single positions.
+            starts = dict(table)
+            for key, spans in joined.items():
+                starts[key] = [*table.get(key, ()), *(first for first, _ in spans)]
+        self._table = table
+        self._starts = starts
+        return table
+
+    def starts(self, key: str) -> Sequence[int]:
+        """Where occurrences of ``key`` start: single positions, then compounds'.
+
+        The sequence is shared: callers must not change it.
+        """
+        if self._table is None:
+            self._build()
+        return self._starts.get(key, ())
 
     def get(self, key: str, default: Any = ()) -> list[tuple[int, int]] | Any:
         found = self._cache.get(key)
         if found is None:
-            flat = self._flat
-            found = []
-            i = -1
-            try:
-                while True:
-                    i = flat.index(key, i + 1)
-                    found.append((i, i))
-            except ValueError:
-                pass
+            table = self._table
+            if table is None:
+                table = self._build()
+            found = [(i, i) for i in table.get(key, ())]
+            # Compounds (``e-mail`` as ``email``) come after the single positions.
             found.extend(self._joined().get(key, ()))
             self._cache[key] = found
         return found if found else default

@@ -124,6 +124,10 @@ class CompiledRule:
         if isinstance(node, Leaf):
             return self._build_leaf(node)
         if isinstance(node, Not):
+            term = _single_term(node.child)
+            if term is not None:
+                group, stem = term
+                return lambda d: stem not in d.terms[group]
             inner = self._build(node.child)
             return lambda d: not inner(d)
         # Plain words are tested together as set operations; the rest one by one.
@@ -155,8 +159,25 @@ class CompiledRule:
         if single is not None:
             term = single[1]
             return lambda d: term in d.terms[group]
-        needed = _needed(slots)
         slop = leaf.slop
+        if all(len(alts) == 1 and len(alts[0]) == 1 for alts in slots):
+            stems = [alts[0][0] for alts in slots]
+            every = frozenset(stems)
+
+            def simple(d: AnalyzedDoc) -> bool:
+                terms = d.terms
+                if not every <= terms[group]:
+                    return False
+                for f in fields:
+                    # Each stem of a plain phrase must be in the very field it occurs in.
+                    if every <= terms[f] and _simple_occurrences(
+                        d.positions(f), stems, slop, first=True
+                    ):
+                        return True
+                return False
+
+            return simple
+        needed = _needed(slots)
 
         def phrase(d: AnalyzedDoc) -> bool:
             present = d.terms[group]
@@ -226,21 +247,18 @@ def _any_of(group: str, terms: frozenset[str]) -> Test:
 
 
 def _and(parts: list[Test]) -> Test:
+    # Nested two-way closures: cheaper per call than a generator over the parts.
     if len(parts) == 1:
         return parts[0]
-    if len(parts) == 2:
-        first, second = parts
-        return lambda d: first(d) and second(d)
-    return lambda d: all(p(d) for p in parts)
+    first, second = parts[0], _and(parts[1:])
+    return lambda d: first(d) and second(d)
 
 
 def _or(parts: list[Test]) -> Test:
     if len(parts) == 1:
         return parts[0]
-    if len(parts) == 2:
-        first, second = parts
-        return lambda d: first(d) or second(d)
-    return lambda d: any(p(d) for p in parts)
+    first, second = parts[0], _or(parts[1:])
+    return lambda d: first(d) or second(d)
 
 
 def _positive_leaves(node: Node, negated: bool = False) -> list[Leaf]:
@@ -304,7 +322,7 @@ def _simple_occurrences(
     positions: Positions, stems: list[str], slop: int | None, first: bool
 ) -> Occurrences:
     """Fast path for phrases of plain words (no compounds): positions are single ints."""
-    starts = [[s for s, _ in positions.get(stem, ())] for stem in stems]
+    starts = [positions.starts(stem) for stem in stems]
     if not all(starts):
         return []
     if slop is None:

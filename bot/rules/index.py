@@ -13,13 +13,14 @@ when a key turns out common, the rules posted under it move to a rarer clause.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from bot.rules.analysis import Memo, get_analyzer
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
-from bot.rules.evaluate import CompiledRule, RuleMatch
+from bot.rules.evaluate import CompiledRule, RuleMatch, Test
 from bot.rules.literals import required_pieces, trigrams
 from bot.rules.settings import RuleSettings
 from bot.rules.syntax import And, Leaf, Node, Not, Or
@@ -54,8 +55,9 @@ class RuleIndex:
         self.analyzer = get_analyzer(settings.language)
         self._head = max(1, min(3, settings.min_prefix))
         self._rules: dict[int, CompiledRule] = {}
+        self._tests: dict[int, Test] = {}
         self._posted: dict[int, list[Key]] = {}
-        self._postings: dict[tuple[str, str], dict[str, _Bucket]] = {}
+        self._postings: dict[tuple[str, str], _Posting] = {}
         self._always: set[int] = set()
         self._df: Counter[str] = Counter()
         self._sampled = 0
@@ -64,9 +66,7 @@ class RuleIndex:
         self._rule_epoch: dict[int, int] = {}
         self._settled: dict[Key, int] = {}
         self._checks: dict[int, Check] = {}
-        head = self._head
         words = self.analyzer.words
-        self._heads = Memo(lambda raw: tuple({w[:head] for w in words[raw]}))
         self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
 
     def __len__(self) -> int:
@@ -85,12 +85,14 @@ class RuleIndex:
             )
         self.remove(rule_id)
         self._rules[rule_id] = rule
+        self._tests[rule_id] = rule.test
         self._post(rule_id, rule)
 
     def remove(self, rule_id: int) -> None:
         """Drops a rule from the index; nothing happens if it is absent."""
         if self._rules.pop(rule_id, None) is None:
             return
+        del self._tests[rule_id]
         self._unpost(rule_id)
         self._rule_epoch.pop(rule_id, None)
 
@@ -110,35 +112,22 @@ class RuleIndex:
         keys = _DocKeys(self, adoc)
         self._learn(keys)
         candidates = set(self._always)
-        body = adoc.terms[BODY]
-        for (kind, group), posting in list(self._postings.items()):
-            present = keys.get(kind, group)
-            for text in posting.keys() & present:
-                bucket = posting.get(text)
-                if bucket is None:  # emptied by a re-keying earlier in this loop
-                    continue
-                if (
-                    self._epoch
-                    and bucket.size >= _REKEY_MIN
-                    and self._settled.get((kind, group, text)) != self._epoch
-                    and self._is_hot((kind, text))
-                ):
-                    # Moved rules may land under a key already visited: check them all.
-                    candidates.update(self._rekey((kind, group, text), bucket))
-                    continue
-                bucket.collect(body, keys, candidates)
-        out = []
-        for rule_id in sorted(candidates):
-            rule = self._rules[rule_id]
-            if rule.test(adoc):
-                out.append(RuleMatch(rule_id, rule, adoc))
-        return out
+        if self._epoch:
+            self._rekey_hot(keys, candidates)
+        for (kind, group), posting in self._postings.items():
+            posting.collect(keys.get(kind, group), keys, candidates)
+        # The tests sit in their own map: a candidate that fails costs no read of its rule.
+        tests = self._tests
+        rules = self._rules
+        return [
+            RuleMatch(rule_id, rules[rule_id], adoc)
+            for rule_id in sorted(candidates)
+            if tests[rule_id](adoc)
+        ]
 
     def memory_keys(self) -> int:
         """How many postings the index holds (for sizing reports)."""
-        return sum(
-            bucket.size for posting in self._postings.values() for bucket in posting.values()
-        )
+        return sum(sum(posting.size.values()) for posting in self._postings.values())
 
     # -- posting ---------------------------------------------------------------------
 
@@ -161,11 +150,10 @@ class RuleIndex:
                 check = next(iter(clause))
                 break
         for kind, group, text in primary:
-            posting = self._postings.setdefault((kind, group), {})
-            bucket = posting.get(text)
-            if bucket is None:
-                bucket = posting[text] = _Bucket()
-            bucket.add(rule_id, check)
+            posting = self._postings.get((kind, group))
+            if posting is None:
+                posting = self._postings[(kind, group)] = _Posting()
+            posting.add(text, rule_id, check)
         self._posted[rule_id] = list(primary)
         self._checks[rule_id] = check
         self._rule_epoch[rule_id] = self._epoch
@@ -174,20 +162,30 @@ class RuleIndex:
         self._always.discard(rule_id)
         check = self._checks.pop(rule_id, None)
         for kind, group, text in self._posted.pop(rule_id, []):
-            posting = self._postings[(kind, group)]
-            bucket = posting[text]
-            bucket.remove(rule_id, check)
-            if not bucket.size:
-                del posting[text]
+            self._postings[(kind, group)].remove(text, rule_id, check)
 
-    def _rekey(self, key: Key, bucket: _Bucket) -> list[int]:
+    def _rekey_hot(self, keys: _DocKeys, candidates: set[int]) -> None:
+        """Re-keys the crowded keys of this story that turned out common.
+
+        Runs before any rule is collected, so moved rules cannot be missed; every rule
+        that was under such a key becomes a candidate.
+        """
+        for (kind, group), posting in list(self._postings.items()):
+            if not posting.big:
+                continue
+            for text in posting.big & keys.get(kind, group):
+                key = (kind, group, text)
+                if self._settled.get(key) != self._epoch and self._is_hot((kind, text)):
+                    candidates.update(self._rekey(key, posting))
+
+    def _rekey(self, key: Key, posting: _Posting) -> list[int]:
         """Moves rules off a key found to be common, to their now cheapest clause.
 
         Returns:
             Every rule that was under the key (a bounded number are moved per call).
         """
         budget = _REKEY_BUDGET
-        snapshot = bucket.rule_ids()
+        snapshot = posting.rule_ids(key[2])
         for rule_id in snapshot:
             if self._rule_epoch.get(rule_id) == self._epoch:
                 continue
@@ -244,80 +242,131 @@ class RuleIndex:
         return sum(self._cost(key) for key in clause)
 
 
-class _Bucket:
-    """The rules posted under one key, grouped by their second check.
+class _Posting:
+    """The rules posted under the keys of one kind and field group, with their checks.
 
-    Rules whose check is one title-and-text stem sit in ``by_stem`` keyed by that stem,
-    so one C-level set intersection finds all whose check holds.
+    A story's work here is bound by memory latency, not by instructions: with 100,000
+    rules, every object read is likely a cache miss. So the rules under a key are packed
+    into one ``array`` of ``(check hash, rule id)`` pairs, tested against the hashes of
+    the story's keys without reading any string or int object of the rule. A check on
+    a title-and-text stem hashes the stem; a check on another kind or field group of
+    key hashes the whole key. A hash collision only adds a candidate, which the exact
+    evaluator then rejects.
     """
 
-    __slots__ = ("by_stem", "other", "size")
+    __slots__ = ("packed", "spaces", "size", "big")
 
     def __init__(self) -> None:
-        self.by_stem: dict[str, list[int]] = {}
-        self.other: dict[int, Check] = {}
-        self.size = 0
+        self.packed: dict[str, array[int]] = {}
+        self.spaces: Counter[tuple[str, str]] = Counter()  # check spaces in use
+        self.size: dict[str, int] = {}
+        self.big: set[str] = set()  # keys holding enough rules to be worth re-keying
 
-    def add(self, rule_id: int, check: Check) -> None:
-        if check.__class__ is str:
-            self.by_stem.setdefault(check, []).append(rule_id)
+    def add(self, text: str, rule_id: int, check: Check) -> None:
+        space, hashes = _check_hashes(check)
+        packed = self.packed.get(text)
+        if packed is None:
+            packed = self.packed[text] = array("q")
+        for value in hashes:
+            packed.extend((value, rule_id))
+        self.spaces[space] += 1
+        size = self.size[text] = self.size.get(text, 0) + 1
+        if size >= _REKEY_MIN:
+            self.big.add(text)
+
+    def remove(self, text: str, rule_id: int, check: Check) -> None:
+        space, _ = _check_hashes(check)
+        packed = self.packed[text]
+        kept = array("q")
+        for i in range(0, len(packed), 2):
+            if packed[i + 1] != rule_id:
+                kept.extend(packed[i : i + 2])
+        if kept:
+            self.packed[text] = kept
         else:
-            self.other[rule_id] = check
-        self.size += 1
+            del self.packed[text]
+        self.spaces[space] -= 1
+        if not self.spaces[space]:
+            del self.spaces[space]
+        size = self.size[text] - 1
+        if size:
+            self.size[text] = size
+        else:
+            del self.size[text]
+        if size < _REKEY_MIN:
+            self.big.discard(text)
 
-    def remove(self, rule_id: int, check: Check) -> None:
-        if check.__class__ is str:
-            ids = self.by_stem.get(check)
-            if ids and rule_id in ids:
-                ids.remove(rule_id)
-                self.size -= 1
-                if not ids:
-                    del self.by_stem[check]
-        elif self.other.pop(rule_id, _MISSING) is not _MISSING:
-            self.size -= 1
+    def rule_ids(self, text: str) -> list[int]:
+        return [*dict.fromkeys(self.packed.get(text, array("q"))[1::2])]
 
-    def rule_ids(self) -> list[int]:
-        return [*chain.from_iterable(self.by_stem.values()), *self.other]
-
-    def collect(self, body: set[str], keys: _DocKeys, candidates: set[int]) -> None:
-        """Adds to ``candidates`` the rules whose second check the story passes."""
-        by_stem = self.by_stem
-        if by_stem:
-            for stem in by_stem.keys() & body:
-                candidates.update(by_stem[stem])
-        for rule_id, check in self.other.items():
-            if check is None:
-                candidates.add(rule_id)
-            elif check.__class__ is frozenset:
-                if not check.isdisjoint(body):
-                    candidates.add(rule_id)
-            elif check[2] in keys.get(check[0], check[1]):  # type: ignore[index]
-                candidates.add(rule_id)
+    def collect(self, present: set[str], keys: _DocKeys, candidates: set[int]) -> None:
+        """Adds to ``candidates`` the rules under ``present`` keys whose check holds."""
+        packed = self.packed
+        hits = packed.keys() & present
+        if hits:
+            flat = iter(chain.from_iterable(map(packed.__getitem__, hits)))
+            passed = keys.hashes(self.spaces)
+            pairs = zip(flat, flat, strict=True)
+            candidates.update([rule_id for h, rule_id in pairs if h in passed])
 
 
-_MISSING = object()
+# Stands for "no second check": every story's hash set holds it.
+_NO_CHECK = 0
+_BODY_STEMS = ("t", BODY)
+
+
+def _check_hashes(check: Check) -> tuple[tuple[str, str], tuple[int, ...]]:
+    """A check's space (kind, group) and hashes; any one must be in the story."""
+    if check is None:
+        return _BODY_STEMS, (_NO_CHECK,)
+    if isinstance(check, str):
+        return _BODY_STEMS, (hash(check),)
+    if isinstance(check, frozenset):
+        return _BODY_STEMS, tuple(sorted(hash(stem) for stem in check))
+    return (check[0], check[1]), (hash(check),)
 
 
 class _DocKeys:
     """The keys a story offers, per kind and field group, computed on first use."""
 
-    __slots__ = ("index", "doc", "_cache")
+    __slots__ = ("index", "doc", "_cache", "_hashes", "_spaces")
 
     def __init__(self, index: RuleIndex, doc: AnalyzedDoc) -> None:
         self.index = index
         self.doc = doc
         self._cache: dict[tuple[str, str], set[str]] = {}
+        self._hashes: set[int] | None = None
+        self._spaces: set[tuple[str, str]] = set()
+
+    def hashes(self, spaces: Iterable[tuple[str, str]]) -> set[int]:
+        """Hashes of the story's keys in the given check spaces, as ``_check_hashes``."""
+        found = self._hashes
+        if found is None:
+            found = self._hashes = set(map(hash, self.doc.terms[BODY]))
+            found.add(_NO_CHECK)
+            self._spaces = {_BODY_STEMS}
+        for space in spaces:
+            if space not in self._spaces:
+                self._spaces.add(space)
+                kind, group = space
+                found.update(hash((kind, group, text)) for text in self.get(kind, group))
+        return found
 
     def get(self, kind: str, group: str) -> set[str]:
         if kind == "t":
             return self.doc.terms[group]
         found = self._cache.get((kind, group))
         if found is None:
-            memo = self.index._heads if kind == "p" else self.index._grams
-            raws = chain.from_iterable(self.doc.raws(f) for f in GROUP_FIELDS[group])
-            found = self._cache[(kind, group)] = set(
-                chain.from_iterable(map(memo.__getitem__, raws))
-            )
+            fields = GROUP_FIELDS[group]
+            if kind == "p":
+                # From the word sets that prefix rules then search: one pass serves both.
+                head = self.index._head
+                words = chain.from_iterable(self.doc.word_set(f) for f in fields)
+                found = {word[:head] for word in words}
+            else:
+                raws = chain.from_iterable(self.doc.chunks(f) for f in fields)
+                found = set(chain.from_iterable(map(self.index._grams.__getitem__, raws)))
+            self._cache[(kind, group)] = found
         return found
 
 

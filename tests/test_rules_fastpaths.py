@@ -1,0 +1,129 @@
+"""The presearcher's fast paths agree with the plain definitions they replace."""
+
+from __future__ import annotations
+
+from itertools import chain
+
+import pytest
+
+from bot.rules import Document, RuleIndex, compile_rule
+from bot.rules.analysis import Analyzer
+from bot.rules.document import BODY, AnalyzedDoc
+from bot.rules.syntax import Leaf
+
+CHUNKS = [
+    "Minsk",
+    "Minsk,",
+    "(Minsk).",
+    "U.S.-led",
+    "e-mail",
+    "1,300",
+    "3.5",
+    "Łukaszenka's",
+    "belta.by/politics",
+    "-",
+    "...",
+    "café",
+]
+
+DOC = Document(
+    title="E-mail from Minsk - the U.S.-led talks",
+    text="Lukašenka's e-mail said 1,300 were freed. Talks (in Minsk) - and e mail - resumed.",
+    source="Reuters World",
+    url="https://www.belta.by/politics/e-mail-1,300?x=1",
+    author="Jane Doe",
+)
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_chunk_views_equal_the_full_analysis(chunk: str) -> None:
+    analyzer = Analyzer("english")
+    info = analyzer.info[chunk]
+    # Ask the narrow views first: for plain words they skip building the full RawInfo.
+    fresh = Analyzer("english")
+    assert fresh.views[chunk] == (info.pos_stems, info.words)
+    assert fresh.stems[chunk] == info.stems
+    assert fresh.words[chunk] == info.words
+    assert fresh.pos_stems[chunk] == info.pos_stems
+
+
+def test_stems_are_interned_so_rule_and_story_share_objects() -> None:
+    analyzer = Analyzer("english")
+    from_story = analyzer.stems["Prisoners,"][0]
+    root = compile_rule("prisoners").root
+    assert isinstance(root, Leaf)
+    from_rule = root.slots[0][0][0]
+    assert from_story == from_rule
+    assert from_story is from_rule
+
+
+def test_terms_are_the_stems_of_every_chunk_compounds_included() -> None:
+    analyzer = Analyzer("english")
+    adoc = AnalyzedDoc(DOC, analyzer)
+    for field in ("title", "text", "source", "url", "author"):
+        expected = set(chain.from_iterable(analyzer.stems[raw] for raw in adoc.raws(field)))
+        assert adoc.terms[field] == expected, field
+    assert "email" in adoc.terms["title"]
+    assert adoc.terms[BODY] == adoc.terms["title"] | adoc.terms["text"]
+
+
+def test_word_set_and_sorted_words_hold_every_folded_word() -> None:
+    analyzer = Analyzer("english")
+    adoc = AnalyzedDoc(DOC, analyzer)
+    expected = set(chain.from_iterable(analyzer.words[raw] for raw in adoc.raws("text")))
+    assert adoc.word_set("text") == expected
+    assert adoc.sorted_words("text") == sorted(expected)
+    assert {"lukasenkas", "email", "1300"} <= expected
+
+
+def test_position_starts_match_the_occurrences() -> None:
+    adoc = AnalyzedDoc(DOC, Analyzer("english"))
+    for field in ("title", "text"):
+        positions = adoc.positions(field)
+        for stem in adoc.terms[field] | {"absent"}:
+            assert list(positions.starts(stem)) == [s for s, _ in positions.get(stem, ())], stem
+    # the joined compound "e-mail" starts where its first part does; "e mail" is no compound
+    text = adoc.positions("text")
+    assert list(text.starts("email")) == list(text.starts("e")[:1])
+    assert len(text.starts("e")) == 2
+    assert text.get("absent") == ()
+    with pytest.raises(KeyError):
+        text["absent"]
+
+
+CHECKED_RULES = {
+    1: "minsk AND talks",  # a second check on one stem
+    2: "(freed OR released) AND lukasenka",  # a check on any of two stems
+    3: "resum* AND minsk",  # a check on a prefix head
+    4: "title:minsk",  # no second check
+    5: "title:talks AND minsk",  # a check on a key of another field group
+    6: '"e mail" AND talks',
+    7: "-warsaw",  # nothing required: always checked
+    8: "minsk AND warsaw",  # the second check fails
+}
+
+
+def test_every_sort_of_second_check_is_exact_and_removable() -> None:
+    rules = {rule_id: compile_rule(query) for rule_id, query in CHECKED_RULES.items()}
+    index = RuleIndex()
+    for rule_id, rule in rules.items():
+        index.add(rule_id, rule)
+    assert [m.rule_id for m in index.match(DOC)] == [1, 2, 3, 4, 5, 6, 7]
+    for gone in sorted(rules):
+        index.remove(gone)
+        del rules[gone]
+        expected = [m for i, r in sorted(rules.items()) if (m := r.match(DOC, i))]
+        assert index.match(DOC) == expected
+    assert index.memory_keys() == 0
+    assert all(not posting.packed for posting in index._postings.values())
+
+
+def test_a_check_that_passes_by_hash_alone_still_needs_the_exact_test() -> None:
+    """Hash collisions in the packed checks may add candidates, never matches."""
+    index = RuleIndex()
+    index.add(1, compile_rule("minsk AND warsaw"))
+    assert index.match(DOC) == []
+    # Post the rule once more with no check at all, as a colliding hash would.
+    (kind, group, text) = index._posted[1][0]
+    index._postings[(kind, group)].add(text, 1, None)
+    assert index.match(DOC) == []
