@@ -228,7 +228,8 @@ async def test_rate_limit_delays_but_delivers(api: FakeBotAPI, feed: Feed, start
     assert refused.outcome == "failed 429" and delivered.outcome == "ok"
     assert delivered.at - refused.at >= 0.9  # waited as told
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    assert app.store.alert_counts(None, midnight) == {"sent": 1}
+    # The stand-in answers before the dispatcher records the send: wait for the record.
+    await api.wait_for(lambda: app.store.alert_counts(None, midnight) == {"sent": 1})
 
 
 async def test_blocked_bot_deactivates_the_chat(api: FakeBotAPI, feed: Feed, start: Start) -> None:
