@@ -103,7 +103,7 @@ class App:
             self.store,
             self.adapters,
             worker=f"{socket.gethostname()}:{os.getpid()}",
-            on_migrate=self.service.follow_migration,
+            follow_migration=self.service.follow_migration,
         )
         self.scheduler = Scheduler(jitter=settings.poll.jitter)
         self._poll_slots = asyncio.Semaphore(settings.poll.concurrency)
@@ -126,8 +126,10 @@ class App:
         self._log_ignored_settings()
         for adapter in self.adapters.values():
             await adapter.start(self.service)
-        for feed_id in await asyncio.to_thread(self.store.active_feed_ids):
+        feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
+        for feed_id in feed_ids:
             self.schedule_feed(feed_id)
+        await self.dispatcher.recover()
         self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
@@ -136,7 +138,7 @@ class App:
         self._started = True
         log.info(
             "newsbot started: %d feeds, %d rules, platforms %s",
-            len(await asyncio.to_thread(self.store.active_feed_ids)),
+            len(feed_ids),
             len(self.rulebook),
             ",".join(self.adapters),
         )
@@ -233,8 +235,10 @@ class App:
             await asyncio.wait(late, timeout=5)
 
     async def _sync(self) -> None:
-        """Pick up what other replicas changed: rules, and feeds chats added there."""
+        """Pick up what other replicas changed (rules, feeds chats added there), and
+        settle sends that a stopped replica left in flight."""
         await asyncio.to_thread(self.rulebook.sync)
+        await self.dispatcher.recover()
         scheduled = {j for j in self.scheduler.job_ids() if j.startswith("feed:")}
         active = {f"feed:{i}": i for i in await asyncio.to_thread(self.store.active_feed_ids)}
         for job_id, feed_id in active.items():

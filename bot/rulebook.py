@@ -35,6 +35,13 @@ class RuleHit:
     match: RuleMatch
 
 
+def story_document(
+    title: str, body: str, source: str, link: str | None, author: str | None
+) -> Document:
+    """What rules see of a story: bare terms search title and text, fields the rest."""
+    return Document(title=title, text=body, source=source, url=link or "", author=author or "")
+
+
 class RuleBook:
     """Rule id -> (chat, compiled rule), plus the index that finds candidates fast."""
 

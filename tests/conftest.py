@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -76,6 +77,13 @@ def store(database_url: str) -> Iterator[Store]:
     migrate(engine)
     yield Store(engine)
     engine.dispose()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -302,14 +301,6 @@ class FakeBotAPI:
 
     async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
         return True
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on (for a webhook server in a test)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _decode(form: dict[str, Any]) -> dict[str, Any]:

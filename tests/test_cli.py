@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,24 @@ def newsbot(
         cwd=cwd,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def service(config: Path, *, stdin: int) -> Iterator[subprocess.Popen[str]]:
+    """``newsbot run`` as a child process; killed at the end if a test left it running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config)],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def write_config(tmp_path: Path, **values: object) -> Path:
@@ -106,24 +126,13 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path, httpserver: HTTPServer) ->
         fetch={"allow_private_addresses": True},
         feeds=[{"url": httpserver.url_for("/world.xml")}],
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with service(config, stdin=subprocess.DEVNULL) as process:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not httpserver.log:
             time.sleep(0.1)
         assert httpserver.log, "the feed was never polled"
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, stderr
     assert "newsbot started" in stderr
 
@@ -136,15 +145,8 @@ def test_help(argv: list[str], tmp_path: Path) -> None:
 
 def test_console_conversation_on_stdin(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    try:
+    with service(config, stdin=subprocess.PIPE) as process:
+        assert process.stdin is not None and process.stdout is not None
         process.stdin.write("/subscribe\n/watch Belarus AND\n/watch Belarus\n/rules\n")
         process.stdin.flush()
         lines: list[str] = []
@@ -153,10 +155,6 @@ def test_console_conversation_on_stdin(tmp_path: Path) -> None:
             lines.append(process.stdout.readline().rstrip("\n"))
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0
     assert any(line.startswith("Subscribed") for line in lines)
     assert any("column" in line for line in lines)  # the dangling AND

@@ -184,3 +184,12 @@ async def test_addfeed_of_something_that_is_no_feed(app: App, httpserver: HTTPSe
     reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/')}")
     assert reply.startswith("Could not add that feed"), reply
     assert app.store.list_feeds() == []
+
+
+async def test_addfeed_fetches_the_feed_once(app: App, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/world.xml").respond_with_data(
+        rss("World News", [BELARUS]), content_type="application/rss+xml"
+    )
+    reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/world.xml')}")
+    assert reply.startswith("Feed 1 added: World News"), reply
+    assert [request.path for request, _ in httpserver.log] == ["/world.xml"]

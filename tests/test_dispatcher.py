@@ -6,6 +6,7 @@ against local stand-ins of their HTTP APIs in their own test files.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -68,6 +69,7 @@ def queue(store: Store, chat_id: str, *titles: str) -> int:
     drafts = [AlertDraft(chat.id, t, None, "q", [], {}, "", utcnow()) for t in titles]
     store.record_poll(
         feed.id,
+        source="Feed",
         new_stories=stories,
         alerts=drafts,
         feed_title=None,
@@ -78,6 +80,13 @@ def queue(store: Store, chat_id: str, *titles: str) -> int:
     return chat.id
 
 
+def make_dispatcher(store: Store, platform: ScriptedPlatform) -> Dispatcher:
+    async def follow_migration(name: str, old: str, new: str) -> None:
+        await asyncio.to_thread(store.migrate_chat, name, old, new)
+
+    return Dispatcher(store, {"telegram": platform}, worker="t", follow_migration=follow_migration)
+
+
 def statuses(store: Store) -> dict[str, int]:
     return store.alert_counts(None, utcnow() - timedelta(hours=1))
 
@@ -86,7 +95,7 @@ async def test_sends_and_paces_one_message_per_chat_per_second(store: Store) -> 
     platform = ScriptedPlatform()
     queue(store, "1", "a", "b")
     queue(store, "2", "c")
-    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    dispatcher = make_dispatcher(store, platform)
     assert await dispatcher.run_once() == 2  # one per chat
     assert await dispatcher.run_once() == 0  # chat 1 must wait a second
     assert sorted(platform.sent) == [("1", "a"), ("2", "c")]
@@ -96,7 +105,7 @@ async def test_retry_after_delays_but_keeps_the_alert(store: Store) -> None:
     platform = ScriptedPlatform()
     platform.failures = [RetryAfter(30)]
     queue(store, "1", "a")
-    await Dispatcher(store, {"telegram": platform}, worker="t").run_once()
+    await make_dispatcher(store, platform).run_once()
     assert statuses(store) == {"pending": 1}
     assert store.due_alerts(utcnow()) == []
     assert len(store.due_alerts(utcnow() + timedelta(seconds=31))) == 1
@@ -106,7 +115,7 @@ async def test_transient_errors_back_off(store: Store) -> None:
     platform = ScriptedPlatform()
     platform.failures = [TransientError("connection reset")]
     queue(store, "1", "a")
-    await Dispatcher(store, {"telegram": platform}, worker="t").run_once()
+    await make_dispatcher(store, platform).run_once()
     assert statuses(store) == {"pending": 1}
     assert store.due_alerts(utcnow()) == []
 
@@ -115,7 +124,7 @@ async def test_chat_gone_deactivates(store: Store) -> None:
     platform = ScriptedPlatform()
     platform.failures = [ChatGone("bot was blocked by the user")]
     chat_pk = queue(store, "1", "a", "b")
-    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    dispatcher = make_dispatcher(store, platform)
     await dispatcher.run_once()
     chat = store.chats_by_pk([chat_pk])[chat_pk]
     assert not chat.active and chat.inactive_reason == "bot was blocked by the user"
@@ -126,7 +135,7 @@ async def test_migrated_chat_is_followed(store: Store) -> None:
     platform = ScriptedPlatform()
     platform.failures = [ChatMigrated("-1009")]
     queue(store, "-5", "a")
-    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    dispatcher = make_dispatcher(store, platform)
     await dispatcher.run_once()
     await dispatcher.run_once()
     assert platform.sent == [("-1009", "a")]
@@ -137,7 +146,7 @@ async def test_uncertain_permanent_and_fatal(store: Store) -> None:
     platform.failures = [UncertainDelivery("timed out"), PermanentError("400 bad request")]
     queue(store, "1", "a")
     queue(store, "2", "b")
-    dispatcher = Dispatcher(store, {"telegram": platform}, worker="t")
+    dispatcher = make_dispatcher(store, platform)
     await dispatcher.run_once()
     assert statuses(store) == {"uncertain": 1, "failed": 1}
     platform.failures = [AdapterFatal("invalid token")]

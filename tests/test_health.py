@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import io
-import socket
 
 import httpx
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
-from tests.conftest import make_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port, make_settings
 
 
 async def test_healthz_and_metrics(sqlite_url: str) -> None:

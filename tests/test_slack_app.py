@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -25,7 +24,7 @@ import bot.adapters.slack as slack_module
 from bot.app import App
 from bot.commands import messages as msg
 from bot.store import utcnow
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 from tests.slack_api import SlackApiStandIn, event_body, signed_headers, slash_command_body
 
 SECRET = "s3cr3t"
@@ -53,12 +52,6 @@ def rss(*items: tuple[str, str, str]) -> str:
         f"<title>Example World</title><link>https://news.example/</link>{entries}"
         "</channel></rss>"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Workspace:

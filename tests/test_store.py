@@ -27,16 +27,23 @@ def _draft(chat_pk: int, uid: str, rule_id: int | None = None) -> AlertDraft:
         story_uid=uid,
         rule_id=rule_id,
         rule_query="story",
-        terms=["story"],
+        words=["story"],
         spans={"title": [[2, 7]]},
         summary="Summary.",
         not_before=utcnow(),
     )
 
 
-def _record(store: Store, feed_id: int, stories: list[NewStory], alerts: list[AlertDraft]) -> int:
+def _record(
+    store: Store,
+    feed_id: int,
+    stories: list[NewStory],
+    alerts: list[AlertDraft],
+    source: str = "Feed",
+) -> int:
     return store.record_poll(
         feed_id,
+        source=source,
         new_stories=stories,
         alerts=alerts,
         feed_title="Feed",
@@ -98,12 +105,12 @@ def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store
     one = store.ensure_feed("https://one.example/rss", name="One")
     two = store.ensure_feed("https://two.example/rss", name="Two")
     chat = store.ensure_chat("console", "c1")
-    assert _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")]) == 1
-    assert _record(store, two.id, [_story("y", "same")], [_draft(chat.id, "y")]) == 0
+    assert _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")], "One") == 1
+    assert _record(store, two.id, [_story("y", "same")], [_draft(chat.id, "y")], "Two") == 0
     ((alert_id, _),) = store.due_alerts(utcnow())
     item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
     assert item is not None
-    assert item.source == "One" and item.also_reported_by == ["Two"]
+    assert item.alert.source == "One" and list(item.alert.also_reported_by) == ["Two"]
 
 
 def test_an_alert_is_claimed_by_one_worker_only(store: Store) -> None:

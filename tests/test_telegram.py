@@ -36,8 +36,8 @@ from bot.commands.parse import COMMANDS
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
 from bot.errors import DeliveryError
-from tests.conftest import make_settings
-from tests.telegram_api import FakeBotAPI, free_port
+from tests.conftest import free_port, make_settings
+from tests.telegram_api import FakeBotAPI
 
 ALERT = Alert(
     title="Belarus leader dampens hopes for mass prisoner release",

@@ -20,9 +20,9 @@ from werkzeug import Request, Response
 from bot.app import App
 from bot.commands import messages as msg
 from bot.store import utcnow
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
-from tests.telegram_api import FakeBotAPI, free_port
+from tests.telegram_api import FakeBotAPI
 from tests.test_telegram_render import parse
 
 RULE = 'Belarus AND "prisoner release"'

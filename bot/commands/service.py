@@ -18,11 +18,11 @@ from bot.commands.parse import Command
 from bot.config import Settings, parse_duration
 from bot.delivery.digest import parse_digest
 from bot.errors import FeedError
-from bot.feeds.discover import discover_feed
+from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
-from bot.rulebook import RuleBook
-from bot.rules import CompiledRule, Document, RuleSyntaxError
+from bot.rulebook import RuleBook, story_document
+from bot.rules import CompiledRule, RuleSyntaxError
 from bot.store import Chat, Feed, LimitReached, Store, StoredStory, utcnow
 
 log = logging.getLogger(__name__)
@@ -201,8 +201,8 @@ class CommandService:
                 return Reply(msg.ADDFEED_BAD_URL.format(url=url), private=True)
             url = "https://" + url
         try:
-            feed_url = await discover_feed(self.fetcher, url)
-            fetched = await self.fetcher.fetch(feed_url)
+            found = await find_feed(self.fetcher, url)
+            feed_url, fetched = found.url, found.response
             parsed = await asyncio.to_thread(
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
@@ -290,12 +290,7 @@ def _matching(rule: CompiledRule, stories: list[StoredStory]) -> list[StoredStor
     return [
         s
         for s in stories
-        if rule.match(
-            Document(
-                title=s.title, text=s.body, source=s.source, url=s.link or "", author=s.author or ""
-            )
-        )
-        is not None
+        if rule.match(story_document(s.title, s.body, s.source, s.link, s.author)) is not None
     ]
 
 

@@ -23,7 +23,6 @@ from bot.adapters.base import (
     RetryAfter,
     UncertainDelivery,
 )
-from bot.delivery.alert import Alert
 from bot.errors import DeliveryError
 from bot.store import Chat, OutboxItem, Store, utcnow
 
@@ -31,20 +30,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 25  # with the backoff below, about 3 hours of trying
-
-
-def to_alert(item: OutboxItem) -> Alert:
-    return Alert(
-        title=item.title,
-        link=item.link,
-        source=item.source,
-        published=item.published,
-        rule=item.rule_query,
-        summary=item.summary,
-        words=tuple(item.terms),
-        author=item.author,
-        also_reported_by=tuple(item.also_reported_by),
-    )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -62,10 +47,17 @@ class Dispatcher:
         adapters: Mapping[str, ChatAdapter],
         *,
         worker: str,
-        on_migrate: Callable[[str, str, str], Awaitable[None]] | None = None,
+        follow_migration: Callable[[str, str, str], Awaitable[None]],
     ) -> None:
+        """Args:
+        store: Where the outbox lives.
+        adapters: One adapter per platform name.
+        worker: This process's name in claims (host:pid).
+        follow_migration: Moves a chat to its new id, ``(platform, old, new)``; the
+            command service's, which also updates the rule index.
+        """
         self.store = store
-        self.on_migrate = on_migrate
+        self.follow_migration = follow_migration
         self.adapters = dict(adapters)
         self.worker = worker
         self._chat_limiters: dict[tuple[int, str], AsyncLimiter] = {}
@@ -73,12 +65,19 @@ class Dispatcher:
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
 
+    async def recover(self) -> None:
+        """Settle alerts whose sender died mid-send (see Store.recover_stale_claims).
+
+        Claims outlive a send by minutes, so this runs at start and now and then, not on
+        every drain."""
+        recovered = await asyncio.to_thread(self.store.recover_stale_claims, utcnow())
+        if recovered:
+            log.warning("%d alerts were being sent when a sender stopped; not re-sent", recovered)
+
     async def run_once(self) -> int:
         """Send what is due now; returns how many messages went out."""
         async with self._lock:
-            now = utcnow()
-            await asyncio.to_thread(self.store.recover_stale_claims, now)
-            due = await asyncio.to_thread(self.store.due_alerts, now, 500)
+            due = await asyncio.to_thread(self.store.due_alerts, utcnow(), 500)
             by_chat: dict[int, list[int]] = {}
             for alert_id, chat_pk in due:
                 by_chat.setdefault(chat_pk, []).append(alert_id)
@@ -131,7 +130,7 @@ class Dispatcher:
             )
             return 0
         try:
-            message_id = await adapter.send_alert(item.chat.chat_id, to_alert(item))
+            message_id = await adapter.send_alert(item.chat.chat_id, item.alert)
         except DeliveryError as exc:
             await self._decide(item.chat, [item], exc)
             return 0
@@ -153,7 +152,7 @@ class Dispatcher:
         if not items:
             return 0
         try:
-            message_id = await adapter.send_digest(chat.chat_id, [to_alert(i) for i in items])
+            message_id = await adapter.send_digest(chat.chat_id, [i.alert for i in items])
         except DeliveryError as exc:
             await self._decide(chat, items, exc)
             return 0

@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 from html.parser import HTMLParser
+from typing import NamedTuple
 from urllib.parse import urljoin
 
 from bot.errors import FetchError
@@ -38,8 +39,16 @@ _ROOT_TAG = re.compile(r"\s*<([A-Za-z_][\w:.-]*)")
 _SNIFF_BYTES = 65_536
 
 
-async def discover_feed(fetcher: Fetcher, url: str) -> str:
-    """Find the feed behind ``url``.
+class FoundFeed(NamedTuple):
+    """A discovered feed: its URL and the response that proved it is one."""
+
+    url: str
+    response: FetchResult
+
+
+async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
+    """Find the feed behind ``url``, keeping the response so the caller need not fetch
+    the feed a second time.
 
     Args:
         fetcher: The shared fetcher (its limits and address guard apply to every try).
@@ -48,7 +57,7 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     Returns:
         ``url`` itself when it serves a feed, else the URL of the page's first working
         feed link (RSS/Atom before JSON Feed), else the first common feed path that
-        serves a feed.
+        serves a feed; with that feed's response.
 
     Raises:
         FetchError: ``url`` itself cannot be fetched (the message says why), or no feed
@@ -56,15 +65,21 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     """
     page = await fetcher.fetch(url)
     if is_feed(page):
-        return url
+        return FoundFeed(url, page)
     if _sniff(page.body) == "html" or _content_type(page) in ("text/html", "application/xhtml+xml"):
         for candidate in feed_links(page)[:MAX_LINK_CANDIDATES]:
-            if await _serves_feed(fetcher, candidate):
-                return candidate
+            response = await _feed_at(fetcher, candidate)
+            if response is not None:
+                return FoundFeed(candidate, response)
     found = await _first_common_path(fetcher, page.url)
     if found is not None:
         return found
     raise FetchError(NO_FEED_MESSAGE)
+
+
+async def discover_feed(fetcher: Fetcher, url: str) -> str:
+    """The URL :func:`find_feed` finds."""
+    return (await find_feed(fetcher, url)).url
 
 
 def is_feed(result: FetchResult) -> bool:
@@ -141,22 +156,25 @@ def _unfeedify(href: str) -> str:
     return href
 
 
-async def _serves_feed(fetcher: Fetcher, url: str) -> bool:
+async def _feed_at(fetcher: Fetcher, url: str) -> FetchResult | None:
+    """The response of ``url`` if it serves a feed."""
     try:
-        return is_feed(await fetcher.fetch(url))
+        response = await fetcher.fetch(url)
     except FetchError:
         # A dead candidate is not the user's mistake; the next candidate may work.
-        return False
+        return None
+    return response if is_feed(response) else None
 
 
-async def _first_common_path(fetcher: Fetcher, page_url: str) -> str | None:
+async def _first_common_path(fetcher: Fetcher, page_url: str) -> FoundFeed | None:
     """Try the common paths at the site root at once; the first in COMMON_PATHS order wins."""
     urls = [urljoin(page_url, path) for path in COMMON_PATHS]
-    checks = [asyncio.create_task(_serves_feed(fetcher, candidate)) for candidate in urls]
+    checks = [asyncio.create_task(_feed_at(fetcher, candidate)) for candidate in urls]
     try:
         for candidate, check in zip(urls, checks, strict=True):
-            if await check:
-                return candidate
+            response = await check
+            if response is not None:
+                return FoundFeed(candidate, response)
         return None
     finally:
         for check in checks:

@@ -22,9 +22,9 @@ from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Story
-from bot.rulebook import RuleBook, RuleHit
+from bot.rulebook import RuleBook, RuleHit, story_document
 from bot.rules import Document
-from bot.store import AlertDraft, Chat, Feed, NewStory, Store, utcnow
+from bot.store import AlertDraft, Chat, Feed, NewStory, Store, feed_label, utcnow
 from bot.summarize import Summarizer
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,8 @@ def fingerprint(story: Story) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def to_document(story: Story, source: str) -> Document:
-    return Document(
-        title=story.title,
-        text=story.body,
-        source=source,
-        url=story.link or "",
-        author=story.author or "",
-    )
+def _document(story: Story, source: str) -> Document:
+    return story_document(story.title, story.body, source, story.link, story.author)
 
 
 def backoff(interval: float, errors: int, retry_after: float | None) -> timedelta:
@@ -131,15 +125,23 @@ class FeedPipeline:
         except FeedError as exc:
             return await self._failed(feed, exc, dry_run=dry_run)
 
-        stories = _unique(parsed.stories)
+        stories = parsed.stories  # uids are unique within a document (parse_feed sees to it)
         known = (
             set()
             if dry_run
             else await asyncio.to_thread(self.store.known_uids, feed.id, [s.uid for s in stories])
         )
         new = [s for s in stories if s.uid not in known]
-        source = feed.name or parsed.title or feed.title or feed.url
-        checked = [(s, tuple(self.rulebook.match(to_document(s, source)))) for s in new]
+        source = feed_label(feed.name, parsed.title or feed.title, feed.url)
+        checked = [
+            (
+                s,
+                tuple(
+                    self.rulebook.match(story_document(s.title, s.body, source, s.link, s.author))
+                ),
+            )
+            for s in new
+        ]
         if dry_run:  # `newsbot check`: every story, matched or not
             return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
         matched = [(s, hits) for s, hits in checked if hits]
@@ -149,6 +151,7 @@ class FeedPipeline:
         queued = await asyncio.to_thread(
             self.store.record_poll,
             feed.id,
+            source=source,
             new_stories=[_new_story(s) for s in new],
             alerts=drafts,
             feed_title=parsed.title,
@@ -191,7 +194,7 @@ class FeedPipeline:
                         story_uid=story.uid,
                         rule_id=hit.rule_id,
                         rule_query=hit.query,
-                        terms=matched_words(story, hit),
+                        words=matched_words(story, hit),
                         spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
                         summary=summary,
                         not_before=next_slot(chat.digest, now),
@@ -254,16 +257,6 @@ def _parse(fetched: FetchResult) -> ParsedFeed:
         # instead of escaping as a job error with the feed left unmarked.
         log.exception("parsing %s failed unexpectedly", fetched.url)
         raise FeedParseError(f"could not parse this feed ({type(exc).__name__})") from exc
-
-
-def _unique(stories: Sequence[Story]) -> list[Story]:
-    seen: set[str] = set()
-    out = []
-    for story in stories:
-        if story.uid not in seen:
-            seen.add(story.uid)
-            out.append(story)
-    return out
 
 
 def _new_story(story: Story) -> NewStory:

@@ -11,6 +11,7 @@ from bot.store.store import (
     Rule,
     Store,
     StoredStory,
+    feed_label,
     utcnow,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "Rule",
     "Store",
     "StoredStory",
+    "feed_label",
     "make_engine",
     "migrate",
     "utcnow",

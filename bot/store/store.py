@@ -8,7 +8,7 @@ so two replicas racing on the same feed still produce one story and one alert.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from bot.delivery.alert import Alert
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
 
@@ -28,6 +29,11 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def feed_label(name: str | None, title: str | None, url: str) -> str:
+    """What users see for a feed: the configured name, else its own title, else its URL."""
+    return name or title or url
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +56,8 @@ class Feed:
 
     @property
     def label(self) -> str:
-        """What users see: the configured name, else the feed's own title, else its URL."""
-        return self.name or self.title or self.url
+        """What users see for this feed (see :func:`feed_label`)."""
+        return feed_label(self.name, self.title, self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +99,16 @@ class NewStory:
 
 @dataclass(frozen=True, slots=True)
 class AlertDraft:
-    """An alert to queue for one chat, for the story with ``story_uid`` in this poll."""
+    """An alert to queue for one chat, for the story with ``story_uid`` in this poll.
+
+    ``words`` are the story's words that made the rule match, kept to highlight them.
+    """
 
     chat_pk: int
     story_uid: str
     rule_id: int | None
     rule_query: str
-    terms: list[str]
+    words: list[str]
     spans: dict[str, list[list[int]]]
     summary: str
     not_before: datetime
@@ -107,22 +116,12 @@ class AlertDraft:
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A claimed alert with what rendering needs."""
+    """A claimed alert: what to send, where, and how often it was tried."""
 
     id: int
     chat: Chat
-    story_id: int
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    source: str
-    rule_query: str
-    terms: list[str]
-    spans: dict[str, list[list[int]]]
-    summary: str
-    also_reported_by: list[str] = field(default_factory=list)
-    attempts: int = 0
+    alert: Alert
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +149,13 @@ class Store:
 
     # -- helpers --------------------------------------------------------------
 
-    def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+    def _insert_new(self, table: Any, unique: list[str], **values: Any) -> Any:
+        """INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id: a row comes back only
+        when this call created it. Both engines speak the same clause."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        return (
+            insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+        ).returning(table.c.id)
 
     @staticmethod
     def _feed(row: Any) -> Feed:
@@ -204,8 +208,9 @@ class Store:
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(
-                self._insert(feeds)
-                .values(
+                self._insert_new(
+                    feeds,
+                    ["url"],
                     url=url,
                     name=name,
                     interval_s=interval_s,
@@ -216,7 +221,6 @@ class Store:
                     next_poll_at=now,
                     created_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["url"])
             )
             if from_config:
                 conn.execute(
@@ -317,6 +321,7 @@ class Store:
         self,
         feed_id: int,
         *,
+        source: str,
         new_stories: Sequence[NewStory],
         alerts: Sequence[AlertDraft],
         feed_title: str | None,
@@ -326,21 +331,21 @@ class Store:
     ) -> int:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
-        Returns the number of alerts queued (an alert for a story the chat already has from
-        another feed is not queued again; the other feed is added to "also reported by").
+        ``source`` is the feed's label, named in "also reported by" when an alert for a
+        story the chat already has from another feed is not queued again.
+
+        Returns:
+            The number of alerts queued.
         """
         now = utcnow()
         queued = 0
         with self.engine.begin() as conn:
-            source = conn.execute(
-                select(feeds.c.name, feeds.c.title, feeds.c.url).where(feeds.c.id == feed_id)
-            ).one()
-            label = source.name or feed_title or source.title or source.url
             ids: dict[str, int] = {}
             for story in new_stories:
                 conn.execute(
-                    self._insert(stories)
-                    .values(
+                    self._insert_new(
+                        stories,
+                        ["feed_id", "uid"],
                         feed_id=feed_id,
                         uid=story.uid,
                         fingerprint=story.fingerprint,
@@ -351,7 +356,6 @@ class Store:
                         body=story.body,
                         seen_at=now,
                     )
-                    .on_conflict_do_nothing(index_elements=["feed_id", "uid"])
                 )
             if new_stories:
                 for start in range(0, len(new_stories), 500):
@@ -368,14 +372,15 @@ class Store:
                 if story_id is None:
                     continue
                 result = conn.execute(
-                    self._insert(outbox)
-                    .values(
+                    self._insert_new(
+                        outbox,
+                        ["chat_pk", "fingerprint"],
                         chat_pk=alert.chat_pk,
                         story_id=story_id,
                         fingerprint=fingerprints[alert.story_uid],
                         rule_id=alert.rule_id,
                         rule_query=alert.rule_query,
-                        terms=alert.terms,
+                        terms=alert.words,
                         spans=alert.spans,
                         summary=alert.summary,
                         also_reported_by=[],
@@ -384,21 +389,20 @@ class Store:
                         not_before=alert.not_before,
                         created_at=now,
                     )
-                    .on_conflict_do_nothing(index_elements=["chat_pk", "fingerprint"])
-                    .returning(outbox.c.id)
                 )
                 if result.first() is not None:
                     queued += 1
                 else:
                     self._add_also_reported(
-                        conn, alert.chat_pk, fingerprints[alert.story_uid], label
+                        conn, alert.chat_pk, fingerprints[alert.story_uid], source
                     )
+            state: dict[str, Any] = {"title": feed_title[:500]} if feed_title else {}
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
                 .values(
+                    **state,
                     initialised=True,
-                    title=feed_title[:500] if feed_title else source.title,
                     etag=etag,
                     last_modified=last_modified,
                     error_count=0,
@@ -425,7 +429,7 @@ class Store:
             .where(stories.c.id == row.story_id)
         ).one()
         names = list(row.also_reported_by or [])
-        if label not in names and label != (origin.name or origin.title or origin.url):
+        if label not in names and label != feed_label(origin.name, origin.title, origin.url):
             names.append(label)
             conn.execute(update(outbox).where(outbox.c.id == row.id).values(also_reported_by=names))
 
@@ -446,7 +450,7 @@ class Store:
             StoredStory(
                 id=r.id,
                 feed_id=r.feed_id,
-                source=r.name or r.feed_title or r.url,
+                source=feed_label(r.name, r.feed_title, r.url),
                 title=r.title,
                 link=r.link,
                 author=r.author,
@@ -468,8 +472,9 @@ class Store:
     def ensure_chat(self, platform: str, chat_id: str, title: str | None = None) -> Chat:
         with self.engine.begin() as conn:
             conn.execute(
-                self._insert(chats)
-                .values(
+                self._insert_new(
+                    chats,
+                    ["platform", "chat_id"],
                     platform=platform,
                     chat_id=chat_id,
                     title=title,
@@ -478,7 +483,6 @@ class Store:
                     digest="off",
                     created_at=utcnow(),
                 )
-                .on_conflict_do_nothing(index_elements=["platform", "chat_id"])
             )
             row = conn.execute(
                 select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
@@ -596,10 +600,13 @@ class Store:
             if count >= limit:
                 raise LimitReached(f"this chat has {count} feeds, the limit is {limit}")
             result = conn.execute(
-                self._insert(chat_feeds)
-                .values(chat_pk=chat_pk, feed_id=feed_id, created_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["chat_pk", "feed_id"])
-                .returning(chat_feeds.c.id)
+                self._insert_new(
+                    chat_feeds,
+                    ["chat_pk", "feed_id"],
+                    chat_pk=chat_pk,
+                    feed_id=feed_id,
+                    created_at=utcnow(),
+                )
             )
             return result.first() is not None
 
@@ -673,15 +680,7 @@ class Store:
                     feeds.c.name.label("feed_name"),
                     feeds.c.title.label("feed_title"),
                     feeds.c.url.label("feed_url"),
-                    chats.c.id.label("c_id"),
-                    chats.c.platform.label("c_platform"),
-                    chats.c.chat_id.label("c_chat_id"),
-                    chats.c.title.label("c_title"),
-                    chats.c.subscribed.label("c_subscribed"),
-                    chats.c.active.label("c_active"),
-                    chats.c.inactive_reason.label("c_inactive_reason"),
-                    chats.c.muted_until.label("c_muted_until"),
-                    chats.c.digest.label("c_digest"),
+                    *(column.label(f"c_{column.name}") for column in chats.c),
                 )
                 .select_from(
                     outbox.join(stories, outbox.c.story_id == stories.c.id)
@@ -690,22 +689,18 @@ class Store:
                 )
                 .where(outbox.c.id == alert_id)
             ).one()
-        return OutboxItem(
-            id=row.id,
-            chat=self._chat(row, "c_"),
-            story_id=row.story_id,
+        alert = Alert(
             title=row.title,
             link=row.link,
-            author=row.author,
+            source=feed_label(row.feed_name, row.feed_title, row.feed_url),
             published=_aware(row.published),
-            source=row.feed_name or row.feed_title or row.feed_url,
-            rule_query=row.rule_query,
-            terms=list(row.terms or []),
-            spans=dict(row.spans or {}),
+            rule=row.rule_query,
             summary=row.summary,
-            also_reported_by=list(row.also_reported_by or []),
-            attempts=row.attempts,
+            words=tuple(row.terms or ()),
+            author=row.author,
+            also_reported_by=tuple(row.also_reported_by or ()),
         )
+        return OutboxItem(id=row.id, chat=self._chat(row, "c_"), alert=alert, attempts=row.attempts)
 
     def finish_alert(
         self,
