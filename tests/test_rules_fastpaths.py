@@ -76,16 +76,23 @@ def test_word_set_and_sorted_words_hold_every_folded_word() -> None:
     assert {"lukasenkas", "email", "1300"} <= expected
 
 
-def test_position_starts_match_the_occurrences() -> None:
+def test_positions_per_key_match_a_scan_of_the_tokens() -> None:
     adoc = AnalyzedDoc(DOC, Analyzer("english"))
     for field in ("title", "text"):
         positions = adoc.positions(field)
+        flat = [stem for raw in adoc.raws(field) for stem in adoc.analyzer.pos_stems[raw]]
         for stem in adoc.terms[field] | {"absent"}:
-            assert list(positions.starts(stem)) == [s for s, _ in positions.get(stem, ())], stem
-    # the joined compound "e-mail" starts where its first part does; "e mail" is no compound
+            expected = [i for i, token in enumerate(flat) if token == stem]
+            assert list(positions.singles(stem)) == expected, stem
+            assert positions.get(stem, ()) == [
+                *((i, i) for i in expected),
+                *positions.joined(stem),
+            ] or (not expected and not positions.joined(stem))
+    # the joined compound "e-mail" spans its two parts; "e mail" is no compound
     text = adoc.positions("text")
-    assert list(text.starts("email")) == list(text.starts("e")[:1])
-    assert len(text.starts("e")) == 2
+    (e_first, e_second) = text.singles("e")
+    assert text.joined("email") == [(e_first, e_first + 1)]
+    assert text.has_joined(["talk", "email"]) and not text.has_joined(["talk"])
     assert text.get("absent") == ()
     with pytest.raises(KeyError):
         text["absent"]

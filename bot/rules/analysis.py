@@ -238,12 +238,15 @@ class Analyzer:
         return info.pos_stems, info.words
 
     def _plain_view(self, core: str) -> ChunkView:
-        folded = fold(core)
-        return (self.stem(folded),), (folded,)
+        stem, word = self._plain_word(core)
+        return (stem,), (word,)
 
     def _plain_word(self, core: str) -> tuple[str, str]:
         folded = fold(core)
-        return self.stem(folded), folded
+        stem = self.stem(folded)
+        # A word its stemmer leaves as is shares the stem's object: a story reading its
+        # words then touches no more memory than reading its stems.
+        return stem, (stem if stem == folded else folded)
 
     def _analyse_raw(self, chunk: str) -> RawInfo:
         """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""

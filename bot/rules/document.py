@@ -269,62 +269,71 @@ class AnalyzedDoc:
 
 
 class Positions:
-    """Stem (or word) -> [(first, last)] token positions in one field.
+    """Stem (or word) -> token positions in one field, worked out per key on demand.
 
-    The table is built on the first request, in one pass over the field's tokens. A
-    story that needs positions at all (a phrase or proximity candidate) asks for many
-    stems, and a scan of the tokens per stem (``list.index``) compares every token's
-    string each time, which costs far more than one pass.
+    Stories need positions for a few keys only (the words of candidate phrases), so no
+    table of every key is built: two C-level passes note each key's first and last
+    position, which is all there is for the many words a story uses once; a key seen
+    more often is found in between with ``list.index``.
     """
 
-    __slots__ = ("_flat", "_joined", "_table", "_starts", "_cache")
+    __slots__ = ("_flat", "_joined_of", "_joined", "_first", "_last", "_singles")
 
     def __init__(
         self, flat: list[str], joined: Callable[[], dict[str, list[tuple[int, int]]]]
     ) -> None:
         self._flat = flat
-        self._joined = joined
-        self._table: dict[str, list[int]] | None = None
-        self._starts: dict[str, list[int]] = {}
-        self._cache: dict[str, list[tuple[int, int]]] = {}
+        self._joined_of = joined
+        self._joined: dict[str, list[tuple[int, int]]] | None = None
+        self._first: dict[str, int] | None = None
+        self._last: dict[str, int] = {}
+        self._singles: dict[str, Sequence[int]] = {}
 
-    def _build(self) -> dict[str, list[int]]:
-        table: dict[str, list[int]] = {}
-        for i, key in enumerate(self._flat):
-            if key in table:
-                table[key].append(i)
-            else:
-                table[key] = [i]
-        starts = table
-        joined = self._joined()
-        if joined:
-            # Compounds (``e-mail`` as ``email``) start after the single positions.
-            starts = dict(table)
-            for key, spans in joined.items():
-                starts[key] = [*table.get(key, ()), *(first for first, _ in spans)]
-        self._table = table
-        self._starts = starts
-        return table
-
-    def starts(self, key: str) -> Sequence[int]:
-        """Where occurrences of ``key`` start: single positions, then compounds'.
+    def singles(self, key: str) -> Sequence[int]:
+        """Ascending positions where ``key`` is one token (compounds not included).
 
         The sequence is shared: callers must not change it.
         """
-        if self._table is None:
-            self._build()
-        return self._starts.get(key, ())
+        found = self._singles.get(key)
+        if found is None:
+            first = self._first
+            if first is None:
+                flat = self._flat
+                self._last = dict(zip(flat, range(len(flat)), strict=True))
+                first = self._first = dict(
+                    zip(reversed(flat), range(len(flat) - 1, -1, -1), strict=True)
+                )
+            at = first.get(key)
+            if at is None:
+                found = ()
+            else:
+                last = self._last[key]
+                found = [at]
+                index = self._flat.index
+                while at != last:
+                    at = index(key, at + 1, last + 1)
+                    found.append(at)
+            self._singles[key] = found
+        return found
+
+    def joined(self, key: str) -> list[tuple[int, int]]:
+        """(first, last) positions where ``key`` is a joined compound (``e-mail`` as ``email``)."""
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = self._joined_of()
+        return joined.get(key, [])
+
+    def has_joined(self, keys: Iterable[str]) -> bool:
+        """Whether any of ``keys`` occurs as a joined compound in the field."""
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = self._joined_of()
+        return bool(joined) and any(key in joined for key in keys)
 
     def get(self, key: str, default: Any = ()) -> list[tuple[int, int]] | Any:
-        found = self._cache.get(key)
-        if found is None:
-            table = self._table
-            if table is None:
-                table = self._build()
-            found = [(i, i) for i in table.get(key, ())]
-            # Compounds (``e-mail`` as ``email``) come after the single positions.
-            found.extend(self._joined().get(key, ()))
-            self._cache[key] = found
+        """Every (first, last) occurrence of ``key``: single tokens, then compounds."""
+        found = [(i, i) for i in self.singles(key)]
+        found.extend(self.joined(key))
         return found if found else default
 
     def __getitem__(self, key: str) -> list[tuple[int, int]]:

@@ -170,8 +170,8 @@ class CompiledRule:
                     return False
                 for f in fields:
                     # Each stem of a plain phrase must be in the very field it occurs in.
-                    if every <= terms[f] and _simple_occurrences(
-                        d.positions(f), stems, slop, first=True
+                    if every <= terms[f] and _phrase_occurrences(
+                        d.positions(f), slots, slop, first=True
                     ):
                         return True
                 return False
@@ -304,7 +304,9 @@ def _phrase_occurrences(
         first: Stop at the first occurrence (enough to decide a match).
     """
     if all(len(alts) == 1 and len(alts[0]) == 1 for alts in slots):
-        return _simple_occurrences(positions, [alts[0][0] for alts in slots], slop, first)
+        stems = [alts[0][0] for alts in slots]
+        if not positions.has_joined(stems):
+            return _simple_occurrences(positions, stems, slop, first)
     per_slot = [_slot_occurrences(positions, alts) for alts in slots]
     if not all(per_slot):
         return []
@@ -321,8 +323,8 @@ def _phrase_occurrences(
 def _simple_occurrences(
     positions: Positions, stems: list[str], slop: int | None, first: bool
 ) -> Occurrences:
-    """Fast path for phrases of plain words (no compounds): positions are single ints."""
-    starts = [positions.starts(stem) for stem in stems]
+    """Fast path for phrases of plain words none of which is a compound in the field."""
+    starts = [positions.singles(stem) for stem in stems]
     if not all(starts):
         return []
     if slop is None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import itemgetter, xor
 
 from bot.rules.analysis import Memo, get_analyzer
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
@@ -54,6 +55,7 @@ class RuleIndex:
         self.settings = settings
         self.analyzer = get_analyzer(settings.language)
         self._head = max(1, min(3, settings.min_prefix))
+        self._head_of = itemgetter(slice(None, self._head))
         self._rules: dict[int, CompiledRule] = {}
         self._tests: dict[int, Test] = {}
         self._posted: dict[int, list[Key]] = {}
@@ -304,10 +306,10 @@ class _Posting:
         packed = self.packed
         hits = packed.keys() & present
         if hits:
-            flat = iter(chain.from_iterable(map(packed.__getitem__, hits)))
+            # One buffer of (check hash, rule id) pairs, filtered without a Python loop.
+            pairs = memoryview(b"".join(map(packed.__getitem__, hits))).cast("q")
             passed = keys.hashes(self.spaces)
-            pairs = zip(flat, flat, strict=True)
-            candidates.update([rule_id for h, rule_id in pairs if h in passed])
+            candidates.update(compress(pairs[1::2], map(passed.__contains__, pairs[0::2])))
 
 
 # Stands for "no second check": every story's hash set holds it.
@@ -323,7 +325,16 @@ def _check_hashes(check: Check) -> tuple[tuple[str, str], tuple[int, ...]]:
         return _BODY_STEMS, (hash(check),)
     if isinstance(check, frozenset):
         return _BODY_STEMS, tuple(sorted(hash(stem) for stem in check))
-    return (check[0], check[1]), (hash(check),)
+    kind, group, text = check
+    return (kind, group), (hash(text) ^ _salt(kind, group),)
+
+
+def _salt(kind: str, group: str) -> int:
+    """Set apart the hashes of one check space from another's (a clash only adds a candidate)."""
+    return hash((kind, group)) & _HASH_MASK
+
+
+_HASH_MASK = (1 << 63) - 1
 
 
 class _DocKeys:
@@ -349,7 +360,7 @@ class _DocKeys:
             if space not in self._spaces:
                 self._spaces.add(space)
                 kind, group = space
-                found.update(hash((kind, group, text)) for text in self.get(kind, group))
+                found.update(map(xor, map(hash, self.get(kind, group)), repeat(_salt(kind, group))))
         return found
 
     def get(self, kind: str, group: str) -> set[str]:
@@ -360,9 +371,8 @@ class _DocKeys:
             fields = GROUP_FIELDS[group]
             if kind == "p":
                 # From the word sets that prefix rules then search: one pass serves both.
-                head = self.index._head
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
-                found = {word[:head] for word in words}
+                found = set(map(self.index._head_of, words))
             else:
                 raws = chain.from_iterable(self.doc.chunks(f) for f in fields)
                 found = set(chain.from_iterable(map(self.index._grams.__getitem__, raws)))
