@@ -36,15 +36,32 @@ DOC = Document(
 
 
 @pytest.mark.parametrize("chunk", CHUNKS)
-def test_chunk_views_equal_the_full_analysis(chunk: str) -> None:
+def test_chunk_shortcuts_equal_the_full_analysis(chunk: str) -> None:
     analyzer = Analyzer("english")
     info = analyzer.info[chunk]
-    # Ask the narrow views first: for plain words they skip building the full RawInfo.
+    # Ask the shortcuts first: for plain words they skip building the full RawInfo.
     fresh = Analyzer("english")
-    assert fresh.views[chunk] == (info.pos_stems, info.words)
+    pair = fresh.pair(chunk)
+    if info.positions == 1 and not info.joined:
+        assert pair == (info.pos_stems[0], info.pos_words[0])
+        assert fresh.single[chunk] is pair
+    else:
+        assert pair is None and chunk not in fresh.single
     assert fresh.stems[chunk] == info.stems
     assert fresh.words[chunk] == info.words
-    assert fresh.pos_stems[chunk] == info.pos_stems
+
+
+@pytest.mark.parametrize("field", ["title", "text", "source", "url", "author"])
+def test_tokens_are_the_same_met_cold_or_warm(field: str) -> None:
+    analyzer = Analyzer("english")
+    cold = AnalyzedDoc(DOC, analyzer)
+    warm = AnalyzedDoc(DOC, analyzer)  # every one-token chunk now comes from the cache
+    for adoc in (cold, warm):
+        raws = adoc.raws(field)
+        flat = [stem for raw in raws for stem in analyzer.info[raw].pos_stems]
+        assert adoc.positions(field)._flat == flat
+        assert adoc.terms[field] == set(chain.from_iterable(analyzer.stems[r] for r in raws))
+        assert adoc.word_set(field) == set(chain.from_iterable(analyzer.words[r] for r in raws))
 
 
 def test_stems_are_interned_so_rule_and_story_share_objects() -> None:
@@ -80,7 +97,7 @@ def test_positions_per_key_match_a_scan_of_the_tokens() -> None:
     adoc = AnalyzedDoc(DOC, Analyzer("english"))
     for field in ("title", "text"):
         positions = adoc.positions(field)
-        flat = [stem for raw in adoc.raws(field) for stem in adoc.analyzer.pos_stems[raw]]
+        flat = [stem for raw in adoc.raws(field) for stem in adoc.analyzer.info[raw].pos_stems]
         for stem in adoc.terms[field] | {"absent"}:
             expected = [i for i, token in enumerate(flat) if token == stem]
             assert list(positions.singles(stem)) == expected, stem

@@ -98,8 +98,8 @@ class RawInfo(NamedTuple):
     joined: tuple[Entry, ...]  # compounds spanning several positions
 
 
-# A chunk's per-position stems and its distinct folded words.
-ChunkView = tuple[tuple[str, ...], tuple[str, ...]]
+# A chunk holding exactly one token: its (stem, folded word).
+Pair = tuple[str, str]
 
 
 class Memo(dict[str, _V]):
@@ -145,14 +145,12 @@ class Analyzer:
         # Narrow views of ``info`` so a story's term set is built without Python loops.
         self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "stems"))
         self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 1, "words"))
-        self.pos_stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "pos_stems"))
         self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
-        # (per-position stems, distinct words) of a chunk: what a story needs of it, in
-        # one look-up. Plain words share one value per core, so "Minsk" and "Minsk,"
-        # read the same objects (fewer cache misses).
-        self.views: Memo[ChunkView] = Memo(self._chunk_view)
-        self._plain_views: Memo[ChunkView] = Memo(self._plain_view)
+        # Chunk -> (stem, word) for chunks of exactly one token, nearly every chunk of a
+        # story: one look-up and two objects per chunk, and "Minsk" and "Minsk," share
+        # one pair. Filled by ``pair``; chunks of several tokens (or none) stay out.
+        self.single: dict[str, Pair] = {}
 
     def stem(self, folded: str) -> str:
         """Stems one folded word; apostrophes left by the stemmer are dropped."""
@@ -210,11 +208,9 @@ class Analyzer:
             self.info,
             self.stems,
             self.words,
-            self.pos_stems,
             self.pos_words,
             self.npos,
-            self.views,
-            self._plain_views,
+            self.single,
             self._plain,
         ):
             memo.clear()
@@ -230,16 +226,20 @@ class Analyzer:
             return (self._plain[core][plain],)
         return getattr(self.info[chunk], attr)
 
-    def _chunk_view(self, chunk: str) -> ChunkView:
+    def pair(self, chunk: str) -> Pair | None:
+        """(stem, word) of a chunk holding exactly one token, else None; cached in ``single``."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
-            return self._plain_views[core]
-        info = self.info[chunk]
-        return info.pos_stems, info.words
-
-    def _plain_view(self, core: str) -> ChunkView:
-        stem, word = self._plain_word(core)
-        return (stem,), (word,)
+            found = self._plain[core]
+        else:
+            info = self.info[chunk]
+            if info.positions != 1 or info.joined:
+                return None
+            found = (info.pos_stems[0], info.pos_words[0])
+        if len(self.single) >= _CACHE_LIMIT:
+            self.single.clear()
+        self.single[chunk] = found
+        return found
 
     def _plain_word(self, core: str) -> tuple[str, str]:
         folded = fold(core)

@@ -6,11 +6,11 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain
-from operator import itemgetter
+from itertools import accumulate, chain, compress, repeat
+from operator import is_, itemgetter
 from typing import Any
 
-from bot.rules.analysis import Analyzer, ChunkView, Memo, fold
+from bot.rules.analysis import Analyzer, RawInfo, fold
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -21,8 +21,6 @@ _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _URL_REST_RE = re.compile(r"[?#]")
 _CHUNK_RE = re.compile(r"\S+")
-_MAYBE_COMPOUND = re.compile(r"[\-\u2010\u2011\u2013]")
-_COMPOUND_CHUNK_RE = re.compile(r"[^\s\-\u2010\u2011\u2013]*[\-\u2010\u2011\u2013]\S*")
 
 
 @dataclass(frozen=True)
@@ -57,8 +55,100 @@ def url_window(url: str) -> tuple[int, int]:
     return start, rest.start() if rest else len(url)
 
 
+# What a chunk not (yet) known as one token reads as, before it is analysed.
+_MISSING_STEM = _MISSING_WORD = "\0"
+_MISSING = (_MISSING_STEM, _MISSING_WORD)
+
+
+class _Tokens:
+    """One field cut into chunks and tokens.
+
+    Attributes:
+        raws: The whitespace-separated chunks, in order.
+        pairs: (stem, word) per chunk; chunks of several tokens (or none) hold
+            ``_MISSING`` here and their analysis in ``multi``.
+        multi: Chunk index -> analysis, for the chunks that are not one token.
+        flat: The stem at each token position.
+        terms: The distinct stems, joined compounds (``e-mail`` as ``email``) included.
+    """
+
+    __slots__ = ("raws", "pairs", "multi", "flat", "terms")
+
+    def __init__(self, text: str, analyzer: Analyzer) -> None:
+        raws = self.raws = text.split()
+        # Nearly every chunk is one token already seen: one look-up each, at C speed.
+        pairs = self.pairs = list(map(analyzer.single.get, raws, repeat(_MISSING)))
+        flat = self.flat = list(map(_FIRST, pairs))
+        terms = self.terms = set(flat)
+        self.multi: dict[int, RawInfo] = {}
+        if _MISSING_STEM not in terms:
+            return
+        # Chunks met for the first time, and chunks of several tokens ("U.S.-led").
+        terms.discard(_MISSING_STEM)
+        pair = analyzer.pair
+        for i in compress(range(len(raws)), map(is_, pairs, repeat(_MISSING))):
+            found = pair(raws[i])
+            if found is None:
+                info = self.multi[i] = analyzer.info[raws[i]]
+                terms.update(info.stems)
+            else:
+                pairs[i] = found
+                flat[i] = found[0]
+                terms.add(found[0])
+        if self.multi:
+            spliced: list[str] = []
+            done = 0
+            for i, info in self.multi.items():
+                spliced += flat[done:i]
+                spliced += info.pos_stems
+                done = i + 1
+            spliced += flat[done:]
+            self.flat = spliced
+
+    def words(self) -> set[str]:
+        """The distinct folded (unstemmed) words, joined compounds included."""
+        words = set(map(_SECOND, self.pairs))
+        if self.multi:
+            words.discard(_MISSING_WORD)
+            for info in self.multi.values():
+                words.update(info.words)
+        return words
+
+
+class _Fields(dict[str, _Tokens]):
+    """Field name -> its tokens, analysed when first asked for."""
+
+    __slots__ = ("texts", "analyzer")
+
+    def __init__(self, texts: dict[str, tuple[str, int]], analyzer: Analyzer) -> None:
+        super().__init__()
+        self.texts = texts
+        self.analyzer = analyzer
+
+    def __missing__(self, field: str) -> _Tokens:
+        found = self[field] = _Tokens(self.texts[field][0], self.analyzer)
+        return found
+
+
+class _Terms(dict[str, set[str]]):
+    """Field group -> stems, worked out when first asked for (most rules ask for one)."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: _Fields) -> None:
+        super().__init__()
+        self.fields = fields
+
+    def __missing__(self, group: str) -> set[str]:
+        if group == BODY:
+            found = self[BODY] = self["title"] | self["text"]
+        else:
+            found = self[group] = self.fields[group].terms
+        return found
+
+
 class AnalyzedDoc:
-    """A document tokenised once; the slower views (positions, folded text) are lazy.
+    """A document tokenised on demand, field by field, and the views rules ask of it.
 
     A field is cut at whitespace into chunks, and each chunk's analysis comes from the
     analyzer's cache, so building the term sets costs a split and dictionary look-ups.
@@ -68,14 +158,12 @@ class AnalyzedDoc:
         terms: Stems per field group (``""`` is title + text), for quick membership tests.
     """
 
-    __slots__ = ("doc", "analyzer", "terms", "_raws", "_views", "_texts", "_memo")
+    __slots__ = ("doc", "analyzer", "terms", "_fields", "_texts", "_memo")
 
     def __init__(self, doc: Document, analyzer: Analyzer) -> None:
-        """Tokenises every field of ``doc``."""
+        """Prepares ``doc``; each field is tokenised when a rule first needs it."""
         self.doc = doc
         self.analyzer = analyzer
-        stems = analyzer.stems
-        chunk_views = analyzer.views
         self._texts: dict[str, tuple[str, int]] = {
             "title": (doc.title, 0),
             "text": (doc.text, 0),
@@ -86,56 +174,38 @@ class AnalyzedDoc:
         if doc.url:
             start, end = url_window(doc.url)
             self._texts["url"] = (doc.url[start:end], start)
-        self._raws: dict[str, list[str]] = {}
-        self.terms: dict[str, set[str]] = {}
+        self._fields = _Fields(self._texts, analyzer)
+        self.terms = _Terms(self._fields)
         self._memo: dict[Any, Any] = {}
-        self._views: dict[str, dict[str, ChunkView]] = {}
-        for name, (text, _) in self._texts.items():
-            raws = self._raws[name] = text.split()
-            # Each distinct chunk is looked up once in the big analysis cache: with many
-            # rules in memory such look-ups are cache misses, and a story repeats words.
-            chunks = [*set(raws)]
-            views = self._views[name] = dict(
-                zip(chunks, map(chunk_views.__getitem__, chunks), strict=True)
-            )
-            terms = self.terms[name] = set(chain.from_iterable(map(_FIRST, views.values())))
-            # The per-position stems, for phrases, while these entries are in the CPU
-            # cache: built later, when a phrase first asks, they cost a cold pass.
-            self._memo[("flat", name)] = list(
-                chain.from_iterable(map(_FIRST, map(views.__getitem__, raws)))
-            )
-            # Joined compounds (``e-mail`` as ``email``) hold no position of their own;
-            # only chunks with a hyphen-like mark can have one.
-            if _MAYBE_COMPOUND.search(text):
-                for chunk in _COMPOUND_CHUNK_RE.findall(text):
-                    terms.update(stems[chunk])
-        self.terms[BODY] = self.terms["title"] | self.terms["text"]
 
     def chunks(self, field: str) -> Iterable[str]:
         """The distinct whitespace-separated chunks of a field."""
-        return self._views[field].keys()
+        return dict.fromkeys(self._fields[field].raws).keys()
 
     def raws(self, field: str) -> list[str]:
         """The whitespace-separated chunks of a field, in order."""
-        return self._raws[field]
+        return self._fields[field].raws
 
     def positions(self, field: str) -> Positions:
         """Stem -> (first, last) token positions in a field, for phrases and proximity."""
-        return self._positions(field, "stem", self.analyzer.pos_stems)
+        key = ("stem", field)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = Positions(
+                self._fields[field].flat, lambda: self._joined(field, "stem")
+            )
+        return found
 
     def word_positions(self, field: str) -> Positions:
         """Folded word -> (first, last) token positions in a field, for prefixes."""
-        return self._positions(field, "word", self.analyzer.pos_words)
-
-    def _positions(self, field: str, attr: str, per_chunk: Memo[tuple[str, ...]]) -> Positions:
-        key = (attr, field)
+        key = ("word", field)
         found = self._memo.get(key)
         if found is None:
-            if attr == "stem":
-                flat = self._memo[("flat", field)]  # built with the term sets
-            else:
-                flat = list(chain.from_iterable(map(per_chunk.__getitem__, self._raws[field])))
-            found = self._memo[key] = Positions(flat, lambda: self._joined(field, attr))
+            words = self.analyzer.pos_words
+            found = self._memo[key] = Positions(
+                list(chain.from_iterable(map(words.__getitem__, self.raws(field)))),
+                lambda: self._joined(field, "word"),
+            )
         return found
 
     def _chunk_starts(self, field: str) -> list[int]:
@@ -145,34 +215,26 @@ class AnalyzedDoc:
         if found is None:
             found = self._memo[key] = [
                 0,
-                *accumulate(map(self.analyzer.npos.__getitem__, self._raws[field])),
+                *accumulate(map(self.analyzer.npos.__getitem__, self.raws(field))),
             ]
         return found
 
     def _joined(self, field: str, attr: str) -> dict[str, list[tuple[int, int]]]:
         """Compounds (``e-mail`` as ``email``) spanning several positions."""
         key = ("joined", attr, field)
-        cached = self._memo.get(key)
-        if cached is not None:
-            return cached
-        info = self.analyzer.info
-        raws = self._raws[field]
-        found: dict[str, list[tuple[int, int]]] = {}
-        self._memo[key] = found
-        # Few chunks hold compounds: test for a hyphen-like mark before any Python work.
-        if not _MAYBE_COMPOUND.search(self._texts[field][0]):
-            return found
-        starts: list[int] | None = None
-        for i, raw in enumerate(raws):
-            if not _MAYBE_COMPOUND.search(raw):
-                continue
-            for entry in info[raw].joined:
-                if starts is None:
-                    starts = self._chunk_starts(field)
-                base = starts[i]
-                found.setdefault(getattr(entry, attr), []).append(
-                    (base + entry.first, base + entry.last)
-                )
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = {}
+            # Only chunks of several tokens hold compounds.
+            starts: list[int] | None = None
+            for i, info in self._fields[field].multi.items():
+                for entry in info.joined:
+                    if starts is None:
+                        starts = self._chunk_starts(field)
+                    base = starts[i]
+                    found.setdefault(getattr(entry, attr), []).append(
+                        (base + entry.first, base + entry.last)
+                    )
         return found
 
     def sorted_words(self, field: str) -> list[str]:
@@ -188,9 +250,7 @@ class AnalyzedDoc:
         key = ("words", field)
         found = self._memo.get(key)
         if found is None:
-            views = self._views[field].values()
-            found = set(chain.from_iterable(map(_SECOND, views)))
-            self._memo[key] = found
+            found = self._memo[key] = self._fields[field].words()
         return found
 
     def has_prefix(self, field: str, prefix: str) -> bool:
@@ -262,7 +322,7 @@ class AnalyzedDoc:
         # position, so they share a start with the chunk after them and are passed over.
         i = bisect_right(starts, pos) - 1
         rel = pos - starts[i]
-        for entry in self.analyzer.info[self._raws[field][i]].entries:
+        for entry in self.analyzer.info[self.raws(field)[i]].entries:
             if entry.first == rel and entry.last == rel:
                 return chunk_offsets[i] + entry.start, chunk_offsets[i] + entry.end
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover

@@ -212,7 +212,9 @@ class RuleIndex:
             return
         self._sampled += 1
         terms = keys.doc.terms
-        self._df.update(terms[BODY].union(terms["source"], terms["url"], terms["author"]))
+        # Other fields only when rules are keyed in them: a field no rule reads is
+        # never tokenised.
+        self._df.update(terms[BODY].union(*(terms[g] for _, g in self._postings if g != BODY)))
         # New epochs at 32, 128, 512, ... stories: rules get re-keyed with better figures.
         if (
             self._seen >= 32
