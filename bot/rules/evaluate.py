@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import re2
 
 from bot.rules.analysis import get_analyzer
 from bot.rules.document import GROUP_FIELDS, AnalyzedDoc, Document, Positions
 from bot.rules.settings import RuleSettings
-from bot.rules.syntax import And, Leaf, Node, Not, Slot, parse, re2_options
+from bot.rules.syntax import Leaf, Node, Not, Or, Slot, parse, re2_options
 
 Test = Callable[[AnalyzedDoc], bool]
 Occurrences = list[tuple[int, int]]
@@ -120,72 +120,79 @@ class CompiledRule:
 
     # -- building the boolean test -------------------------------------------------
 
+    # Tests are small functions whose data sit in their default arguments: calling one
+    # reads the function and one tuple of defaults, where a closure would read a cell
+    # per variable. With 100,000 rules in memory each object read is a likely cache
+    # miss, and a story tests dozens of candidate rules.
+
     def _build(self, node: Node) -> Test:
         if isinstance(node, Leaf):
             return self._build_leaf(node)
         if isinstance(node, Not):
             term = _single_term(node.child)
             if term is not None:
-                group, stem = term
-                return lambda d: stem not in d.terms[group]
-            inner = self._build(node.child)
-            return lambda d: not inner(d)
-        # Plain words are tested together as set operations; the rest one by one.
-        words: dict[str, set[str]] = {}
-        others: list[Test] = []
+                return _set_test(term[0], none=frozenset({term[1]}))
+            return _negate(self._build(node.child))
+        if isinstance(node, Or):
+            # Plain words of one field group: one set operation.
+            words: dict[str, set[str]] = {}
+            others: list[Test] = []
+            for child in node.children:
+                term = _single_term(child)
+                if term is not None:
+                    words.setdefault(term[0], set()).add(term[1])
+                else:
+                    others.append(self._build(child))
+            tests = [_set_test(g, anys=(frozenset(w),)) for g, w in words.items()]
+            return _any_test(tests + others)
+        # AND: per field group, the words needed, the words excluded and the word groups
+        # of which one is needed, all tested in one call.
+        need: dict[str, set[str]] = {}
+        none: dict[str, set[str]] = {}
+        anys: dict[str, list[frozenset[str]]] = {}
+        rest: list[Test] = []
         for child in node.children:
             term = _single_term(child)
             if term is not None:
-                words.setdefault(term[0], set()).add(term[1])
-            else:
-                others.append(self._build(child))
-        if isinstance(node, And):
-            parts = [_all_of(group, frozenset(terms)) for group, terms in words.items()] + others
-            return _and(parts)
-        parts = [_any_of(group, frozenset(terms)) for group, terms in words.items()] + others
-        return _or(parts)
+                need.setdefault(term[0], set()).add(term[1])
+                continue
+            if isinstance(child, Not) and (term := _single_term(child.child)) is not None:
+                none.setdefault(term[0], set()).add(term[1])
+                continue
+            if isinstance(child, Or):
+                terms = [_single_term(c) for c in child.children]
+                groups = {t[0] for t in terms if t is not None}
+                if None not in terms and len(groups) == 1:
+                    anys.setdefault(groups.pop(), []).append(
+                        frozenset(t[1] for t in terms if t is not None)
+                    )
+                    continue
+            rest.append(self._build(child))
+        sets = [
+            _set_test(
+                g,
+                need=frozenset(need.get(g, ())),
+                anys=tuple(anys.get(g, ())),
+                none=frozenset(none.get(g, ())),
+            )
+            for g in dict.fromkeys([*need, *anys, *none])
+        ]
+        # Set tests first: they are the cheapest and most often decide.
+        return _all_test(sets + rest)
 
     def _build_leaf(self, leaf: Leaf) -> Test:
         group = leaf.group
         fields = GROUP_FIELDS[group]
         if leaf.kind == "prefix":
-            prefix = leaf.text
-            return lambda d: any(d.has_prefix(f, prefix) for f in fields)
+            return _prefix_test(leaf.text, fields)
         if leaf.kind == "regex":
-            regex = self._regex(leaf.text)
-            return lambda d: any(regex.search(d.folded(f)[0]) is not None for f in fields)
-        slots = leaf.slots
+            return _regex_test(self._regex(leaf.text), fields)
         single = _single_term(leaf)
         if single is not None:
-            term = single[1]
-            return lambda d: term in d.terms[group]
-        slop = leaf.slop
-        if all(len(alts) == 1 and len(alts[0]) == 1 for alts in slots):
-            stems = [alts[0][0] for alts in slots]
-            every = frozenset(stems)
-
-            def simple(d: AnalyzedDoc) -> bool:
-                terms = d.terms
-                if not every <= terms[group]:
-                    return False
-                for f in fields:
-                    # Each stem of a plain phrase must be in the very field it occurs in.
-                    if every <= terms[f] and _phrase_occurrences(
-                        d.positions(f), slots, slop, first=True
-                    ):
-                        return True
-                return False
-
-            return simple
-        needed = _needed(slots)
-
-        def phrase(d: AnalyzedDoc) -> bool:
-            present = d.terms[group]
-            if not all(any(t in present for t in alts) for alts in needed):
-                return False
-            return any(_phrase_occurrences(d.positions(f), slots, slop, first=True) for f in fields)
-
-        return phrase
+            return _set_test(group, need=frozenset({single[1]}))
+        if all(len(alts) == 1 and len(alts[0]) == 1 for alts in leaf.slots):
+            return _plain_phrase_test(leaf, fields)
+        return _phrase_test(leaf, fields)
 
     def _regex(self, pattern: str) -> re2._Regexp:
         regex = self._regexes.get(pattern)
@@ -235,30 +242,193 @@ def _single_term(node: Node) -> tuple[str, str] | None:
     return None
 
 
-def _all_of(group: str, terms: frozenset[str]) -> Test:
-    if len(terms) == 1:
-        (term,) = terms
-        return lambda d: term in d.terms[group]
-    return lambda d: terms <= d.terms[group]
+def _set_test(
+    group: str,
+    need: frozenset[str] = frozenset(),
+    anys: tuple[frozenset[str], ...] = (),
+    none: frozenset[str] = frozenset(),
+) -> Test:
+    """All of ``need``, one of each of ``anys`` and none of ``none`` in a field group."""
+    if not anys and not none:
+        if len(need) == 1:
+            (stem,) = need
+
+            def has(d: AnalyzedDoc, _stem: str = stem, _group: str = group) -> bool:
+                return _stem in d.terms[_group]
+
+            return has
+
+        def has_all(d: AnalyzedDoc, _need: frozenset[str] = need, _group: str = group) -> bool:
+            return _need <= d.terms[_group]
+
+        return has_all
+    if not need and not none and len(anys) == 1:
+        (alts,) = anys
+
+        def has_any(d: AnalyzedDoc, _alts: frozenset[str] = alts, _group: str = group) -> bool:
+            return not _alts.isdisjoint(d.terms[_group])
+
+        return has_any
+
+    def sets(
+        d: AnalyzedDoc,
+        _group: str = group,
+        _need: frozenset[str] = need,
+        _anys: tuple[frozenset[str], ...] = anys,
+        _none: frozenset[str] = none,
+    ) -> bool:
+        terms = d.terms[_group]
+        if not _need <= terms:
+            return False
+        for alts in _anys:
+            if alts.isdisjoint(terms):
+                return False
+        return _none.isdisjoint(terms)
+
+    return sets
 
 
-def _any_of(group: str, terms: frozenset[str]) -> Test:
-    return lambda d: not terms.isdisjoint(d.terms[group])
+def _negate(inner: Test) -> Test:
+    def negated(d: AnalyzedDoc, _inner: Test = inner) -> bool:
+        return not _inner(d)
+
+    return negated
 
 
-def _and(parts: list[Test]) -> Test:
-    # Nested two-way closures: cheaper per call than a generator over the parts.
+def _all_test(parts: list[Test]) -> Test:
     if len(parts) == 1:
         return parts[0]
-    first, second = parts[0], _and(parts[1:])
-    return lambda d: first(d) and second(d)
+
+    def every(d: AnalyzedDoc, _parts: tuple[Test, ...] = tuple(parts)) -> bool:
+        for part in _parts:  # noqa: SIM110 (no generator per call)
+            if not part(d):
+                return False
+        return True
+
+    return every
 
 
-def _or(parts: list[Test]) -> Test:
+def _any_test(parts: list[Test]) -> Test:
     if len(parts) == 1:
         return parts[0]
-    first, second = parts[0], _or(parts[1:])
-    return lambda d: first(d) or second(d)
+
+    def some(d: AnalyzedDoc, _parts: tuple[Test, ...] = tuple(parts)) -> bool:
+        for part in _parts:  # noqa: SIM110 (no generator per call)
+            if part(d):
+                return True
+        return False
+
+    return some
+
+
+def _prefix_test(prefix: str, fields: tuple[str, ...]) -> Test:
+    def prefixed(d: AnalyzedDoc, _prefix: str = prefix, _fields: tuple[str, ...] = fields) -> bool:
+        for f in _fields:  # noqa: SIM110 (no generator per call)
+            if d.has_prefix(f, _prefix):
+                return True
+        return False
+
+    return prefixed
+
+
+def _regex_test(regex: re2._Regexp, fields: tuple[str, ...]) -> Test:
+    def searched(
+        d: AnalyzedDoc, _regex: re2._Regexp = regex, _fields: tuple[str, ...] = fields
+    ) -> bool:
+        for f in _fields:  # noqa: SIM110 (no generator per call)
+            if _regex.search(d.folded(f)[0]) is not None:
+                return True
+        return False
+
+    return searched
+
+
+def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
+    """A phrase or proximity group of plain words (no compound in the query)."""
+    stems = tuple(alts[0][0] for alts in leaf.slots)
+    if len(stems) == 2:
+        # The commonest shape, "a b" or "a b"~N: its words are tested one by one, as
+        # the story's own (interned) objects, not through a set of the rule's.
+        return _pair_test(stems[0], stems[1], leaf, fields)
+
+    def plain_phrase(
+        d: AnalyzedDoc,
+        _every: frozenset[str] = frozenset(stems),
+        _stems: tuple[str, ...] = stems,
+        _group: str = leaf.group,
+        _slop: int | None = leaf.slop,
+        _fields: tuple[str, ...] = fields,
+        _leaf: Leaf = leaf,
+    ) -> bool:
+        terms = d.terms
+        if not _every <= terms[_group]:
+            return False
+        for f in _fields:
+            # Each word must be in the very field the phrase occurs in.
+            if not _every <= terms[f]:
+                continue
+            positions = d.positions(f)
+            if positions.has_joined(_stems):
+                found = _phrase_occurrences(positions, _leaf.slots, _slop, first=True)
+            else:
+                found = _simple_occurrences(positions, _stems, _slop, first=True)
+            if found:
+                return True
+        return False
+
+    return plain_phrase
+
+
+def _pair_test(a: str, b: str, leaf: Leaf, fields: tuple[str, ...]) -> Test:
+    def pair(
+        d: AnalyzedDoc,
+        _a: str = a,
+        _b: str = b,
+        _group: str = leaf.group,
+        _slop: int | None = leaf.slop,
+        _fields: tuple[str, ...] = fields,
+        _leaf: Leaf = leaf,
+    ) -> bool:
+        terms = d.terms
+        present = terms[_group]
+        if _a not in present or _b not in present:
+            return False
+        for f in _fields:
+            present = terms[f]
+            # Both words must be in the very field the phrase occurs in.
+            if _a not in present or _b not in present:
+                continue
+            positions = d.positions(f)
+            if positions.has_joined((_a, _b)):
+                found = _phrase_occurrences(positions, _leaf.slots, _slop, first=True)
+            else:
+                found = _simple_occurrences(positions, (_a, _b), _slop, first=True)
+            if found:
+                return True
+        return False
+
+    return pair
+
+
+def _phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
+    """A phrase with a compound (``"e-mail scam"``): each slot has alternatives."""
+    needed = _needed(leaf.slots)
+
+    def phrase(
+        d: AnalyzedDoc,
+        _needed: list[tuple[str, ...]] = needed,
+        _leaf: Leaf = leaf,
+        _fields: tuple[str, ...] = fields,
+    ) -> bool:
+        present = d.terms[_leaf.group]
+        if not all(any(t in present for t in alts) for alts in _needed):
+            return False
+        return any(
+            _phrase_occurrences(d.positions(f), _leaf.slots, _leaf.slop, first=True)
+            for f in _fields
+        )
+
+    return phrase
 
 
 def _positive_leaves(node: Node, negated: bool = False) -> list[Leaf]:
@@ -321,7 +491,7 @@ def _phrase_occurrences(
 
 
 def _simple_occurrences(
-    positions: Positions, stems: list[str], slop: int | None, first: bool
+    positions: Positions, stems: Sequence[str], slop: int | None, first: bool
 ) -> Occurrences:
     """Fast path for phrases of plain words none of which is a compound in the field."""
     starts = [positions.singles(stem) for stem in stems]
