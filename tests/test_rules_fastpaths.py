@@ -148,6 +148,21 @@ def test_a_check_that_passes_by_hash_alone_still_needs_the_exact_test() -> None:
     index.add(1, compile_rule("minsk AND warsaw"))
     assert index.match(DOC) == []
     # Post the rule once more with no check at all, as a colliding hash would.
-    (kind, group, text) = index._posted[1][0]
-    index._postings[(kind, group)].add(text, 1, None)
+    slot = index._slot_of[1]
+    (kind, group, text) = index._posted[slot][0]
+    index._postings[(kind, group)].add(text, slot, None)
     assert index.match(DOC) == []
+
+
+def test_freed_slots_are_reused_and_matches_stay_sorted_by_rule_id() -> None:
+    index = RuleIndex()
+    queries = {30: "minsk", 10: "talks", 20: "lukasenka"}
+    for rule_id, query in queries.items():
+        index.add(rule_id, compile_rule(query))
+    index.remove(10)
+    index.add(5, compile_rule("freed"))  # takes the slot rule 10 left
+    index.add(30, compile_rule("warsaw"))  # replaced: no longer matches
+    assert len(index) == 3 and len(index._ids) == 3
+    assert [m.rule_id for m in index.match(DOC)] == [5, 20]
+    index.remove(10)  # absent: nothing happens
+    assert [m.rule_id for m in index.match(DOC)] == [5, 20]

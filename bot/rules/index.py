@@ -56,8 +56,13 @@ class RuleIndex:
         self.analyzer = get_analyzer(settings.language)
         self._head = max(1, min(3, settings.min_prefix))
         self._head_of = itemgetter(slice(None, self._head))
-        self._rules: dict[int, CompiledRule] = {}
-        self._tests: dict[int, Test] = {}
+        # Rules are held in dense slots: postings, candidates and the statistics below
+        # use slot numbers, and a story reads a candidate's test from a list, not a map.
+        self._slot_of: dict[int, int] = {}  # rule id -> slot
+        self._ids: list[int] = []  # slot -> rule id (-1 when free)
+        self._rules: list[CompiledRule | None] = []
+        self._tests: list[Test] = []
+        self._free: list[int] = []
         self._posted: dict[int, list[Key]] = {}
         self._postings: dict[tuple[str, str], _Posting] = {}
         self._always: set[int] = set()
@@ -72,7 +77,7 @@ class RuleIndex:
         self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
 
     def __len__(self) -> int:
-        return len(self._rules)
+        return len(self._slot_of)
 
     def add(self, rule_id: int, rule: CompiledRule) -> None:
         """Indexes a rule, replacing any rule with the same id.
@@ -86,17 +91,26 @@ class RuleIndex:
                 f"the index {self.settings.language!r}"
             )
         self.remove(rule_id)
-        self._rules[rule_id] = rule
-        self._tests[rule_id] = rule.test
-        self._post(rule_id, rule)
+        if self._free:
+            slot = self._free.pop()
+            self._ids[slot], self._rules[slot], self._tests[slot] = rule_id, rule, rule.test
+        else:
+            slot = len(self._ids)
+            self._ids.append(rule_id)
+            self._rules.append(rule)
+            self._tests.append(rule.test)
+        self._slot_of[rule_id] = slot
+        self._post(slot, rule)
 
     def remove(self, rule_id: int) -> None:
         """Drops a rule from the index; nothing happens if it is absent."""
-        if self._rules.pop(rule_id, None) is None:
+        slot = self._slot_of.pop(rule_id, None)
+        if slot is None:
             return
-        del self._tests[rule_id]
-        self._unpost(rule_id)
-        self._rule_epoch.pop(rule_id, None)
+        self._unpost(slot)
+        self._rule_epoch.pop(slot, None)
+        self._ids[slot], self._rules[slot], self._tests[slot] = -1, None, _never
+        self._free.append(slot)
 
     def match(self, doc: Document) -> list[RuleMatch]:
         """Every rule matching a story, sorted by rule id.
@@ -118,13 +132,14 @@ class RuleIndex:
             self._rekey_hot(keys, candidates)
         for (kind, group), posting in self._postings.items():
             posting.collect(keys.get(kind, group), keys, candidates)
-        # The tests sit in their own map: a candidate that fails costs no read of its rule.
+        # The tests sit in their own list: a candidate that fails costs no read of its rule.
         tests = self._tests
+        passed = [slot for slot in candidates if tests[slot](adoc)]
+        ids = self._ids
         rules = self._rules
         return [
-            RuleMatch(rule_id, rules[rule_id], adoc)
-            for rule_id in sorted(candidates)
-            if tests[rule_id](adoc)
+            RuleMatch(ids[slot], rules[slot], adoc)  # type: ignore[arg-type]
+            for slot in sorted(passed, key=ids.__getitem__)
         ]
 
     def memory_keys(self) -> int:
@@ -133,11 +148,11 @@ class RuleIndex:
 
     # -- posting ---------------------------------------------------------------------
 
-    def _post(self, rule_id: int, rule: CompiledRule) -> None:
+    def _post(self, slot: int, rule: CompiledRule) -> None:
         clauses = _clauses(rule.root, self._cost, self._head)
         if not clauses:
-            self._always.add(rule_id)
-            self._posted[rule_id] = []
+            self._always.add(slot)
+            self._posted[slot] = []
             return
         ranked = sorted(clauses, key=self._clause_cost)
         primary = ranked[0]
@@ -155,16 +170,16 @@ class RuleIndex:
             posting = self._postings.get((kind, group))
             if posting is None:
                 posting = self._postings[(kind, group)] = _Posting()
-            posting.add(text, rule_id, check)
-        self._posted[rule_id] = list(primary)
-        self._checks[rule_id] = check
-        self._rule_epoch[rule_id] = self._epoch
+            posting.add(text, slot, check)
+        self._posted[slot] = list(primary)
+        self._checks[slot] = check
+        self._rule_epoch[slot] = self._epoch
 
-    def _unpost(self, rule_id: int) -> None:
-        self._always.discard(rule_id)
-        check = self._checks.pop(rule_id, None)
-        for kind, group, text in self._posted.pop(rule_id, []):
-            self._postings[(kind, group)].remove(text, rule_id, check)
+    def _unpost(self, slot: int) -> None:
+        self._always.discard(slot)
+        check = self._checks.pop(slot, None)
+        for kind, group, text in self._posted.pop(slot, []):
+            self._postings[(kind, group)].remove(text, slot, check)
 
     def _rekey_hot(self, keys: _DocKeys, candidates: set[int]) -> None:
         """Re-keys the crowded keys of this story that turned out common.
@@ -184,15 +199,18 @@ class RuleIndex:
         """Moves rules off a key found to be common, to their now cheapest clause.
 
         Returns:
-            Every rule that was under the key (a bounded number are moved per call).
+            The slot of every rule that was under the key (a bounded number are moved
+            per call).
         """
         budget = _REKEY_BUDGET
-        snapshot = posting.rule_ids(key[2])
-        for rule_id in snapshot:
-            if self._rule_epoch.get(rule_id) == self._epoch:
+        snapshot = posting.slots(key[2])
+        for slot in snapshot:
+            if self._rule_epoch.get(slot) == self._epoch:
                 continue
-            self._unpost(rule_id)
-            self._post(rule_id, self._rules[rule_id])
+            rule = self._rules[slot]
+            assert rule is not None
+            self._unpost(slot)
+            self._post(slot, rule)
             budget -= 1
             if not budget:
                 return snapshot
@@ -246,6 +264,11 @@ class RuleIndex:
         return sum(self._cost(key) for key in clause)
 
 
+def _never(adoc: AnalyzedDoc) -> bool:
+    """The test of a free slot (no posting refers to one)."""
+    return False
+
+
 class _Posting:
     """The rules posted under the keys of one kind and field group, with their checks.
 
@@ -266,24 +289,24 @@ class _Posting:
         self.size: dict[str, int] = {}
         self.big: set[str] = set()  # keys holding enough rules to be worth re-keying
 
-    def add(self, text: str, rule_id: int, check: Check) -> None:
+    def add(self, text: str, slot: int, check: Check) -> None:
         space, hashes = _check_hashes(check)
         packed = self.packed.get(text)
         if packed is None:
             packed = self.packed[text] = array("q")
         for value in hashes:
-            packed.extend((value, rule_id))
+            packed.extend((value, slot))
         self.spaces[space] += 1
         size = self.size[text] = self.size.get(text, 0) + 1
         if size >= _REKEY_MIN:
             self.big.add(text)
 
-    def remove(self, text: str, rule_id: int, check: Check) -> None:
+    def remove(self, text: str, slot: int, check: Check) -> None:
         space, _ = _check_hashes(check)
         packed = self.packed[text]
         kept = array("q")
         for i in range(0, len(packed), 2):
-            if packed[i + 1] != rule_id:
+            if packed[i + 1] != slot:
                 kept.extend(packed[i : i + 2])
         if kept:
             self.packed[text] = kept
@@ -300,7 +323,7 @@ class _Posting:
         if size < _REKEY_MIN:
             self.big.discard(text)
 
-    def rule_ids(self, text: str) -> list[int]:
+    def slots(self, text: str) -> list[int]:
         return [*dict.fromkeys(self.packed.get(text, array("q"))[1::2])]
 
     def collect(self, present: set[str], keys: _DocKeys, candidates: set[int]) -> None:
