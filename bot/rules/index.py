@@ -13,11 +13,11 @@ when a key turns out common, the rules posted under it move to a rarer clause.
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, repeat
 from operator import itemgetter, xor
+from struct import Struct
 
 from bot.rules.analysis import Memo, get_analyzer
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
@@ -274,7 +274,8 @@ class _Posting:
 
     A story's work here is bound by memory latency, not by instructions: with 100,000
     rules, every object read is likely a cache miss. So the rules under a key are packed
-    into one ``array`` of ``(check hash, rule id)`` pairs, tested against the hashes of
+    into one ``bytes`` object (its data inline, one read) of ``(check hash, slot)``
+    pairs of 64-bit ints, tested against the hashes of
     the story's keys without reading any string or int object of the rule. A check on
     a title-and-text stem hashes the stem; a check on another kind or field group of
     key hashes the whole key. A hash collision only adds a candidate, which the exact
@@ -284,18 +285,15 @@ class _Posting:
     __slots__ = ("packed", "spaces", "size", "big")
 
     def __init__(self) -> None:
-        self.packed: dict[str, array[int]] = {}
+        self.packed: dict[str, bytes] = {}
         self.spaces: Counter[tuple[str, str]] = Counter()  # check spaces in use
         self.size: dict[str, int] = {}
         self.big: set[str] = set()  # keys holding enough rules to be worth re-keying
 
     def add(self, text: str, slot: int, check: Check) -> None:
         space, hashes = _check_hashes(check)
-        packed = self.packed.get(text)
-        if packed is None:
-            packed = self.packed[text] = array("q")
-        for value in hashes:
-            packed.extend((value, slot))
+        added = b"".join(_PAIR.pack(value, slot) for value in hashes)
+        self.packed[text] = self.packed.get(text, b"") + added
         self.spaces[space] += 1
         size = self.size[text] = self.size.get(text, 0) + 1
         if size >= _REKEY_MIN:
@@ -303,11 +301,11 @@ class _Posting:
 
     def remove(self, text: str, slot: int, check: Check) -> None:
         space, _ = _check_hashes(check)
-        packed = self.packed[text]
-        kept = array("q")
-        for i in range(0, len(packed), 2):
-            if packed[i + 1] != slot:
-                kept.extend(packed[i : i + 2])
+        kept = b"".join(
+            _PAIR.pack(value, other)
+            for value, other in _PAIR.iter_unpack(self.packed[text])
+            if other != slot
+        )
         if kept:
             self.packed[text] = kept
         else:
@@ -324,19 +322,20 @@ class _Posting:
             self.big.discard(text)
 
     def slots(self, text: str) -> list[int]:
-        return [*dict.fromkeys(self.packed.get(text, array("q"))[1::2])]
+        return [*dict.fromkeys(memoryview(self.packed.get(text, b"")).cast("q")[1::2])]
 
     def collect(self, present: set[str], keys: _DocKeys, candidates: set[int]) -> None:
         """Adds to ``candidates`` the rules under ``present`` keys whose check holds."""
         packed = self.packed
         hits = packed.keys() & present
         if hits:
-            # One buffer of (check hash, rule id) pairs, filtered without a Python loop.
+            # One buffer of (check hash, slot) pairs, filtered without a Python loop.
             pairs = memoryview(b"".join(map(packed.__getitem__, hits))).cast("q")
             passed = keys.hashes(self.spaces)
             candidates.update(compress(pairs[1::2], map(passed.__contains__, pairs[0::2])))
 
 
+_PAIR = Struct("qq")
 # Stands for "no second check": every story's hash set holds it.
 _NO_CHECK = 0
 _BODY_STEMS = ("t", BODY)
