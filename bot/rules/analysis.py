@@ -226,6 +226,24 @@ class Analyzer:
             return (self._plain[core][plain],)
         return getattr(self.info[chunk], attr)
 
+    def pairs(self, chunks: list[str]) -> list[Pair | None]:
+        """``pair`` of each chunk; plain words met for the first time share one stemmer call."""
+        plain = self._plain
+        new = {
+            core: fold(core)
+            for core in [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
+            if core not in plain and core.isalnum() and core.isprintable()
+        }
+        if new:
+            with self._stem_lock:
+                stems = self._stemmer.stemWords(list(new.values()))
+            if len(plain) + len(new) > _CACHE_LIMIT:
+                plain.clear()
+            for (core, word), stemmed in zip(new.items(), stems, strict=True):
+                stem = sys.intern(stemmed.replace("'", ""))
+                plain[core] = (stem, stem if stem == word else word)
+        return [self.pair(chunk) for chunk in chunks]
+
     def pair(self, chunk: str) -> Pair | None:
         """(stem, word) of a chunk holding exactly one token, else None; cached in ``single``."""
         core = chunk.strip(_EDGE_PUNCT)

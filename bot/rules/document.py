@@ -85,9 +85,8 @@ class _Tokens:
             return
         # Chunks met for the first time, and chunks of several tokens ("U.S.-led").
         terms.discard(_MISSING_STEM)
-        pair = analyzer.pair
-        for i in compress(range(len(raws)), map(is_, pairs, repeat(_MISSING))):
-            found = pair(raws[i])
+        missing = list(compress(range(len(raws)), map(is_, pairs, repeat(_MISSING))))
+        for i, found in zip(missing, analyzer.pairs([raws[i] for i in missing]), strict=True):
             if found is None:
                 info = self.multi[i] = analyzer.info[raws[i]]
                 terms.update(info.stems)
