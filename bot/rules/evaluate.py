@@ -74,13 +74,15 @@ class CompiledRule:
         settings: The settings it was compiled with.
     """
 
+    __slots__ = ("query", "root", "settings", "analyzer", "_regexes", "test")
+
     def __init__(self, query: str, root: Node, settings: RuleSettings) -> None:
         """Prepares the evaluator; use ``compile_rule`` rather than this."""
         self.query = query
         self.root = root
         self.settings = settings
         self.analyzer = get_analyzer(settings.language)
-        self._regexes: dict[str, re2._Regexp] = {}
+        self._regexes: dict[str, re2._Regexp] | None = None  # most rules hold none
         self.test: Test = self._build(root)
 
     def __repr__(self) -> str:
@@ -195,6 +197,8 @@ class CompiledRule:
         return _phrase_test(leaf, fields)
 
     def _regex(self, pattern: str) -> re2._Regexp:
+        if self._regexes is None:
+            self._regexes = {}
         regex = self._regexes.get(pattern)
         if regex is None:
             regex = self._regexes[pattern] = re2.compile(pattern, re2_options())

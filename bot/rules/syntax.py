@@ -32,7 +32,7 @@ _WORD_END = frozenset(' \t\r\n\f\v()"')
 _PREFIX_WORD_RE = re.compile(r"[^\W_]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """One searchable part of a query.
 
@@ -55,17 +55,17 @@ class Leaf:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     child: Node
 
