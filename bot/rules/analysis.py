@@ -229,9 +229,10 @@ class Analyzer:
     def pairs(self, chunks: list[str]) -> list[Pair | None]:
         """``pair`` of each chunk; plain words met for the first time share one stemmer call."""
         plain = self._plain
+        cores = [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
         new = {
             core: fold(core)
-            for core in [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
+            for core in cores
             if core not in plain and core.isalnum() and core.isprintable()
         }
         if new:
@@ -242,7 +243,19 @@ class Analyzer:
             for (core, word), stemmed in zip(new.items(), stems, strict=True):
                 stem = sys.intern(stemmed.replace("'", ""))
                 plain[core] = (stem, stem if stem == word else word)
-        return [self.pair(chunk) for chunk in chunks]
+        single = self.single
+        if len(single) + len(chunks) > _CACHE_LIMIT:
+            single.clear()
+        out: list[Pair | None] = []
+        for chunk, core in zip(chunks, cores, strict=True):
+            # Only plain words are in ``plain``; the rest take the slow path.
+            found = plain.get(core)
+            if found is None:
+                out.append(self.pair(chunk))
+            else:
+                single[chunk] = found
+                out.append(found)
+        return out
 
     def pair(self, chunk: str) -> Pair | None:
         """(stem, word) of a chunk holding exactly one token, else None; cached in ``single``."""

@@ -71,7 +71,9 @@ class RuleIndex:
         self._seen = 0
         self._epoch = 0
         self._rule_epoch: dict[int, int] = {}
-        self._settled: dict[Key, int] = {}
+        # Per posting, the crowded keys found common at the start of this epoch and not
+        # yet re-keyed: a story meets them by one small set intersection.
+        self._pending: dict[tuple[str, str], set[str]] = {}
         self._checks: dict[int, Check] = {}
         words = self.analyzer.words
         self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
@@ -128,7 +130,7 @@ class RuleIndex:
         keys = _DocKeys(self, adoc)
         self._learn(keys)
         candidates = set(self._always)
-        if self._epoch:
+        if self._pending:
             self._rekey_hot(keys, candidates)
         for (kind, group), posting in self._postings.items():
             posting.collect(keys.get(kind, group), keys, candidates)
@@ -187,23 +189,24 @@ class RuleIndex:
         Runs before any rule is collected, so moved rules cannot be missed; every rule
         that was under such a key becomes a candidate.
         """
-        for (kind, group), posting in list(self._postings.items()):
-            if not posting.big:
-                continue
-            for text in posting.big & keys.get(kind, group):
-                key = (kind, group, text)
-                if self._settled.get(key) != self._epoch and self._is_hot((kind, text)):
-                    candidates.update(self._rekey(key, posting))
+        for (kind, group), pending in list(self._pending.items()):
+            for text in pending & keys.get(kind, group):
+                snapshot, done = self._rekey(text, self._postings[(kind, group)])
+                candidates.update(snapshot)
+                if done:
+                    pending.discard(text)
+            if not pending:
+                del self._pending[(kind, group)]
 
-    def _rekey(self, key: Key, posting: _Posting) -> list[int]:
+    def _rekey(self, text: str, posting: _Posting) -> tuple[list[int], bool]:
         """Moves rules off a key found to be common, to their now cheapest clause.
 
         Returns:
-            The slot of every rule that was under the key (a bounded number are moved
-            per call).
+            The slot of every rule that was under the key, and whether all were moved
+            (a bounded number are moved per call).
         """
         budget = _REKEY_BUDGET
-        snapshot = posting.slots(key[2])
+        snapshot = posting.slots(text)
         for slot in snapshot:
             if self._rule_epoch.get(slot) == self._epoch:
                 continue
@@ -213,9 +216,8 @@ class RuleIndex:
             self._post(slot, rule)
             budget -= 1
             if not budget:
-                return snapshot
-        self._settled[key] = self._epoch
-        return snapshot
+                return snapshot, False
+        return snapshot, True
 
     # -- statistics ------------------------------------------------------------------
 
@@ -240,6 +242,11 @@ class RuleIndex:
             and self._seen.bit_length() % 2 == 0
         ):
             self._epoch += 1
+            self._pending = {
+                space: hot
+                for space, posting in self._postings.items()
+                if (hot := {text for text in posting.big if self._is_hot((space[0], text))})
+            }
 
     def _share(self, kind: str, text: str) -> float | None:
         if kind != "t" or self._seen < 32:
