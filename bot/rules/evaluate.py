@@ -350,10 +350,6 @@ def _regex_test(regex: re2._Regexp, fields: tuple[str, ...]) -> Test:
 def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase or proximity group of plain words (no compound in the query)."""
     stems = tuple(alts[0][0] for alts in leaf.slots)
-    if len(stems) == 2:
-        # The commonest shape, "a b" or "a b"~N: its words are tested one by one, as
-        # the story's own (interned) objects, not through a set of the rule's.
-        return _pair_test(stems[0], stems[1], leaf, fields)
 
     def plain_phrase(
         d: AnalyzedDoc,
@@ -381,37 +377,6 @@ def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
         return False
 
     return plain_phrase
-
-
-def _pair_test(a: str, b: str, leaf: Leaf, fields: tuple[str, ...]) -> Test:
-    def pair(
-        d: AnalyzedDoc,
-        _a: str = a,
-        _b: str = b,
-        _group: str = leaf.group,
-        _slop: int | None = leaf.slop,
-        _fields: tuple[str, ...] = fields,
-        _leaf: Leaf = leaf,
-    ) -> bool:
-        terms = d.terms
-        present = terms[_group]
-        if _a not in present or _b not in present:
-            return False
-        for f in _fields:
-            present = terms[f]
-            # Both words must be in the very field the phrase occurs in.
-            if _a not in present or _b not in present:
-                continue
-            positions = d.positions(f)
-            if positions.has_joined((_a, _b)):
-                found = _phrase_occurrences(positions, _leaf.slots, _slop, first=True)
-            else:
-                found = _simple_occurrences(positions, (_a, _b), _slop, first=True)
-            if found:
-                return True
-        return False
-
-    return pair
 
 
 def _phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
