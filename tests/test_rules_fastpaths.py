@@ -166,3 +166,23 @@ def test_freed_slots_are_reused_and_matches_stay_sorted_by_rule_id() -> None:
     assert [m.rule_id for m in index.match(DOC)] == [5, 20]
     index.remove(10)  # absent: nothing happens
     assert [m.rule_id for m in index.match(DOC)] == [5, 20]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        DOC.text,
+        "MINSK and Minsk and minsk: THE E-Mail, U.S.-Led TALKS in Łódź",
+        "İstanbul and ISTANBUL: the İ lowers to two characters",
+    ],
+)
+def test_chunks_are_lower_cased_only_where_offsets_stay(text: str) -> None:
+    analyzer = Analyzer("english")
+    adoc = AnalyzedDoc(Document(text=text), analyzer)
+    original = text.split()
+    raws = adoc.raws("text")
+    assert [len(r) for r in raws] == [len(r) for r in original]
+    assert raws == ([r.lower() for r in original] if len(text.lower()) == len(text) else original)
+    for raw, chunk in zip(raws, original, strict=True):
+        assert analyzer.info[raw].pos_stems == analyzer.info[chunk].pos_stems
+        assert analyzer.info[raw].words == analyzer.info[chunk].words

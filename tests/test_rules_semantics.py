@@ -401,3 +401,19 @@ def test_unknown_language_is_refused() -> None:
 )
 def test_tokenising(text: str, query: str, expected: bool) -> None:
     assert (compile_rule(query).match(Document(text=text)) is not None) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "query", "expected"),
+    [
+        ("THE E-MAIL SAID so", '"the email said"', ["THE E-MAIL SAID"]),
+        ("İstanbul talks: İzmir next", '"istanbul talks"', ["İstanbul talks"]),
+        ("Talks in İstanbul, then MINSK", "minsk", ["MINSK"]),
+    ],
+)
+def test_spans_in_upper_case_and_length_changing_text(
+    text: str, query: str, expected: list[str]
+) -> None:
+    match = compile_rule(query).match(Document(text=text))
+    assert match is not None
+    assert [text[a:b] for a, b in match.spans["text"]] == expected

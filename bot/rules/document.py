@@ -64,7 +64,7 @@ class _Tokens:
     """One field cut into chunks and tokens.
 
     Attributes:
-        raws: The whitespace-separated chunks, in order.
+        raws: The whitespace-separated chunks, in order, lower-cased (see below).
         pairs: (stem, word) per chunk; chunks of several tokens (or none) hold
             ``_MISSING`` here and their analysis in ``multi``.
         multi: Chunk index -> analysis, for the chunks that are not one token.
@@ -75,7 +75,11 @@ class _Tokens:
     __slots__ = ("raws", "pairs", "multi", "flat", "terms")
 
     def __init__(self, text: str, analyzer: Analyzer) -> None:
-        raws = self.raws = text.split()
+        # Lower case first (tokens are case-folded anyway), so "The" and "the" are one
+        # cached chunk, unless lowering moved a character (as "İ" does): chunks keep
+        # the offsets of the original text, for highlights.
+        lowered = text.lower()
+        raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
         # Nearly every chunk is one token already seen: one look-up each, at C speed.
         pairs = self.pairs = list(map(analyzer.single.get, raws, repeat(_MISSING)))
         flat = self.flat = list(map(_FIRST, pairs))
@@ -182,7 +186,8 @@ class AnalyzedDoc:
         return dict.fromkeys(self._fields[field].raws).keys()
 
     def raws(self, field: str) -> list[str]:
-        """The whitespace-separated chunks of a field, in order."""
+        """The whitespace-separated chunks of a field, in order (lower-cased when that
+        keeps every character's offset)."""
         return self._fields[field].raws
 
     def positions(self, field: str) -> Positions:
