@@ -72,7 +72,9 @@ class RuleIndex:
         self._epoch = 0
         self._rule_epoch: dict[int, int] = {}
         # Per posting, the crowded keys found common at the start of this epoch and not
-        # yet re-keyed: a story meets them by one small set intersection.
+        # yet re-keyed: a story meets them by one small set intersection. (A key that
+        # gets crowded later waits for the next epoch; new rules are keyed by the
+        # figures of the day anyway.)
         self._pending: dict[tuple[str, str], set[str]] = {}
         self._checks: dict[int, Check] = {}
         words = self.analyzer.words
@@ -282,11 +284,11 @@ class _Posting:
     A story's work here is bound by memory latency, not by instructions: with 100,000
     rules, every object read is likely a cache miss. So the rules under a key are packed
     into one ``bytes`` object (its data inline, one read) of ``(check hash, slot)``
-    pairs of 64-bit ints, tested against the hashes of
-    the story's keys without reading any string or int object of the rule. A check on
-    a title-and-text stem hashes the stem; a check on another kind or field group of
-    key hashes the whole key. A hash collision only adds a candidate, which the exact
-    evaluator then rejects.
+    pairs of 64-bit ints, tested against the hashes of the story's keys without reading
+    any string or int object of the rule. A check on a title-and-text stem hashes the
+    stem; a check on another kind or field group of key hashes its text, salted by kind
+    and group. A hash collision only adds a candidate, which the exact evaluator then
+    rejects.
     """
 
     __slots__ = ("packed", "spaces", "size", "big")
