@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import chain
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.rules import Document, RuleIndex, compile_rule
 from bot.rules.analysis import Analyzer
@@ -186,3 +188,47 @@ def test_chunks_are_lower_cased_only_where_offsets_stay(text: str) -> None:
     for raw, chunk in zip(raws, original, strict=True):
         assert analyzer.info[raw].pos_stems == analyzer.info[chunk].pos_stems
         assert analyzer.info[raw].words == analyzer.info[chunk].words
+
+
+_TRICKY_CHUNKS = [
+    *CHUNKS,
+    "MINSK",
+    "The",
+    "the,",
+    "İstanbul",
+    "ISTANBUL.",
+    "Straße",
+    "e-Mail,",
+    "(U.S.)",
+    "1,300.",
+    "don't",
+    "Don’t",
+    "a/b",
+    "—",
+    "«Lukašenka»",
+    "x",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(_TRICKY_CHUNKS), max_size=25),
+    st.lists(st.sampled_from([" ", "  ", "\n", "\t"]), min_size=25, max_size=25),
+)
+def test_fields_read_through_the_caches_equal_the_full_analysis(
+    chunks: list[str], gaps: list[str]
+) -> None:
+    """Warm or cold, lowered or not: every position's stem, every word, every term."""
+    text = "".join(chunk + gap for chunk, gap in zip(chunks, gaps, strict=False))
+    shared = Analyzer("english")
+    doc = Document(text=text)
+    for adoc in (AnalyzedDoc(doc, shared), AnalyzedDoc(doc, shared)):  # cold, then warm
+        reference = Analyzer("english")  # no cache shared with the reading under test
+        original = text.split()
+        flat = [stem for raw in original for stem in reference.info[raw].pos_stems]
+        assert [stem for raw in adoc.raws("text") for stem in shared.info[raw].pos_stems] == flat
+        positions = adoc.positions("text")
+        for stem in {*flat, "absent"}:
+            assert list(positions.singles(stem)) == [i for i, s in enumerate(flat) if s == stem]
+        assert adoc.terms["text"] == {s for raw in original for s in reference.info[raw].stems}
+        assert adoc.word_set("text") == {w for raw in original for w in reference.info[raw].words}
