@@ -13,6 +13,7 @@ when a key turns out common, the rules posted under it move to a rarer clause.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, repeat
@@ -59,7 +60,8 @@ class RuleIndex:
         # Rules are held in dense slots: postings, candidates and the statistics below
         # use slot numbers, and a story reads a candidate's test from a list, not a map.
         self._slot_of: dict[int, int] = {}  # rule id -> slot
-        self._ids: list[int] = []  # slot -> rule id (-1 when free)
+        # slot -> rule id (-1 when free), unboxed: sorting matches reads no int objects
+        self._ids = array("q")
         self._rules: list[CompiledRule | None] = []
         self._tests: list[Test] = []
         self._free: list[int] = []
