@@ -32,7 +32,7 @@ class Story:
     @property
     def body(self) -> str:
         """The longest text the feed gave for this story."""
-        return self.content if len(self.content) > len(self.summary) else self.summary
+        return fullest(self.summary, self.content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +42,8 @@ class ParsedFeed:
     title: str | None
     link: str | None
     stories: list[Story] = field(default_factory=list)
+
+
+def fullest(summary: str, content: str) -> str:
+    """The longer of an entry's content and summary: the fullest text its feed gave."""
+    return content if len(content) > len(summary) else summary

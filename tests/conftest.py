@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from sqlalchemy import create_engine, text
 
 from bot.config import Settings, settings_from_dict
 from bot.store import Store, make_engine, migrate
+from tests.slack_api import SlackApiStandIn
+from tests.telegram_api import FakeBotAPI
 
 PG_ADMIN_URL = os.environ.get(
     "NEWSBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,3 +102,21 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         else:
             raw[key] = value
     return settings_from_dict(raw)
+
+
+@pytest.fixture
+async def bot_api() -> AsyncIterator[FakeBotAPI]:
+    """A local stand-in for the Telegram Bot API, served over real HTTP."""
+    server = FakeBotAPI()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def slack_api() -> AsyncIterator[SlackApiStandIn]:
+    """A local stand-in for the Slack Web API (and Socket Mode), served over real HTTP."""
+    stand_in = SlackApiStandIn()
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from bot.errors import FetchError
-from bot.feeds.discover import NO_FEED_MESSAGE, discover_feed, feed_links, is_feed
+from bot.feeds.discover import NO_FEED_MESSAGE, feed_links, find_feed, is_feed
 from bot.feeds.fetch import Fetcher, FetchResult
 
 RSS = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel/></rss>'
@@ -33,7 +33,12 @@ def serve_html(httpserver: HTTPServer, path: str, body: bytes) -> str:
     return httpserver.url_for(path)
 
 
-# --- discover_feed -------------------------------------------------------------------------
+# --- find_feed -----------------------------------------------------------------------------
+
+
+async def discover_feed(fetcher: Fetcher, url: str) -> str:
+    """The URL ``find_feed`` settles on."""
+    return (await find_feed(fetcher, url)).url
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,22 +38,14 @@ ALERT = Alert(
 )
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[SlackApiStandIn]:
-    stand_in = SlackApiStandIn()
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
-
-
 def make_adapter(api_base_url: str, **settings: Any) -> SlackAdapter:
     return SlackAdapter(SlackSettings(bot_token="xoxb-test", api_base_url=api_base_url, **settings))
 
 
-async def test_alert_is_one_block_kit_post(api: SlackApiStandIn) -> None:
-    adapter = make_adapter(api.api_base_url)
+async def test_alert_is_one_block_kit_post(slack_api: SlackApiStandIn) -> None:
+    adapter = make_adapter(slack_api.api_base_url)
     ts = await adapter.send_alert("C0NEWS", ALERT)
-    (call,) = api.called("chat.postMessage")
+    (call,) = slack_api.called("chat.postMessage")
     assert ts == "1700000000.000001"
     assert call.headers["Authorization"] == "Bearer xoxb-test"
     assert call.params["channel"] == "C0NEWS"
@@ -65,10 +56,10 @@ async def test_alert_is_one_block_kit_post(api: SlackApiStandIn) -> None:
     assert blocks[0]["text"]["text"] == "*<https://news.example/1|Belarus frees prisoners>*"
 
 
-async def test_digest_is_one_post(api: SlackApiStandIn) -> None:
-    adapter = make_adapter(api.api_base_url)
+async def test_digest_is_one_post(slack_api: SlackApiStandIn) -> None:
+    adapter = make_adapter(slack_api.api_base_url)
     await adapter.send_digest("C0NEWS", [ALERT, ALERT])
-    (call,) = api.called("chat.postMessage")
+    (call,) = slack_api.called("chat.postMessage")
     blocks = call.params["blocks"]
     blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
     assert blocks[0]["text"]["text"] == "2 new stories"
@@ -101,26 +92,28 @@ async def test_digest_is_one_post(api: SlackApiStandIn) -> None:
     ],
 )
 async def test_platform_errors_become_decisions(
-    api: SlackApiStandIn, failure: dict[str, Any], decision: type[Exception], says: str
+    slack_api: SlackApiStandIn, failure: dict[str, Any], decision: type[Exception], says: str
 ) -> None:
-    api.fail("chat.postMessage", **failure)
-    adapter = make_adapter(api.api_base_url)
+    slack_api.fail("chat.postMessage", **failure)
+    adapter = make_adapter(slack_api.api_base_url)
     with pytest.raises(decision, match=says.replace("?", r"\?")):
         await adapter.send_alert("C0NEWS", ALERT)
     # Exactly one attempt: retrying is the dispatcher's decision, not slack_sdk's.
-    assert len(api.called("chat.postMessage")) == 1
+    assert len(slack_api.called("chat.postMessage")) == 1
 
 
-async def test_retry_after_carries_the_seconds(api: SlackApiStandIn) -> None:
-    api.fail("chat.postMessage", status=429, error="ratelimited", headers={"Retry-After": "12"})
+async def test_retry_after_carries_the_seconds(slack_api: SlackApiStandIn) -> None:
+    slack_api.fail(
+        "chat.postMessage", status=429, error="ratelimited", headers={"Retry-After": "12"}
+    )
     with pytest.raises(RetryAfter) as caught:
-        await make_adapter(api.api_base_url).send_alert("C0NEWS", ALERT)
+        await make_adapter(slack_api.api_base_url).send_alert("C0NEWS", ALERT)
     assert caught.value.seconds == 12
 
 
-async def test_no_answer_in_time_is_uncertain(api: SlackApiStandIn) -> None:
-    api.fail("chat.postMessage", delay=2.0, error="too_late")
-    adapter = make_adapter(api.api_base_url)
+async def test_no_answer_in_time_is_uncertain(slack_api: SlackApiStandIn) -> None:
+    slack_api.fail("chat.postMessage", delay=2.0, error="too_late")
+    adapter = make_adapter(slack_api.api_base_url)
     adapter.client.timeout = 1
     with pytest.raises(UncertainDelivery, match="no answer in time"):
         await adapter.send_alert("C0NEWS", ALERT)
@@ -130,20 +123,22 @@ async def test_unreachable_api_is_transient() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    adapter = make_adapter(f"http://127.0.0.1:{port}/api/")
+    adapter = make_adapter(f"http://127.0.0.1:{port}/slack_api/")
     with pytest.raises(TransientError, match="cannot connect"):
         await adapter.send_alert("C0NEWS", ALERT)
 
 
-async def test_start_with_a_refused_token_stops_with_a_clear_error(api: SlackApiStandIn) -> None:
-    api.token = "xoxb-other"
-    adapter = make_adapter(api.api_base_url)
+async def test_start_with_a_refused_token_stops_with_a_clear_error(
+    slack_api: SlackApiStandIn,
+) -> None:
+    slack_api.token = "xoxb-other"
+    adapter = make_adapter(slack_api.api_base_url)
     with pytest.raises(AdapterFatal, match="invalid_auth — the bot token was refused"):
         await adapter.start(service=None)  # type: ignore[arg-type]  # refused before use
 
 
-async def test_send_only_without_app_token_or_signing_secret(api: SlackApiStandIn) -> None:
-    adapter = make_adapter(api.api_base_url)
+async def test_send_only_without_app_token_or_signing_secret(slack_api: SlackApiStandIn) -> None:
+    adapter = make_adapter(slack_api.api_base_url)
     assert adapter.mode == "send-only"
     await adapter.start(service=None)  # type: ignore[arg-type]  # no commands arrive
     assert adapter.bot_user_id == "UBOT"
@@ -160,23 +155,27 @@ async def test_send_only_without_app_token_or_signing_secret(api: SlackApiStandI
     ],
 )
 def test_mode_selection(settings: dict[str, str], mode: str) -> None:
-    assert make_adapter("http://127.0.0.1:9/api/", **settings).mode == mode
+    assert make_adapter("http://127.0.0.1:9/slack_api/", **settings).mode == mode
 
 
 def test_limits_and_groups() -> None:
-    adapter = make_adapter("http://127.0.0.1:9/api/")
+    adapter = make_adapter("http://127.0.0.1:9/slack_api/")
     assert adapter.limits.per_chat_interval == 1.0
     assert adapter.is_group("C0NEWS") and adapter.is_group("G0PRIV")
     assert not adapter.is_group("D0DM")
     assert not adapter.is_group("U0ALICE")  # posting to a user id means their DM with the app
 
 
-async def test_http_mode_on_a_busy_port_stops_with_a_clear_error(api: SlackApiStandIn) -> None:
+async def test_http_mode_on_a_busy_port_stops_with_a_clear_error(
+    slack_api: SlackApiStandIn,
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        adapter = make_adapter(api.api_base_url, signing_secret="s", listen=f"127.0.0.1:{port}")
+        adapter = make_adapter(
+            slack_api.api_base_url, signing_secret="s", listen=f"127.0.0.1:{port}"
+        )
         with pytest.raises(AdapterFatal, match=f"cannot listen on 127.0.0.1:{port}"):
             await adapter.start(service=None)  # type: ignore[arg-type]  # fails before use
 
@@ -229,27 +228,27 @@ def test_visibility(name: str, private: bool, expected: str) -> None:
 
 
 async def test_socket_mode_with_a_refused_app_token_stops_with_a_clear_error(
-    api: SlackApiStandIn,
+    slack_api: SlackApiStandIn,
 ) -> None:
-    api.app_token = "xapp-other"
-    adapter = make_adapter(api.api_base_url, app_token="xapp-test")
+    slack_api.app_token = "xapp-other"
+    adapter = make_adapter(slack_api.api_base_url, app_token="xapp-test")
     with pytest.raises(AdapterFatal, match="SLACK_APP_TOKEN"):
         await adapter.start(service=None)  # type: ignore[arg-type]  # fails before use
     await adapter.stop()
 
 
 async def test_socket_mode_connects_in_the_background_when_slack_is_down_at_start(
-    api: SlackApiStandIn,
+    slack_api: SlackApiStandIn,
 ) -> None:
-    api.fail("apps.connections.open", status=503, body="down for maintenance")
-    adapter = make_adapter(api.api_base_url, app_token="xapp-test")
+    slack_api.fail("apps.connections.open", status=503, body="down for maintenance")
+    adapter = make_adapter(slack_api.api_base_url, app_token="xapp-test")
     await adapter.start(service=None)  # type: ignore[arg-type]  # no command is sent
     try:
-        await asyncio.wait_for(api.connected(), 5)
+        await asyncio.wait_for(slack_api.connected(), 5)
     finally:
         await adapter.stop()
     # Our check met the outage; slack_sdk's own connect then got a WebSocket address.
-    assert [c.method for c in api.calls] == [
+    assert [c.method for c in slack_api.calls] == [
         "auth.test",
         "apps.connections.open",
         "apps.connections.open",

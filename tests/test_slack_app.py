@@ -57,9 +57,11 @@ def rss(*items: tuple[str, str, str]) -> str:
 class Workspace:
     """Slack's side of the conversation: signs requests and posts them to the bot."""
 
-    def __init__(self, app: App, api: SlackApiStandIn, endpoint: str, feeds: HTTPServer) -> None:
+    def __init__(
+        self, app: App, slack_api: SlackApiStandIn, endpoint: str, feeds: HTTPServer
+    ) -> None:
         self.app = app
-        self.api = api
+        self.api = slack_api
         self.endpoint = endpoint
         self.feeds = feeds
         self.session = aiohttp.ClientSession()
@@ -118,16 +120,8 @@ StartApp = Callable[..., Awaitable[Workspace]]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[SlackApiStandIn]:
-    stand_in = SlackApiStandIn()
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
-
-
-@pytest.fixture
 async def start_app(
-    api: SlackApiStandIn, httpserver: HTTPServer, sqlite_url: str
+    slack_api: SlackApiStandIn, httpserver: HTTPServer, sqlite_url: str
 ) -> AsyncIterator[StartApp]:
     """Starts newsbot in Slack HTTP mode; the test drives polls and sends itself."""
     started: list[Workspace] = []
@@ -140,7 +134,7 @@ async def start_app(
                 "bot_token": "xoxb-test",
                 "signing_secret": SECRET,
                 "listen": f"127.0.0.1:{port}",
-                "api_base_url": api.api_base_url,
+                "api_base_url": slack_api.api_base_url,
                 **slack,
             },
             feeds=[{"url": httpserver.url_for("/feed.xml"), "interval": "1h"}],
@@ -148,7 +142,7 @@ async def start_app(
         app = App(settings, health=False)
         # The test polls and drains the outbox by hand, so no scheduled job races it.
         app.schedule_feed = lambda feed_id: None  # type: ignore[method-assign]
-        workspace = Workspace(app, api, f"http://127.0.0.1:{port}/slack/events", httpserver)
+        workspace = Workspace(app, slack_api, f"http://127.0.0.1:{port}/slack/events", httpserver)
         workspace.serve_feed(OLD_STORY)
         await app.start()
         started.append(workspace)
@@ -412,7 +406,7 @@ async def test_editor_list(start_app: StartApp) -> None:
 
 
 async def test_socket_mode_command(
-    api: SlackApiStandIn, sqlite_url: str, httpserver: HTTPServer
+    slack_api: SlackApiStandIn, sqlite_url: str, httpserver: HTTPServer
 ) -> None:
     """Socket Mode over a local WebSocket: the command arrives as an envelope and the
     reply goes back in its acknowledgement."""
@@ -421,15 +415,15 @@ async def test_socket_mode_command(
         slack={
             "bot_token": "xoxb-test",
             "app_token": "xapp-test",
-            "api_base_url": api.api_base_url,
+            "api_base_url": slack_api.api_base_url,
         },
     )
     app = App(settings, health=False)
     await app.start()
     try:
-        await asyncio.wait_for(api.connected(), 5)
-        body, _ = slash_command_body("subscribe", response_url=api.response_url())
-        await api.push(
+        await asyncio.wait_for(slack_api.connected(), 5)
+        body, _ = slash_command_body("subscribe", response_url=slack_api.response_url())
+        await slack_api.push(
             {
                 "envelope_id": "env-1",
                 "type": "slash_commands",
@@ -437,13 +431,13 @@ async def test_socket_mode_command(
                 "payload": dict(parse_qsl(body)),
             }
         )
-        ack = await asyncio.wait_for(api.socket_acks.get(), 5)
+        ack = await asyncio.wait_for(slack_api.socket_acks.get(), 5)
     finally:
         await app.stop()
     assert ack["envelope_id"] == "env-1"
     assert ack["payload"]["text"] == msg.SUBSCRIBED
     assert ack["payload"]["response_type"] == "in_channel"
-    assert [c.method for c in api.calls][:2] == ["auth.test", "apps.connections.open"]
+    assert [c.method for c in slack_api.calls][:2] == ["auth.test", "apps.connections.open"]
 
 
 async def test_admin_check_that_fails_refuses_the_change(start_app: StartApp) -> None:

@@ -53,20 +53,12 @@ Started = Callable[..., Awaitable[TelegramAdapter]]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def started(api: FakeBotAPI, sqlite_url: str) -> AsyncIterator[Started]:
+async def started(bot_api: FakeBotAPI, sqlite_url: str) -> AsyncIterator[Started]:
     """Starts a TelegramAdapter on the stand-in, with the real command service behind it."""
     running: list[tuple[App, TelegramAdapter]] = []
 
     async def start(**telegram: Any) -> TelegramAdapter:
-        options = {"token": api.token, "api_base_url": api.url, **telegram}
+        options = {"token": bot_api.token, "api_base_url": bot_api.url, **telegram}
         adapter = TelegramAdapter(
             TelegramSettings(**options), request_timeout=1.0, poll_timeout=1.0, start_attempts=1
         )
@@ -86,32 +78,32 @@ async def started(api: FakeBotAPI, sqlite_url: str) -> AsyncIterator[Started]:
 
 
 async def test_start_checks_token_registers_commands_and_polls(
-    api: FakeBotAPI, started: Started
+    bot_api: FakeBotAPI, started: Started
 ) -> None:
     adapter = await started()
     assert adapter.username == "newsbot_test_bot"
-    (menu,) = api.calls_of("setMyCommands")
+    (menu,) = bot_api.calls_of("setMyCommands")
     assert [c["command"] for c in menu.params["commands"]] == list(COMMANDS)
     assert all(3 <= len(c["description"]) <= 256 for c in menu.params["commands"])
-    assert api.calls_of("deleteWebhook")  # polling: any old webhook is removed first
-    polls = await api.wait_for(lambda: api.calls_of("getUpdates"))
+    assert bot_api.calls_of("deleteWebhook")  # polling: any old webhook is removed first
+    polls = await bot_api.wait_for(lambda: bot_api.calls_of("getUpdates"))
     assert polls[0].params["allowed_updates"] == ["message", "channel_post"]
 
 
-async def test_send_alert_is_html_without_preview(api: FakeBotAPI, started: Started) -> None:
+async def test_send_alert_is_html_without_preview(bot_api: FakeBotAPI, started: Started) -> None:
     adapter = await started()
     message_id = await adapter.send_alert("42", ALERT)
-    (sent,) = api.sent(42)
+    (sent,) = bot_api.sent(42)
     assert sent["parse_mode"] == "HTML"
     assert sent["link_preview_options"] == {"is_disabled": True}
     assert sent["text"].startswith('🔔 <a href="https://news.example/belarus-1"><b>Belarus</b>')
     assert message_id is not None and message_id.isdigit()
 
 
-async def test_link_preview_can_be_turned_on(api: FakeBotAPI, started: Started) -> None:
+async def test_link_preview_can_be_turned_on(bot_api: FakeBotAPI, started: Started) -> None:
     adapter = await started(link_preview=True)
     await adapter.send_digest("-100200300", [ALERT, ALERT])
-    (sent,) = api.sent(-100200300)
+    (sent,) = bot_api.sent(-100200300)
     assert sent["link_preview_options"] == {"is_disabled": False}
     assert sent["text"].startswith("📰 Digest: 2 stories")
 
@@ -137,7 +129,7 @@ async def test_link_preview_can_be_turned_on(api: FakeBotAPI, started: Started) 
     ],
 )
 async def test_platform_errors_become_decisions(
-    api: FakeBotAPI,
+    bot_api: FakeBotAPI,
     started: Started,
     status: int,
     description: str,
@@ -146,42 +138,42 @@ async def test_platform_errors_become_decisions(
     detail: object,
 ) -> None:
     adapter = await started()
-    api.fail("sendMessage", status, description, parameters)
+    bot_api.fail("sendMessage", status, description, parameters)
     with pytest.raises(decision) as raised:
         await adapter.send_alert("-4242", ALERT)
     if isinstance(raised.value, RetryAfter):
         assert raised.value.seconds == detail
     if isinstance(raised.value, ChatMigrated):
         assert raised.value.new_chat_id == detail
-    assert api.token not in str(raised.value)
-    assert api.sent() == []
+    assert bot_api.token not in str(raised.value)
+    assert bot_api.sent() == []
     # The failure was for that one call: the next send goes through.
     await adapter.send_alert("-4242", ALERT)
-    assert len(api.sent(-4242)) == 1
+    assert len(bot_api.sent(-4242)) == 1
 
 
 async def test_a_send_that_times_out_is_uncertain_not_retried(
-    api: FakeBotAPI, started: Started
+    bot_api: FakeBotAPI, started: Started
 ) -> None:
     adapter = await started()
-    api.stall("sendMessage", 2.0)  # Telegram takes the message but answers too late
+    bot_api.stall("sendMessage", 2.0)  # Telegram takes the message but answers too late
     with pytest.raises(UncertainDelivery):
         await adapter.send_alert("42", ALERT)
-    assert len(api.sent(42)) == 1  # it did arrive: re-sending would duplicate it
-    assert len(api.calls_of("sendMessage")) == 1  # and PTB did not retry on its own
+    assert len(bot_api.sent(42)) == 1  # it did arrive: re-sending would duplicate it
+    assert len(bot_api.calls_of("sendMessage")) == 1  # and PTB did not retry on its own
 
 
-async def test_network_down_is_transient(api: FakeBotAPI, started: Started) -> None:
+async def test_network_down_is_transient(bot_api: FakeBotAPI, started: Started) -> None:
     adapter = await started()
-    await api.stop()
+    await bot_api.stop()
     with pytest.raises(TransientError):
         await adapter.send_alert("42", ALERT)
 
 
 async def test_invalid_token_at_start_is_fatal_and_not_logged(
-    api: FakeBotAPI, sqlite_url: str
+    bot_api: FakeBotAPI, sqlite_url: str
 ) -> None:
-    settings = TelegramSettings(token="999:WRONG", api_base_url=api.url)  # type: ignore[arg-type]
+    settings = TelegramSettings(token="999:WRONG", api_base_url=bot_api.url)  # type: ignore[arg-type]
     app = App(make_settings(sqlite_url), adapters={}, health=False)
     await app.prepare()
     adapter = TelegramAdapter(settings, start_attempts=1)
@@ -207,18 +199,18 @@ async def test_unreachable_api_at_start_is_fatal_with_advice(sqlite_url: str) ->
     await app.stop()
 
 
-async def test_webhook_mode_checks_the_secret_header(api: FakeBotAPI, started: Started) -> None:
+async def test_webhook_mode_checks_the_secret_header(bot_api: FakeBotAPI, started: Started) -> None:
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/hook"
     adapter = await started(
         mode="webhook", webhook_url=hook, listen=f"127.0.0.1:{port}", webhook_secret="s3cret-_x"
     )
-    (registered,) = api.calls_of("setWebhook")
+    (registered,) = bot_api.calls_of("setWebhook")
     assert registered.params["url"] == hook
     assert registered.params["secret_token"] == "s3cret-_x"
-    assert api.calls_of("getUpdates") == []  # no polling in webhook mode
+    assert bot_api.calls_of("getUpdates") == []  # no polling in webhook mode
 
-    update = api.message_update(42, "/start")
+    update = bot_api.message_update(42, "/start")
     async with aiohttp.ClientSession() as session:
         async with session.post(hook, json={"update_id": 1, **update}) as refused:
             assert refused.status == 403
@@ -230,7 +222,7 @@ async def test_webhook_mode_checks_the_secret_header(api: FakeBotAPI, started: S
             assert bad.status == 400
         async with session.post(hook, json={"update_id": 3, **update}, headers=headers) as ok:
             assert ok.status == 200
-    (reply,) = await api.wait_for(lambda: api.texts(42))
+    (reply,) = await bot_api.wait_for(lambda: bot_api.texts(42))
     assert reply.startswith("newsbot watches news feeds")
     assert adapter.username == "newsbot_test_bot"
 
@@ -274,15 +266,15 @@ def test_error_table(error: tg.TelegramError, decision: type[DeliveryError]) -> 
 
 
 async def test_a_failing_command_is_answered_and_logged_with_its_chat(
-    api: FakeBotAPI, started: Started, caplog: pytest.LogCaptureFixture
+    bot_api: FakeBotAPI, started: Started, caplog: pytest.LogCaptureFixture
 ) -> None:
     await started()
-    api.chat(-555, "group")
-    api.fail("getChatMember", 500, "Internal Server Error")  # the admin check cannot be made
-    api.send_command(-555, "/subscribe", user_id=8)
-    (answer,) = await api.wait_for(lambda: api.texts(-555))
+    bot_api.chat(-555, "group")
+    bot_api.fail("getChatMember", 500, "Internal Server Error")  # the admin check cannot be made
+    bot_api.send_command(-555, "/subscribe", user_id=8)
+    (answer,) = await bot_api.wait_for(lambda: bot_api.texts(-555))
     assert answer == msg.FAILED
-    (record,) = await api.wait_for(
+    (record,) = await bot_api.wait_for(
         lambda: [
             r
             for r in caplog.records
@@ -293,37 +285,37 @@ async def test_a_failing_command_is_answered_and_logged_with_its_chat(
     assert record.exc_info is not None and "Internal Server Error" in str(record.exc_info[1])
 
 
-async def test_a_reply_waits_out_a_short_flood_limit(api: FakeBotAPI, started: Started) -> None:
+async def test_a_reply_waits_out_a_short_flood_limit(bot_api: FakeBotAPI, started: Started) -> None:
     await started()
-    api.fail("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
-    api.send_command(42, "/status")
-    (answer,) = await api.wait_for(lambda: api.texts(42), within=4)
+    bot_api.fail("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
+    bot_api.send_command(42, "/status")
+    (answer,) = await bot_api.wait_for(lambda: bot_api.texts(42), within=4)
     assert answer.startswith("This chat: not subscribed")
-    refused, delivered = api.calls_of("sendMessage")
+    refused, delivered = bot_api.calls_of("sendMessage")
     assert refused.outcome == "failed 429" and delivered.at - refused.at >= 0.9
 
 
 async def test_commands_of_one_chat_are_answered_in_order(
-    api: FakeBotAPI, started: Started
+    bot_api: FakeBotAPI, started: Started
 ) -> None:
     await started()
     for n in range(1, 6):
-        api.send_command(42, f"/watch Belarus{n}")
-        api.send_command(43, f"/watch Minsk{n}")
-    await api.wait_for(lambda: len(api.texts(42)) == 5)
-    assert [a.splitlines()[0] for a in api.texts(42)] == [
+        bot_api.send_command(42, f"/watch Belarus{n}")
+        bot_api.send_command(43, f"/watch Minsk{n}")
+    await bot_api.wait_for(lambda: len(bot_api.texts(42)) == 5)
+    assert [a.splitlines()[0] for a in bot_api.texts(42)] == [
         f"Rule {n} added: Belarus{n}" for n in range(1, 6)
     ]
-    await api.wait_for(lambda: len(api.texts(43)) == 5)
+    await bot_api.wait_for(lambda: len(bot_api.texts(43)) == 5)
 
 
-async def test_stop_lets_a_command_in_flight_finish(api: FakeBotAPI, started: Started) -> None:
+async def test_stop_lets_a_command_in_flight_finish(bot_api: FakeBotAPI, started: Started) -> None:
     adapter = await started()
-    api.chat(-555, "group")
-    api.set_member(-555, 7, "administrator")
-    api.stall("getChatMember", 0.5)
-    api.send_command(-555, "/subscribe", user_id=7)
-    await api.wait_for(lambda: api.calls_of("getChatMember"))
+    bot_api.chat(-555, "group")
+    bot_api.set_member(-555, 7, "administrator")
+    bot_api.stall("getChatMember", 0.5)
+    bot_api.send_command(-555, "/subscribe", user_id=7)
+    await bot_api.wait_for(lambda: bot_api.calls_of("getChatMember"))
     await adapter.stop()  # while the admin check is still waiting for its answer
-    assert api.texts(-555) == [msg.SUBSCRIBED]
-    assert api.confirmed  # the update is acknowledged: it is not handled twice after a restart
+    assert bot_api.texts(-555) == [msg.SUBSCRIBED]
+    assert bot_api.confirmed  # the update is acknowledged: it is not handled twice after a restart

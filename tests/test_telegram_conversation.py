@@ -46,26 +46,22 @@ Start = Callable[..., Awaitable[App]]
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    server = FakeBotAPI()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def feed(httpserver: HTTPServer) -> Feed:
     return Feed(httpserver, [WEATHER])
 
 
 @pytest.fixture
-async def start(api: FakeBotAPI, feed: Feed, sqlite_url: str) -> AsyncIterator[Start]:
+async def start(bot_api: FakeBotAPI, feed: Feed, sqlite_url: str) -> AsyncIterator[Start]:
     """Starts the whole service on Telegram; waits for the feed's first poll (which only
     learns the stories already there), so a test's own polls decide what is new."""
     apps: list[App] = []
 
     async def starter(**settings: Any) -> App:
-        telegram = {"token": api.token, "api_base_url": api.url, **settings.pop("telegram", {})}
+        telegram = {
+            "token": bot_api.token,
+            "api_base_url": bot_api.url,
+            **settings.pop("telegram", {}),
+        }
         app = App(
             make_settings(
                 sqlite_url,
@@ -77,7 +73,7 @@ async def start(api: FakeBotAPI, feed: Feed, sqlite_url: str) -> AsyncIterator[S
         )
         await app.start()
         apps.append(app)
-        await api.wait_for(lambda: all(f.initialised for f in app.store.list_feeds()))
+        await bot_api.wait_for(lambda: all(f.initialised for f in app.store.list_feeds()))
         return app
 
     yield starter
@@ -96,30 +92,30 @@ async def new_stories(app: App, feed: Feed, *items: Item) -> int:
     return report.alerts
 
 
-async def say(api: FakeBotAPI, chat: int, *commands: str, **sender: Any) -> list[str]:
+async def say(bot_api: FakeBotAPI, chat: int, *commands: str, **sender: Any) -> list[str]:
     """Type ``commands`` in ``chat`` one after another; returns the bot's answers."""
-    before = len(api.texts(chat))
+    before = len(bot_api.texts(chat))
     for command in commands:
-        api.send_command(chat, command, **sender)
-    await api.wait_for(lambda: len(api.texts(chat)) >= before + len(commands))
-    return api.texts(chat)[before:]
+        bot_api.send_command(chat, command, **sender)
+    await bot_api.wait_for(lambda: len(bot_api.texts(chat)) >= before + len(commands))
+    return bot_api.texts(chat)[before:]
 
 
-def alerts(api: FakeBotAPI, chat: int) -> list[str]:
-    return [text for text in api.texts(chat) if text.startswith("🔔")]
+def alerts(bot_api: FakeBotAPI, chat: int) -> list[str]:
+    return [text for text in bot_api.texts(chat) if text.startswith("🔔")]
 
 
 async def test_subscribe_watch_and_one_alert_arrives(
-    api: FakeBotAPI, feed: Feed, start: Start
+    bot_api: FakeBotAPI, feed: Feed, start: Start
 ) -> None:
     app = await start()
-    answers = await say(api, 42, "/start", "/subscribe", f"/watch {RULE}", "/rules")
+    answers = await say(bot_api, 42, "/start", "/subscribe", f"/watch {RULE}", "/rules")
     assert answers == [msg.HELP, msg.SUBSCRIBED, f"Rule 1 added: {RULE}", f"1. {RULE}"]
-    assert all(p.get("parse_mode") is None for p in api.sent(42))  # replies are plain text
+    assert all(p.get("parse_mode") is None for p in bot_api.sent(42))  # replies are plain text
 
     assert await new_stories(app, feed, BELARUS, MARKETS) == 1
-    (alert,) = await api.wait_for(lambda: alerts(api, 42))
-    (sent,) = [p for p in api.sent(42) if p["text"] == alert]
+    (alert,) = await bot_api.wait_for(lambda: alerts(bot_api, 42))
+    (sent,) = [p for p in bot_api.sent(42) if p["text"] == alert]
     assert sent["parse_mode"] == "HTML"
     assert sent["link_preview_options"] == {"is_disabled": True}
     lines = alert.splitlines()
@@ -134,16 +130,16 @@ async def test_subscribe_watch_and_one_alert_arrives(
 
     await app.dispatcher.run_once()
     await new_stories(app, feed)  # nothing new: nothing more is sent
-    assert len(alerts(api, 42)) == 1
-    assert api.confirmed  # every update was fetched and acknowledged
+    assert len(alerts(bot_api, 42)) == 1
+    assert bot_api.confirmed  # every update was fetched and acknowledged
 
 
 async def test_bad_input_gets_a_short_reply_saying_what_to_type(
-    api: FakeBotAPI, start: Start
+    bot_api: FakeBotAPI, start: Start
 ) -> None:
     await start()
     bad_rule, unknown, no_args, unwatch = await say(
-        api, 42, '/watch Belarus AND "prisoner', "/frobnicate", "/watch", "/unwatch one"
+        bot_api, 42, '/watch Belarus AND "prisoner', "/frobnicate", "/watch", "/unwatch one"
     )
     assert "column" in bad_rule and "watch again" in bad_rule
     assert unknown == msg.UNKNOWN.format(name="frobnicate")
@@ -151,54 +147,61 @@ async def test_bad_input_gets_a_short_reply_saying_what_to_type(
     assert unwatch == msg.UNWATCH_USAGE
 
 
-async def test_in_groups_only_admins_change_things(api: FakeBotAPI, start: Start) -> None:
+async def test_in_groups_only_admins_change_things(bot_api: FakeBotAPI, start: Start) -> None:
     await start()
     group = -555
-    api.chat(group, "group")
-    api.set_member(group, ALICE, "administrator")
+    bot_api.chat(group, "group")
+    bot_api.set_member(group, ALICE, "administrator")
 
-    refused, rules = await say(api, group, f"/subscribe@{BOT}", "/rules", user_id=BOB)
+    refused, rules = await say(bot_api, group, f"/subscribe@{BOT}", "/rules", user_id=BOB)
     assert refused == msg.ADMINS_ONLY
     assert rules == msg.NO_RULES  # reading is open to everyone
-    checked = [c.params["user_id"] for c in api.calls_of("getChatMember")]
+    checked = [c.params["user_id"] for c in bot_api.calls_of("getChatMember")]
     assert checked == [BOB]  # asked once, for the change only
-    refusal = api.sent(group)[0]
+    refusal = bot_api.sent(group)[0]
     assert refusal["reply_parameters"]["message_id"] > 0  # answered as a reply in the group
 
     # Commands for other bots, and unknown ones not addressed to us, get no answer.
-    api.send_command(group, "/watch@OtherBot x", user_id=ALICE)
-    api.send_command(group, "/frobnicate", user_id=ALICE)
+    bot_api.send_command(group, "/watch@OtherBot x", user_id=ALICE)
+    bot_api.send_command(group, "/frobnicate", user_id=ALICE)
     unknown, subscribed, added = await say(
-        api, group, f"/frobnicate@{BOT}", f"/subscribe@{BOT}", f"/watch@{BOT} {RULE}", user_id=ALICE
+        bot_api,
+        group,
+        f"/frobnicate@{BOT}",
+        f"/subscribe@{BOT}",
+        f"/watch@{BOT} {RULE}",
+        user_id=ALICE,
     )
     assert unknown == msg.UNKNOWN.format(name="frobnicate")
     assert subscribed == msg.SUBSCRIBED
     assert added == f"Rule 1 added: {RULE}"
 
-    (owner,) = await say(api, group, "/unwatch 1", user_id=BOB)
+    (owner,) = await say(bot_api, group, "/unwatch 1", user_id=BOB)
     assert owner == msg.ADMINS_ONLY
-    api.set_member(group, BOB, "creator")
-    (removed,) = await say(api, group, "/unwatch 1", user_id=BOB)
+    bot_api.set_member(group, BOB, "creator")
+    (removed,) = await say(bot_api, group, "/unwatch 1", user_id=BOB)
     assert removed == f"Rule 1 removed: {RULE}"
 
 
-async def test_anonymous_admins_and_channel_posts(api: FakeBotAPI, start: Start) -> None:
+async def test_anonymous_admins_and_channel_posts(bot_api: FakeBotAPI, start: Start) -> None:
     await start()
     group, channel, other = -1001000000001, -1001000000002, -1001000000003
-    api.chat(group, "supergroup")
-    api.chat(channel, "channel")
-    (anonymous,) = await say(api, group, "/subscribe", sender_chat=group)
+    bot_api.chat(group, "supergroup")
+    bot_api.chat(channel, "channel")
+    (anonymous,) = await say(bot_api, group, "/subscribe", sender_chat=group)
     assert anonymous == msg.SUBSCRIBED
-    (as_channel,) = await say(api, group, "/unsubscribe", sender_chat=other)
+    (as_channel,) = await say(bot_api, group, "/unsubscribe", sender_chat=other)
     assert as_channel == msg.ADMINS_ONLY  # posting as some channel is not being an admin
-    (posted,) = await say(api, channel, "/subscribe")
+    (posted,) = await say(bot_api, channel, "/subscribe")
     assert posted == msg.SUBSCRIBED
-    assert api.calls_of("getChatMember") == []
+    assert bot_api.calls_of("getChatMember") == []
 
 
-async def test_hostile_feed_text_arrives_escaped(api: FakeBotAPI, feed: Feed, start: Start) -> None:
+async def test_hostile_feed_text_arrives_escaped(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
     app = await start()
-    await say(api, 42, "/subscribe", "/watch Belarus")
+    await say(bot_api, 42, "/subscribe", "/watch Belarus")
     # Escaped once in the feed's HTML, so the story's text is literally this markup.
     hostile = '<b>x</b> & <a href="tg://user?id=1">@channel</a>'
     story = Item(
@@ -210,7 +213,7 @@ async def test_hostile_feed_text_arrives_escaped(api: FakeBotAPI, feed: Feed, st
         link="https://news.example/hostile",
     )
     assert await new_stories(app, feed, story) == 1
-    (alert,) = await api.wait_for(lambda: alerts(api, 42))
+    (alert,) = await bot_api.wait_for(lambda: alerts(bot_api, 42))
     parsed = parse(alert)
     assert parsed.hrefs == ["https://news.example/hostile"]  # no tg:// link, no mention
     visible = "".join(parsed.text)
@@ -218,86 +221,92 @@ async def test_hostile_feed_text_arrives_escaped(api: FakeBotAPI, feed: Feed, st
     assert "&lt;b&gt;x&lt;/b&gt; &amp; &lt;a href=&quot;tg://user?id=1&quot;&gt;" in alert
 
 
-async def test_rate_limit_delays_but_delivers(api: FakeBotAPI, feed: Feed, start: Start) -> None:
+async def test_rate_limit_delays_but_delivers(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
     app = await start()
-    await say(api, 42, "/subscribe", f"/watch {RULE}")
-    api.fail("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
+    await say(bot_api, 42, "/subscribe", f"/watch {RULE}")
+    bot_api.fail("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
     assert await new_stories(app, feed, BELARUS) == 1
-    (alert,) = await api.wait_for(lambda: alerts(api, 42))
-    refused, delivered = [c for c in api.calls_of("sendMessage") if c.params["text"] == alert]
+    (alert,) = await bot_api.wait_for(lambda: alerts(bot_api, 42))
+    refused, delivered = [c for c in bot_api.calls_of("sendMessage") if c.params["text"] == alert]
     assert refused.outcome == "failed 429" and delivered.outcome == "ok"
     assert delivered.at - refused.at >= 0.9  # waited as told
     midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     # The stand-in answers before the dispatcher records the send: wait for the record.
-    await api.wait_for(lambda: app.store.alert_counts(None, midnight) == {"sent": 1})
+    await bot_api.wait_for(lambda: app.store.alert_counts(None, midnight) == {"sent": 1})
 
 
-async def test_blocked_bot_deactivates_the_chat(api: FakeBotAPI, feed: Feed, start: Start) -> None:
+async def test_blocked_bot_deactivates_the_chat(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
     app = await start()
-    await say(api, 42, "/subscribe", f"/watch {RULE}")
-    api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    await say(bot_api, 42, "/subscribe", f"/watch {RULE}")
+    bot_api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
     assert await new_stories(app, feed, BELARUS) == 1
-    await api.wait_for(lambda: not app.store.get_chat("telegram", "42").active)  # type: ignore[union-attr]
+    await bot_api.wait_for(lambda: not app.store.get_chat("telegram", "42").active)  # type: ignore[union-attr]
     chat = app.store.get_chat("telegram", "42")
     assert chat is not None and "blocked" in (chat.inactive_reason or "")
     assert await new_stories(app, feed, Item("belarus-2", "Belarus prisoner release talks")) == 0
-    assert alerts(api, 42) == []
+    assert alerts(bot_api, 42) == []
 
     # Unblocked and subscribed again: alerts resume.
-    (back,) = await say(api, 42, "/subscribe")
+    (back,) = await say(bot_api, 42, "/subscribe")
     assert back == msg.SUBSCRIBED
     assert await new_stories(app, feed, Item("belarus-3", "Belarus prisoner release agreed")) == 1
-    await api.wait_for(lambda: alerts(api, 42))
+    await bot_api.wait_for(lambda: alerts(bot_api, 42))
 
 
-async def test_migrated_group_keeps_its_rules(api: FakeBotAPI, feed: Feed, start: Start) -> None:
+async def test_migrated_group_keeps_its_rules(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
     app = await start()
     group, supergroup = -123, -100123
-    api.chat(group, "group")
-    api.chat(supergroup, "supergroup")
-    api.set_member(group, ALICE, "creator")
-    await say(api, group, "/subscribe", f"/watch {RULE}", user_id=ALICE)
+    bot_api.chat(group, "group")
+    bot_api.chat(supergroup, "supergroup")
+    bot_api.set_member(group, ALICE, "creator")
+    await say(bot_api, group, "/subscribe", f"/watch {RULE}", user_id=ALICE)
 
-    api.fail(
+    bot_api.fail(
         "sendMessage",
         400,
         "Bad Request: group chat was upgraded to a supergroup chat",
         {"migrate_to_chat_id": supergroup},
     )
     assert await new_stories(app, feed, BELARUS) == 1
-    (alert,) = await api.wait_for(lambda: alerts(api, supergroup))
+    (alert,) = await bot_api.wait_for(lambda: alerts(bot_api, supergroup))
     assert "prisoner release" in alert
     assert app.store.get_chat("telegram", str(group)) is None
-    (rules,) = await say(api, supergroup, "/rules", user_id=BOB)
+    (rules,) = await say(bot_api, supergroup, "/rules", user_id=BOB)
     assert rules == f"1. {RULE}"
 
 
 async def test_migration_notice_moves_rules_at_once(
-    api: FakeBotAPI, feed: Feed, start: Start
+    bot_api: FakeBotAPI, feed: Feed, start: Start
 ) -> None:
     app = await start()
     group, supergroup = -321, -100321
-    api.chat(group, "group")
-    api.chat(supergroup, "supergroup")
-    api.set_member(group, ALICE, "administrator")
-    await say(api, group, "/subscribe", f"/watch {RULE}", user_id=ALICE)
+    bot_api.chat(group, "group")
+    bot_api.chat(supergroup, "supergroup")
+    bot_api.set_member(group, ALICE, "administrator")
+    await say(bot_api, group, "/subscribe", f"/watch {RULE}", user_id=ALICE)
     # Someone used the bot in the new supergroup before the notice arrived: two chats merge.
-    (empty,) = await say(api, supergroup, "/rules", user_id=BOB)
+    (empty,) = await say(bot_api, supergroup, "/rules", user_id=BOB)
     assert empty == msg.NO_RULES
 
-    notice = api.message_update(group, "", user_id=ALICE, migrate_to_chat_id=supergroup)
+    notice = bot_api.message_update(group, "", user_id=ALICE, migrate_to_chat_id=supergroup)
     del notice["message"]["text"]
-    api.push_update(notice)
-    await api.wait_for(lambda: app.store.get_chat("telegram", str(group)) is None)
-    (rules,) = await say(api, supergroup, "/rules", user_id=BOB)
+    bot_api.push_update(notice)
+    await bot_api.wait_for(lambda: app.store.get_chat("telegram", str(group)) is None)
+    (rules,) = await say(bot_api, supergroup, "/rules", user_id=BOB)
     assert rules == f"1. {RULE}"
 
     assert await new_stories(app, feed, BELARUS) == 1
-    await api.wait_for(lambda: alerts(api, supergroup))
-    assert alerts(api, group) == []
+    await bot_api.wait_for(lambda: alerts(bot_api, supergroup))
+    assert alerts(bot_api, group) == []
 
 
-async def test_webhook_mode_serves_commands(api: FakeBotAPI, start: Start) -> None:
+async def test_webhook_mode_serves_commands(bot_api: FakeBotAPI, start: Start) -> None:
     port = free_port()
     hook = f"http://127.0.0.1:{port}/tg"
     await start(
@@ -308,13 +317,13 @@ async def test_webhook_mode_serves_commands(api: FakeBotAPI, start: Start) -> No
             "listen": f"127.0.0.1:{port}",
         }
     )
-    assert api.calls_of("setWebhook")[0].params["secret_token"] == "hook-secret"
-    update = {"update_id": 1, **api.message_update(42, "/subscribe")}
+    assert bot_api.calls_of("setWebhook")[0].params["secret_token"] == "hook-secret"
+    update = {"update_id": 1, **bot_api.message_update(42, "/subscribe")}
     started = time.monotonic()
     async with aiohttp.ClientSession() as session:
         headers = {"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
         async with session.post(hook, json=update, headers=headers) as response:
             assert response.status == 200
-    (answer,) = await api.wait_for(lambda: api.texts(42))
+    (answer,) = await bot_api.wait_for(lambda: bot_api.texts(42))
     assert answer == msg.SUBSCRIBED
     assert time.monotonic() - started < 3

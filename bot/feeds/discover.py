@@ -77,11 +77,6 @@ async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
     raise FetchError(NO_FEED_MESSAGE)
 
 
-async def discover_feed(fetcher: Fetcher, url: str) -> str:
-    """The URL :func:`find_feed` finds."""
-    return (await find_feed(fetcher, url)).url
-
-
 def is_feed(result: FetchResult) -> bool:
     """Tell whether a fetched body is an RSS, Atom, RDF or JSON feed.
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from bot.feeds.text import html_to_text, normalize_space
 from bot.feeds.urls import canonical_url
-from bot.models import Story
+from bot.models import Story, fullest
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Entry:
     @property
     def body(self) -> str:
         """The longer of content and summary: the fullest text the feed gave."""
-        return self.content if len(self.content) > len(self.summary) else self.summary
+        return fullest(self.summary, self.content)
 
 
 @dataclass(frozen=True, slots=True)

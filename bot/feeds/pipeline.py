@@ -23,7 +23,6 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Story
 from bot.rulebook import RuleBook, RuleHit, story_document
-from bot.rules import Document
 from bot.store import AlertDraft, Chat, Feed, NewStory, Store, feed_label, utcnow
 from bot.summarize import Summarizer
 
@@ -57,10 +56,6 @@ def fingerprint(story: Story) -> str:
     else:
         key = "title:" + re.sub(r"\W+", " ", story.title.casefold()).strip()
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _document(story: Story, source: str) -> Document:
-    return story_document(story.title, story.body, source, story.link, story.author)
 
 
 def backoff(interval: float, errors: int, retry_after: float | None) -> timedelta:
