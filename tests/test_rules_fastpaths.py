@@ -43,12 +43,13 @@ def test_chunk_shortcuts_equal_the_full_analysis(chunk: str) -> None:
     info = analyzer.info[chunk]
     # Ask the shortcuts first: for plain words they skip building the full RawInfo.
     fresh = Analyzer("english")
-    pair = fresh.pair(chunk)
+    single = fresh.single_of(chunk)
     if info.positions == 1 and not info.joined:
-        assert pair == (info.pos_stems[0], info.pos_words[0])
-        assert fresh.single[chunk] is pair
+        word = info.pos_words[0]
+        assert single == (info.pos_stems[0], word, word[:3])
+        assert fresh.single[chunk] is single
     else:
-        assert pair is None and chunk not in fresh.single
+        assert single is None and chunk not in fresh.single
     assert fresh.stems[chunk] == info.stems
     assert fresh.words[chunk] == info.words
 
@@ -63,7 +64,9 @@ def test_tokens_are_the_same_met_cold_or_warm(field: str) -> None:
         flat = [stem for raw in raws for stem in analyzer.info[raw].pos_stems]
         assert adoc.positions(field)._flat == flat
         assert adoc.terms[field] == set(chain.from_iterable(analyzer.stems[r] for r in raws))
-        assert adoc.word_set(field) == set(chain.from_iterable(analyzer.words[r] for r in raws))
+        words = set(chain.from_iterable(analyzer.words[r] for r in raws))
+        assert adoc.word_set(field) == words
+        assert adoc.head_set(field) == {word[:3] for word in words}
 
 
 def test_stems_are_interned_so_rule_and_story_share_objects() -> None:

@@ -88,6 +88,25 @@ def test_every_kind_of_rule_is_found(query: str, expected: bool) -> None:
     assert index.match(DOC) == naive({1: compile_rule(query)}, DOC)
 
 
+@pytest.mark.parametrize("min_prefix", [1, 2, 3, 4])
+def test_prefix_rules_are_keyed_alike_whatever_the_shortest_prefix(min_prefix: int) -> None:
+    # Prefixes of three letters or more are keyed by the heads the analysis lists for
+    # every word; shorter ones (allowed by a lower min_prefix) by each word cut to size.
+    config = RuleSettings(min_prefix=min_prefix)
+    queries = ["pri* AND minsk", "prisoner* -kyiv", "e* AND lukasenka", "mi*", "lu*", "zz*", "ma*"]
+    rules = {
+        i: compile_rule(q, config)
+        for i, q in enumerate(queries)
+        if len(q.split("*")[0]) >= min_prefix
+    }
+    index = RuleIndex(config)
+    for rule_id, rule in rules.items():
+        index.add(rule_id, rule)
+    found = index.match(DOC)
+    assert found == naive(rules, DOC)
+    assert {m.rule_id for m in found} >= {i for i in (0, 1) if i in rules}
+
+
 def test_index_refuses_a_rule_of_another_language() -> None:
     index = RuleIndex(RuleSettings(language="english"))
     with pytest.raises(ValueError, match="uses language 'german'"):

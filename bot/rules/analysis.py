@@ -98,8 +98,12 @@ class RawInfo(NamedTuple):
     joined: tuple[Entry, ...]  # compounds spanning several positions
 
 
-# A chunk holding exactly one token: its (stem, folded word).
-Pair = tuple[str, str]
+# Prefix rules are looked up by the first letters of a word, its head (``minsk`` ->
+# ``min``); each word's head is worked out once, with its stem.
+HEAD = 3
+
+# A chunk holding exactly one token: its (stem, folded word, head of the word).
+Single = tuple[str, str, str]
 
 
 class Memo(dict[str, _V]):
@@ -140,17 +144,17 @@ class Analyzer:
         # Our chunk caches already remember stems; PyStemmer's own cache only slows misses.
         self._stemmer.maxCacheSize = 0
         self._stem_lock = threading.Lock()
-        self._plain: Memo[tuple[str, str]] = Memo(self._plain_word)
+        self._plain: Memo[Single] = Memo(self._plain_word)
         self.info = Memo(self._analyse_raw)
         # Narrow views of ``info`` so a story's term set is built without Python loops.
         self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "stems"))
         self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 1, "words"))
         self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
-        # Chunk -> (stem, word) for chunks of exactly one token, nearly every chunk of a
-        # story: one look-up and two objects per chunk, and "Minsk" and "Minsk," share
-        # one pair. Filled by ``pair``; chunks of several tokens (or none) stay out.
-        self.single: dict[str, Pair] = {}
+        # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
+        # of a story: one look-up per chunk, and "Minsk" and "Minsk," share one tuple.
+        # Filled by ``single_of``; chunks of several tokens (or none) stay out.
+        self.single: dict[str, Single] = {}
 
     def stem(self, folded: str) -> str:
         """Stems one folded word; apostrophes left by the stemmer are dropped."""
@@ -226,8 +230,8 @@ class Analyzer:
             return (self._plain[core][plain],)
         return getattr(self.info[chunk], attr)
 
-    def pairs(self, chunks: list[str]) -> list[Pair | None]:
-        """``pair`` of each chunk; plain words met for the first time share one stemmer call."""
+    def singles(self, chunks: list[str]) -> list[Single | None]:
+        """``single_of`` each chunk; plain words met for the first time share one stemmer call."""
         plain = self._plain
         cores = [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
         new = {
@@ -241,24 +245,24 @@ class Analyzer:
             if len(plain) + len(new) > _CACHE_LIMIT:
                 plain.clear()
             for (core, word), stemmed in zip(new.items(), stems, strict=True):
-                stem = sys.intern(stemmed.replace("'", ""))
-                plain[core] = (stem, stem if stem == word else word)
+                plain[core] = _single(sys.intern(stemmed.replace("'", "")), word)
         single = self.single
         if len(single) + len(chunks) > _CACHE_LIMIT:
             single.clear()
-        out: list[Pair | None] = []
+        out: list[Single | None] = []
         for chunk, core in zip(chunks, cores, strict=True):
             # Only plain words are in ``plain``; the rest take the slow path.
             found = plain.get(core)
             if found is None:
-                out.append(self.pair(chunk))
+                out.append(self.single_of(chunk))
             else:
                 single[chunk] = found
                 out.append(found)
         return out
 
-    def pair(self, chunk: str) -> Pair | None:
-        """(stem, word) of a chunk holding exactly one token, else None; cached in ``single``."""
+    def single_of(self, chunk: str) -> Single | None:
+        """(stem, word, head) of a chunk holding exactly one token, else None; cached in
+        ``single``."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
             found = self._plain[core]
@@ -266,25 +270,22 @@ class Analyzer:
             info = self.info[chunk]
             if info.positions != 1 or info.joined:
                 return None
-            found = (info.pos_stems[0], info.pos_words[0])
+            found = _single(info.pos_stems[0], info.pos_words[0])
         if len(self.single) >= _CACHE_LIMIT:
             self.single.clear()
         self.single[chunk] = found
         return found
 
-    def _plain_word(self, core: str) -> tuple[str, str]:
+    def _plain_word(self, core: str) -> Single:
         folded = fold(core)
-        stem = self.stem(folded)
-        # A word its stemmer leaves as is shares the stem's object: a story reading its
-        # words then touches no more memory than reading its stems.
-        return stem, (stem if stem == folded else folded)
+        return _single(self.stem(folded), folded)
 
     def _analyse_raw(self, chunk: str) -> RawInfo:
         """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
             # Most chunks are one plain word wrapped in punctuation: no regex needed.
-            stem, word = self._plain[core]
+            stem, word, _ = self._plain[core]
             start = chunk.index(core)
             entry = Entry(stem, word, 0, 0, start, start + len(core))
             return RawInfo(1, (entry,), (stem,), (word,), (stem,), (word,), ())
@@ -342,6 +343,13 @@ class Analyzer:
             else:
                 slots.extend(((stem,),) for stem in info.pos_stems)
         return slots
+
+
+def _single(stem: str, word: str) -> Single:
+    """A one-token chunk's tuple. A word its stemmer leaves as is shares the stem's
+    object, so reading a story's words touches no more memory than reading its stems;
+    heads are interned, so a story's set of heads allocates nothing."""
+    return stem, (stem if stem == word else word), sys.intern(word[:HEAD])
 
 
 _ANALYZERS: dict[str, Analyzer] = {}

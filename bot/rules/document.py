@@ -10,7 +10,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import is_, itemgetter
 from typing import Any
 
-from bot.rules.analysis import Analyzer, RawInfo, fold
+from bot.rules.analysis import HEAD, Analyzer, RawInfo, fold
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -19,6 +19,7 @@ GROUP_FIELDS: dict[str, tuple[str, ...]] = {BODY: ("title", "text"), **{f: (f,) 
 
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
+_THIRD = itemgetter(2)
 _URL_REST_RE = re.compile(r"[?#]")
 _CHUNK_RE = re.compile(r"\S+")
 
@@ -57,7 +58,7 @@ def url_window(url: str) -> tuple[int, int]:
 
 # What a chunk not (yet) known as one token reads as, before it is analysed.
 _MISSING_STEM = _MISSING_WORD = "\0"
-_MISSING = (_MISSING_STEM, _MISSING_WORD)
+_MISSING = (_MISSING_STEM, _MISSING_WORD, _MISSING_WORD)
 
 
 class _Tokens:
@@ -65,14 +66,14 @@ class _Tokens:
 
     Attributes:
         raws: The whitespace-separated chunks, in order, lower-cased (see below).
-        pairs: (stem, word) per chunk; chunks of several tokens (or none) hold
+        singles: (stem, word, head) per chunk; chunks of several tokens (or none) hold
             ``_MISSING`` here and their analysis in ``multi``.
         multi: Chunk index -> analysis, for the chunks that are not one token.
         flat: The stem at each token position.
         terms: The distinct stems, joined compounds (``e-mail`` as ``email``) included.
     """
 
-    __slots__ = ("raws", "pairs", "multi", "flat", "terms")
+    __slots__ = ("raws", "singles", "multi", "flat", "terms")
 
     def __init__(self, text: str, analyzer: Analyzer) -> None:
         # Lower case first (tokens are case-folded anyway), so "The" and "the" are one
@@ -81,21 +82,21 @@ class _Tokens:
         lowered = text.lower()
         raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
         # Nearly every chunk is one token already seen: one look-up each, at C speed.
-        pairs = self.pairs = list(map(analyzer.single.get, raws, repeat(_MISSING)))
-        flat = self.flat = list(map(_FIRST, pairs))
+        singles = self.singles = list(map(analyzer.single.get, raws, repeat(_MISSING)))
+        flat = self.flat = list(map(_FIRST, singles))
         terms = self.terms = set(flat)
         self.multi: dict[int, RawInfo] = {}
         if _MISSING_STEM not in terms:
             return
         # Chunks met for the first time, and chunks of several tokens ("U.S.-led").
         terms.discard(_MISSING_STEM)
-        missing = list(compress(range(len(raws)), map(is_, pairs, repeat(_MISSING))))
-        for i, found in zip(missing, analyzer.pairs([raws[i] for i in missing]), strict=True):
+        missing = list(compress(range(len(raws)), map(is_, singles, repeat(_MISSING))))
+        for i, found in zip(missing, analyzer.singles([raws[i] for i in missing]), strict=True):
             if found is None:
                 info = self.multi[i] = analyzer.info[raws[i]]
                 terms.update(info.stems)
             else:
-                pairs[i] = found
+                singles[i] = found
                 flat[i] = found[0]
                 terms.add(found[0])
         if self.multi:
@@ -110,12 +111,21 @@ class _Tokens:
 
     def words(self) -> set[str]:
         """The distinct folded (unstemmed) words, joined compounds included."""
-        words = set(map(_SECOND, self.pairs))
+        words = set(map(_SECOND, self.singles))
         if self.multi:
             words.discard(_MISSING_WORD)
             for info in self.multi.values():
                 words.update(info.words)
         return words
+
+    def heads(self) -> set[str]:
+        """The distinct heads (first ``HEAD`` letters) of ``words``."""
+        heads = set(map(_THIRD, self.singles))
+        if self.multi:
+            heads.discard(_MISSING_WORD)
+            for info in self.multi.values():
+                heads.update(word[:HEAD] for word in info.words)
+        return heads
 
 
 class _Fields(dict[str, _Tokens]):
@@ -180,6 +190,13 @@ class AnalyzedDoc:
         self._fields = _Fields(self._texts, analyzer)
         self.terms = _Terms(self._fields)
         self._memo: dict[Any, Any] = {}
+
+    def remember(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """A value worked out once per story (``compute()``) and kept under ``key``."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = compute()
+        return found
 
     def chunks(self, field: str) -> Iterable[str]:
         """The distinct whitespace-separated chunks of a field."""
@@ -255,6 +272,14 @@ class AnalyzedDoc:
         found = self._memo.get(key)
         if found is None:
             found = self._memo[key] = self._fields[field].words()
+        return found
+
+    def head_set(self, field: str) -> set[str]:
+        """Distinct heads (first ``HEAD`` letters) of the field's folded words."""
+        key = ("heads", field)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._fields[field].heads()
         return found
 
     def has_prefix(self, field: str, prefix: str) -> bool:

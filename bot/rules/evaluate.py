@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import re2
 
@@ -16,12 +17,17 @@ Test = Callable[[AnalyzedDoc], bool]
 Occurrences = list[tuple[int, int]]
 
 
-class RuleMatch:
+Why = tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]]
+
+
+class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
     """A rule that matched a story, and where.
 
     Working out *where* costs more than deciding *whether*, and most matches of a big
     deployment are never shown (chat muted, story already alerted). So ``terms`` and
-    ``spans`` are computed on first access and then kept.
+    ``spans`` are computed on first access, and kept with the story's analysis. A
+    match is a tuple (rule id, rule, story) underneath, so an index makes its matches
+    without running Python code per match.
 
     Attributes:
         rule_id: The rule's id.
@@ -30,20 +36,18 @@ class RuleMatch:
             Document strings, for highlighting.
     """
 
-    __slots__ = ("rule_id", "_rule", "_adoc", "_why")
+    __slots__ = ()
 
-    def __init__(self, rule_id: int, rule: CompiledRule, adoc: AnalyzedDoc) -> None:
-        self.rule_id = rule_id
-        self._rule: CompiledRule | None = rule
-        self._adoc: AnalyzedDoc | None = adoc
-        self._why: tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]] | None = None
+    def __new__(cls, rule_id: int, rule: CompiledRule, adoc: AnalyzedDoc) -> RuleMatch:
+        return tuple.__new__(cls, (rule_id, rule, adoc))
 
-    def _explained(self) -> tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]]:
-        if self._why is None:
-            assert self._rule is not None and self._adoc is not None
-            self._why = self._rule.explain(self._adoc)
-            self._rule = self._adoc = None  # the story's analysis can be freed now
-        return self._why
+    @property
+    def rule_id(self) -> int:
+        return self[0]
+
+    def _explained(self) -> Why:
+        _, rule, adoc = self
+        return adoc.remember(("why", rule), lambda: rule.explain(adoc))
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -58,11 +62,21 @@ class RuleMatch:
             return NotImplemented
         return (self.rule_id, self._explained()) == (other.rule_id, other._explained())
 
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     def __hash__(self) -> int:
         return hash((self.rule_id, self.terms))
 
     def __repr__(self) -> str:
         return f"RuleMatch(rule_id={self.rule_id!r}, terms={self.terms!r}, spans={self.spans!r})"
+
+
+# Makes a RuleMatch from a (rule id, rule, story) tuple, in C.
+new_match: Callable[[tuple[int, CompiledRule, AnalyzedDoc]], RuleMatch] = partial(
+    tuple.__new__, RuleMatch
+)
 
 
 class CompiledRule:

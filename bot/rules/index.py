@@ -20,9 +20,9 @@ from itertools import chain, compress, repeat
 from operator import itemgetter, xor
 from struct import Struct
 
-from bot.rules.analysis import Memo, get_analyzer
+from bot.rules.analysis import HEAD, Memo, get_analyzer
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
-from bot.rules.evaluate import CompiledRule, RuleMatch, Test
+from bot.rules.evaluate import CompiledRule, RuleMatch, Test, new_match
 from bot.rules.literals import required_pieces, trigrams
 from bot.rules.settings import RuleSettings
 from bot.rules.syntax import And, Leaf, Node, Not, Or
@@ -55,7 +55,7 @@ class RuleIndex:
         """
         self.settings = settings
         self.analyzer = get_analyzer(settings.language)
-        self._head = max(1, min(3, settings.min_prefix))
+        self._head = max(1, min(HEAD, settings.min_prefix))
         self._head_of = itemgetter(slice(None, self._head))
         # Rules are held in dense slots: postings, candidates and the statistics below
         # use slot numbers, and a story reads a candidate's test from a list, not a map.
@@ -142,11 +142,11 @@ class RuleIndex:
         tests = self._tests
         passed = [slot for slot in candidates if tests[slot](adoc)]
         ids = self._ids
-        rules = self._rules
-        return [
-            RuleMatch(ids[slot], rules[slot], adoc)  # type: ignore[arg-type]
-            for slot in sorted(passed, key=ids.__getitem__)
-        ]
+        passed.sort(key=ids.__getitem__)
+        # Matches are made in C: (rule id, rule, story) tuples (a passed slot holds a rule).
+        rules = map(self._rules.__getitem__, passed)
+        made = zip(map(ids.__getitem__, passed), rules, repeat(adoc))
+        return list(map(new_match, made))  # type: ignore[arg-type]
 
     def memory_keys(self) -> int:
         """How many postings the index holds (for sizing reports)."""
@@ -404,8 +404,9 @@ class _DocKeys:
         found = self._cache.get((kind, group))
         if found is None:
             fields = GROUP_FIELDS[group]
-            if kind == "p":
-                # From the word sets that prefix rules then search: one pass serves both.
+            if kind == "p" and self.index._head == HEAD:
+                found = set().union(*(self.doc.head_set(f) for f in fields))
+            elif kind == "p":
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
                 found = set(map(self.index._head_of, words))
             else:
