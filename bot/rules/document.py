@@ -284,6 +284,9 @@ class AnalyzedDoc:
 
     def has_prefix(self, field: str, prefix: str) -> bool:
         """Whether some word of the field starts with the folded ``prefix``."""
+        if len(prefix) == HEAD:
+            # The heads say it all, with no need to sort the words.
+            return prefix in self.head_set(field)
         words = self.sorted_words(field)
         i = bisect_left(words, prefix)
         return i < len(words) and words[i].startswith(prefix)

@@ -17,7 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, repeat
-from operator import itemgetter, xor
+from operator import call, itemgetter, xor
 from struct import Struct
 
 from bot.rules.analysis import HEAD, Memo, get_analyzer
@@ -140,7 +140,8 @@ class RuleIndex:
             posting.collect(keys.get(kind, group), keys, candidates)
         # The tests sit in their own list: a candidate that fails costs no read of its rule.
         tests = self._tests
-        passed = [slot for slot in candidates if tests[slot](adoc)]
+        slots = list(candidates)
+        passed = list(compress(slots, map(call, map(tests.__getitem__, slots), repeat(adoc))))
         ids = self._ids
         passed.sort(key=ids.__getitem__)
         # Matches are made in C: (rule id, rule, story) tuples (a passed slot holds a rule).
