@@ -360,6 +360,17 @@ class AnalyzedDoc:
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover
 
 
+_INTS: list[int] = []
+
+
+def _ints(n: int) -> list[int]:
+    """``list(range(n))``, sharing one set of int objects (past 256 each is allocated)."""
+    global _INTS
+    if len(_INTS) < n:
+        _INTS = list(range(max(n, 2 * len(_INTS))))
+    return _INTS[:n]
+
+
 class Positions:
     """Stem (or word) -> token positions in one field, worked out per key on demand.
 
@@ -391,10 +402,9 @@ class Positions:
             first = self._first
             if first is None:
                 flat = self._flat
-                self._last = dict(zip(flat, range(len(flat)), strict=True))
-                first = self._first = dict(
-                    zip(reversed(flat), range(len(flat) - 1, -1, -1), strict=True)
-                )
+                ints = _ints(len(flat))
+                self._last = dict(zip(flat, ints, strict=True))
+                first = self._first = dict(zip(reversed(flat), reversed(ints), strict=True))
             at = first.get(key)
             if at is None:
                 found = ()
