@@ -98,11 +98,18 @@ class RawInfo(NamedTuple):
     joined: tuple[Entry, ...]  # compounds spanning several positions
 
 
-# Prefix rules are looked up by the first letters of a word, its head (``minsk`` ->
-# ``min``); each word's head is worked out once, with its stem.
+# Prefix rules are looked up by the first letters of a word, its head, written as a
+# prefix query (``minsk`` -> ``min*``: the ``*`` keeps heads apart from stems); each
+# word's head is worked out once, with its stem.
 HEAD = 3
 
-# A chunk holding exactly one token: its (stem, folded word, head of the word).
+
+def prefix_key(prefix: str) -> str:
+    """A prefix as rules are looked up by it: ``min`` -> ``min*``, interned."""
+    return sys.intern(prefix + "*")
+
+
+# A chunk holding exactly one token: its (stem, folded word, ``prefix_key`` of its head).
 Single = tuple[str, str, str]
 
 
@@ -349,7 +356,7 @@ def _single(stem: str, word: str) -> Single:
     """A one-token chunk's tuple. A word its stemmer leaves as is shares the stem's
     object, so reading a story's words touches no more memory than reading its stems;
     heads are interned, so a story's set of heads allocates nothing."""
-    return stem, (stem if stem == word else word), sys.intern(word[:HEAD])
+    return stem, (stem if stem == word else word), prefix_key(word[:HEAD])
 
 
 _ANALYZERS: dict[str, Analyzer] = {}

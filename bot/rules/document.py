@@ -10,7 +10,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import is_, itemgetter
 from typing import Any
 
-from bot.rules.analysis import HEAD, Analyzer, RawInfo, fold
+from bot.rules.analysis import HEAD, Analyzer, RawInfo, fold, prefix_key
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -119,12 +119,12 @@ class _Tokens:
         return words
 
     def heads(self) -> set[str]:
-        """The distinct heads (first ``HEAD`` letters) of ``words``."""
+        """The distinct heads (first ``HEAD`` letters) of ``words``, as ``prefix_key``."""
         heads = set(map(_THIRD, self.singles))
         if self.multi:
             heads.discard(_MISSING_WORD)
             for info in self.multi.values():
-                heads.update(word[:HEAD] for word in info.words)
+                heads.update(prefix_key(word[:HEAD]) for word in info.words)
         return heads
 
 
@@ -275,7 +275,7 @@ class AnalyzedDoc:
         return found
 
     def head_set(self, field: str) -> set[str]:
-        """Distinct heads (first ``HEAD`` letters) of the field's folded words."""
+        """Distinct heads (first ``HEAD`` letters) of the field's words, as ``prefix_key``."""
         key = ("heads", field)
         found = self._memo.get(key)
         if found is None:
@@ -286,7 +286,7 @@ class AnalyzedDoc:
         """Whether some word of the field starts with the folded ``prefix``."""
         if len(prefix) == HEAD:
             # The heads say it all, with no need to sort the words.
-            return prefix in self.head_set(field)
+            return prefix + "*" in self.head_set(field)
         words = self.sorted_words(field)
         i = bisect_left(words, prefix)
         return i < len(words) and words[i].startswith(prefix)

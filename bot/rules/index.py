@@ -20,7 +20,7 @@ from itertools import chain, compress, repeat
 from operator import call, itemgetter, xor
 from struct import Struct
 
-from bot.rules.analysis import HEAD, Memo, get_analyzer
+from bot.rules.analysis import HEAD, Memo, get_analyzer, prefix_key
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
 from bot.rules.evaluate import CompiledRule, RuleMatch, Test, new_match
 from bot.rules.literals import required_pieces, trigrams
@@ -268,7 +268,7 @@ class RuleIndex:
         share = self._share(kind, text)
         if share is None:
             # Before any statistics: long words are rarer than short ones.
-            length = max(1, len(text))
+            length = max(1, len(text) - (kind == "p"))  # a prefix key ends in "*"
             share = {"t": 4.0, "p": 40.0, "r": 20.0}[kind] / length**3
         return min(1.0, share) * _FIELD_WEIGHT.get(group, 0.3)
 
@@ -366,7 +366,12 @@ def _check_hashes(check: Check) -> tuple[tuple[str, str], tuple[int, ...]]:
 
 
 def _salt(kind: str, group: str) -> int:
-    """Set apart the hashes of one check space from another's (a clash only adds a candidate)."""
+    """Set apart the hashes of one check space from another's (a clash only adds a candidate).
+
+    Title-and-text prefix keys (``min*``) are never stems: they share the stems' space.
+    """
+    if kind == "p" and group == BODY:
+        return 0
     return hash((kind, group)) & _HASH_MASK
 
 
@@ -396,7 +401,9 @@ class _DocKeys:
             if space not in self._spaces:
                 self._spaces.add(space)
                 kind, group = space
-                found.update(map(xor, map(hash, self.get(kind, group)), repeat(_salt(kind, group))))
+                salt = _salt(kind, group)
+                hashes = map(hash, self.get(kind, group))
+                found.update(map(xor, hashes, repeat(salt)) if salt else hashes)
         return found
 
     def get(self, kind: str, group: str) -> set[str]:
@@ -409,7 +416,7 @@ class _DocKeys:
                 found = set().union(*(self.doc.head_set(f) for f in fields))
             elif kind == "p":
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
-                found = set(map(self.index._head_of, words))
+                found = set(map(prefix_key, map(self.index._head_of, words)))
             else:
                 raws = chain.from_iterable(self.doc.chunks(f) for f in fields)
                 found = set(chain.from_iterable(map(self.index._grams.__getitem__, raws)))
@@ -440,7 +447,7 @@ def _clauses(node: Node, cost: CostFn, head: int) -> list[Clause] | None:
 def _leaf_clauses(leaf: Leaf, cost: CostFn, head: int) -> list[Clause] | None:
     group = leaf.group
     if leaf.kind == "prefix":
-        return [frozenset({("p", group, leaf.text[:head])})]
+        return [frozenset({("p", group, prefix_key(leaf.text[:head]))})]
     if leaf.kind == "regex":
         grams = {g for piece in required_pieces(leaf.text) for g in trigrams(piece)}
         return [frozenset({("r", group, g)}) for g in sorted(grams)] or None
