@@ -41,7 +41,9 @@ import itertools
 import json
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -369,6 +371,7 @@ def run_size(
     result: dict[str, Any] = {
         "rules": n,
         "stories": len(docs),
+        "story_kb": round(sum(len(d.title) + len(d.text) for d in docs) / len(docs) / 1000, 2),
         "ours": ours,
         "ours_cold": cold,
         "naive": {**naive_fig, "stories_measured": naive_n, "equal_to_ours": True},
@@ -437,24 +440,51 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-tantivy", action="store_true")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = sorted(args.rules or [1_000, 10_000, 100_000])
+    if len(sizes) > 1:
+        results = [_run_apart(n, args) for n in sizes]
+        _report(results, args)
+        return 0
 
     rng = random.Random(SEED)
     corpus = Corpus(rng)
     stories = [corpus.story() for _ in range(args.stories)]
     warm = [corpus.story()[0] for _ in range(WARMUP_STORIES)]
     all_rules = make_rules(corpus, stories, max(sizes))
-    avg = sum(len(s[0].title) + len(s[0].text) for s in stories) / len(stories)
-    print(f"{len(stories)} stories, {avg / 1000:.2f} KB average; vocabulary {VOCAB}; seed {SEED}")
+    _report([run_size(corpus, stories, warm, all_rules[:n], args) for n in sizes], args)
+    return 0
 
-    results = [run_size(corpus, stories, warm, all_rules[:n], args) for n in sizes]
-    print_table(results)
+
+def _run_apart(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One size in a process of its own, as a service holds one index: no size runs in
+    a heap left fragmented by the sizes before it. Same seed, so the same stories and
+    the first ``n`` rules of the same list."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        command = [sys.executable, __file__, "--quiet", "--rules", str(n), "--json", str(out)]
+        command += ["--stories", str(args.stories), "--naive-stories", str(args.naive_stories)]
+        command += ["--no-tantivy"] if args.no_tantivy else []
+        subprocess.run(command, check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+        result.pop("runs", None)
+        return result
+
+
+def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    if not args.quiet:
+        first = results[0]
+        print(
+            f"{first['stories']} stories, {first['story_kb']} KB average; vocabulary {VOCAB}; "
+            f"seed {SEED}; each size measured in a process of its own"
+        )
+        print_table(results)
     if args.json:
         payload = {**results[-1], "runs": results}
         args.json.write_text(json.dumps(payload, indent=2))
-        print(f"wrote {args.json}")
-    return 0
+        if not args.quiet:
+            print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
