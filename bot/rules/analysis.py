@@ -344,7 +344,9 @@ class Analyzer:
         """
         slots: list[tuple[tuple[str, ...], ...]] = []
         for raw in TOKEN_RE.findall(text):
-            info = self.info[raw]
+            # Not cached: a rule is compiled once, and with many rules the analyses of
+            # their words would only fill memory that stories never read.
+            info = self._analyse_raw(raw)
             if info.joined:
                 slots.append(((info.joined[0].stem,), info.pos_stems))
             else:
