@@ -123,7 +123,6 @@ class App:
 
     async def start(self) -> None:
         await self.prepare()
-        self._log_ignored_settings()
         for adapter in self.adapters.values():
             await adapter.start(self.service)
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
@@ -246,7 +245,3 @@ class App:
                 await asyncio.to_thread(self.schedule_feed, feed_id)
         for job_id in scheduled - set(active):  # removed from every chat and the config
             self.scheduler.remove(job_id)
-
-    def _log_ignored_settings(self) -> None:
-        if any(f.full_text for f in self.settings.feeds):
-            log.info("feeds.full_text is accepted but not used yet: summaries use the feed's text")

@@ -39,12 +39,19 @@ class Feed:
 
 
 async def make_app(
-    database_url: str, feeds: list[str], rules: list[str] | None = None, **extra: Any
+    database_url: str,
+    feeds: list[str],
+    rules: list[str] | None = None,
+    full_text: bool = False,
+    **extra: Any,
 ) -> tuple[App, ConsoleAdapter]:
     console = ConsoleAdapter(out=io.StringIO())
     settings = make_settings(
         database_url,
-        feeds=[{"url": url, "name": f"Feed {n}"} for n, url in enumerate(feeds, 1)],
+        feeds=[
+            {"url": url, "name": f"Feed {n}", "full_text": full_text}
+            for n, url in enumerate(feeds, 1)
+        ],
         subscriptions=[{"platform": "console", "chat": "news-desk", "rules": rules or [RULE]}],
         **extra,
     )
@@ -295,3 +302,114 @@ async def test_the_running_service_polls_and_delivers_by_itself(
     finally:
         await app.stop()
     assert [alert.title for _, alert in console.sent] == [BELARUS.title]
+
+
+ARTICLE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Belarus leader dampens hopes - News Example</title>
+<script>var tracking = "Subscribe now for unlimited access";</script></head>
+<body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li>
+<li><a href="/sport">Sport</a></li><li><a href="/login">Sign in to your account</a></li></ul></nav>
+<main><article>
+<h1>Belarus leader dampens hopes for mass prisoner release</h1>
+<p>Alexander Lukashenko said on Tuesday that he would not free political prisoners en masse,
+dashing hopes raised by a deal with Washington in September.</p>
+<p>Rights groups count more than 1,300 political prisoners in Belarus, among them journalists,
+lawyers and opposition politicians held since the disputed election of 2020.</p>
+<p>Speaking at a meeting with security chiefs in Minsk, Lukashenko said each case would be
+reviewed on its own merits and that pardons required a written plea from the prisoner.</p>
+<p>The United States had pressed Minsk for a wider prisoner release after freeing dozens of
+detainees in exchange for easing sanctions on the national airline Belavia.</p>
+<p>Opposition leaders in exile called the remarks a bargaining tactic aimed at winning further
+concessions from Western governments before talks resume next month.</p>
+</article></main>
+<aside>Most read: Sunny weekend ahead for the coast</aside>
+<footer>Copyright News Example. Cookie settings. Terms of use.</footer>
+</body></html>"""
+
+
+def article_item(server: HTTPServer, path: str) -> Item:
+    """BELARUS with a one-line description, linking to its article page on ``server``."""
+    return Item(
+        "belarus-page",
+        BELARUS.title,
+        "Lukashenko rules out a mass prisoner release.",
+        link=server.url_for(path),
+    )
+
+
+async def test_full_text_feeds_summarise_the_article_page(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    pages: list[Request] = []
+
+    def page(request: Request) -> Response:
+        pages.append(request)
+        return Response(ARTICLE_PAGE, content_type="text/html; charset=utf-8")
+
+    httpserver.expect_request("/world/belarus-story").respond_with_handler(page)
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url], full_text=True)
+    await poll_all(app)
+    feed.items = [article_item(httpserver, "/world/belarus-story"), WEATHER]
+    (report,) = await poll_all(app)
+    assert report.alerts == 1
+    assert await app.dispatcher.run_once() == 1
+
+    ((_, alert),) = console.sent
+    # Sentences only the page holds, and none of its navigation, script or footer.
+    assert "1,300 political prisoners" in alert.summary
+    for chrome in ("Sign in", "Subscribe now", "Cookie settings", "Most read"):
+        assert chrome not in alert.summary
+    assert len(pages) == 1  # only the story that alerts is fetched, once
+    assert "text/html" in pages[0].headers["Accept"]
+    # Matching and highlights still come from the feed's own text.
+    assert alert.title == BELARUS.title
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (404, "text/html", "<html><body>Not found</body></html>"),
+        (200, "application/pdf", "%PDF-1.7 not a page"),
+        (200, "text/html", "<html><body><script>x()</script></body></html>"),
+    ],
+)
+async def test_an_article_page_that_fails_leaves_the_feed_text(
+    httpserver: HTTPServer,
+    database_url: str,
+    apps: Any,
+    status: int,
+    content_type: str,
+    body: str,
+) -> None:
+    httpserver.expect_request("/world/gone").respond_with_data(
+        body, status=status, content_type=content_type
+    )
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url], full_text=True)
+    await poll_all(app)
+    feed.items = [article_item(httpserver, "/world/gone"), WEATHER]
+    (report,) = await poll_all(app)
+    assert report.alerts == 1
+    assert await app.dispatcher.run_once() == 1
+    ((_, alert),) = console.sent
+    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+
+
+async def test_feeds_without_full_text_never_fetch_the_page(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    pages: list[Request] = []
+    httpserver.expect_request("/world/belarus-story").respond_with_handler(
+        lambda request: pages.append(request) or Response(ARTICLE_PAGE, content_type="text/html")
+    )
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url])
+    await poll_all(app)
+    feed.items = [article_item(httpserver, "/world/belarus-story"), WEATHER]
+    await poll_all(app)
+    assert await app.dispatcher.run_once() == 1
+    ((_, alert),) = console.sent
+    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+    assert pages == []

@@ -123,7 +123,12 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str | None = None,
     ) -> FetchResult:
         """Fetch ``url``, following up to five redirects.
 
@@ -132,6 +137,7 @@ class Fetcher:
             etag: The ETag from the previous fetch; sent as If-None-Match.
             last_modified: The Last-Modified from the previous fetch; sent as
                 If-Modified-Since.
+            accept: The Accept header, when not a feed is wanted (an article page).
 
         Returns:
             The result; ``result.not_modified`` is True on 304.
@@ -140,7 +146,7 @@ class Fetcher:
             FetchError: On any failure, with a message fit for the user and, for 429 and
                 503, ``retry_after`` in seconds when the server said so.
         """
-        headers = {}
+        headers = {"Accept": accept} if accept else {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from bot.config import Settings
 from bot.delivery.digest import next_slot
 from bot.errors import FeedError, FeedParseError
+from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
-from bot.models import ParsedFeed, Story
+from bot.models import ParsedFeed, Story, fullest
 from bot.rulebook import RuleBook, RuleHit, story_document
 from bot.store import AlertDraft, Chat, Feed, NewStory, Store, feed_label, utcnow
 from bot.summarize import Summarizer
@@ -29,6 +30,9 @@ from bot.summarize import Summarizer
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+# Article pages fetched per poll of a ``full_text`` feed, at once: the fetcher's
+# connection limit, so the poll takes about one fetch timeout at most.
+MAX_ARTICLES = 20
 BODY_LIMIT = 20_000  # characters of story text kept for `test` and summaries
 
 
@@ -172,30 +176,53 @@ class FeedPipeline:
             if feed.from_config
             else await asyncio.to_thread(self.store.chats_of_feed, feed.id)
         )
-        drafts: list[AlertDraft] = []
+        planned: list[tuple[Story, RuleHit, Chat]] = []
         for story, hits in matched:
-            summary: str | None = None
             alerted: set[int] = set()
             for hit in hits:  # lowest rule id first: the chat's oldest matching rule is shown
                 chat = chats.get(hit.chat_pk)
                 if chat is None or hit.chat_pk in alerted or not _wants(chat, feed, own, now):
                     continue
                 alerted.add(hit.chat_pk)
-                if summary is None:
-                    summary = await self.summarizer.summarize(story.title, story.body)
-                drafts.append(
-                    AlertDraft(
-                        chat_pk=chat.id,
-                        story_uid=story.uid,
-                        rule_id=hit.rule_id,
-                        rule_query=hit.query,
-                        words=matched_words(story, hit),
-                        spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
-                        summary=summary,
-                        not_before=next_slot(chat.digest, now),
-                    )
-                )
-        return drafts
+                planned.append((story, hit, chat))
+        alerted_stories = list({story.uid: story for story, _, _ in planned}.values())
+        texts = await self._article_texts(feed, alerted_stories)
+        summaries = {
+            story.uid: await self.summarizer.summarize(
+                story.title, texts.get(story.uid, story.body)
+            )
+            for story in alerted_stories
+        }
+        return [
+            AlertDraft(
+                chat_pk=chat.id,
+                story_uid=story.uid,
+                rule_id=hit.rule_id,
+                rule_query=hit.query,
+                words=matched_words(story, hit),
+                spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
+                summary=summaries[story.uid],
+                not_before=next_slot(chat.digest, now),
+            )
+            for story, hit, chat in planned
+        ]
+
+    async def _article_texts(self, feed: Feed, stories: Sequence[Story]) -> dict[str, str]:
+        """Story uid -> the text to summarise from its article page, for a feed set to
+        ``full_text``: fetched all at once, for at most ``MAX_ARTICLES`` stories of a poll
+        (the others, and any page that fails, keep the feed's text)."""
+        if not feed.full_text:
+            return {}
+        linked = [story for story in stories if story.link][:MAX_ARTICLES]
+        found = await asyncio.gather(
+            *(article_text(self.fetcher, story.link) for story in linked if story.link)
+        )
+        # The page's text when it says more than the feed did.
+        return {
+            story.uid: fullest(story.body, text)
+            for story, text in zip(linked, found, strict=True)
+            if text
+        }
 
     async def _failed(self, feed: Feed, exc: FeedError, *, dry_run: bool) -> PollReport:
         message = str(exc)
