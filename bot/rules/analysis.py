@@ -151,7 +151,6 @@ class Analyzer:
         # Our chunk caches already remember stems; PyStemmer's own cache only slows misses.
         self._stemmer.maxCacheSize = 0
         self._stem_lock = threading.Lock()
-        self._plain: Memo[Single] = Memo(self._plain_word)
         self.info = Memo(self._analyse_raw)
         # Narrow views of ``info`` so a story's term set is built without Python loops.
         self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "stems"))
@@ -160,7 +159,8 @@ class Analyzer:
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
         # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
         # of a story: one look-up per chunk, and "Minsk" and "Minsk," share one tuple.
-        # Filled by ``single_of``; chunks of several tokens (or none) stay out.
+        # Filled by ``singles`` and ``single_of``; chunks of several tokens (or none) stay
+        # out. A word's own entry ("Minsk") also serves its chunks with punctuation.
         self.single: dict[str, Single] = {}
 
     def stem(self, folded: str) -> str:
@@ -222,7 +222,6 @@ class Analyzer:
             self.pos_words,
             self.npos,
             self.single,
-            self._plain,
         ):
             memo.clear()
 
@@ -234,32 +233,29 @@ class Analyzer:
         """
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
-            return (self._plain[core][plain],)
+            return (self._plain(core)[plain],)
         return getattr(self.info[chunk], attr)
 
     def singles(self, chunks: list[str]) -> list[Single | None]:
         """``single_of`` each chunk; plain words met for the first time share one stemmer call."""
-        plain = self._plain
+        single = self.single
         cores = [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
         new = {
             core: fold(core)
             for core in cores
-            if core not in plain and core.isalnum() and core.isprintable()
+            if core not in single and core.isalnum() and core.isprintable()
         }
+        if len(single) + len(new) + len(chunks) > _CACHE_LIMIT:
+            single.clear()
         if new:
             with self._stem_lock:
                 stems = self._stemmer.stemWords(list(new.values()))
-            if len(plain) + len(new) > _CACHE_LIMIT:
-                plain.clear()
             for (core, word), stemmed in zip(new.items(), stems, strict=True):
-                plain[core] = _single(sys.intern(stemmed.replace("'", "")), word)
-        single = self.single
-        if len(single) + len(chunks) > _CACHE_LIMIT:
-            single.clear()
+                single[core] = _single(sys.intern(stemmed.replace("'", "")), word)
         out: list[Single | None] = []
         for chunk, core in zip(chunks, cores, strict=True):
-            # Only plain words are in ``plain``; the rest take the slow path.
-            found = plain.get(core)
+            # A chunk reads as its core; a core of several tokens takes the slow path.
+            found = single.get(core)
             if found is None:
                 out.append(self.single_of(chunk))
             else:
@@ -272,7 +268,7 @@ class Analyzer:
         ``single``."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
-            found = self._plain[core]
+            found = self._plain(core)
         else:
             info = self.info[chunk]
             if info.positions != 1 or info.joined:
@@ -283,16 +279,24 @@ class Analyzer:
         self.single[chunk] = found
         return found
 
-    def _plain_word(self, core: str) -> Single:
-        folded = fold(core)
-        return _single(self.stem(folded), folded)
+    def _plain(self, core: str) -> Single:
+        """``Single`` of a word of letters and digits, kept in ``single`` under the word
+        itself (a chunk of just that word reads the same)."""
+        found = self.single.get(core)
+        if found is None:
+            folded = fold(core)
+            found = _single(self.stem(folded), folded)
+            if len(self.single) >= _CACHE_LIMIT:
+                self.single.clear()
+            self.single[core] = found
+        return found
 
     def _analyse_raw(self, chunk: str) -> RawInfo:
         """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
             # Most chunks are one plain word wrapped in punctuation: no regex needed.
-            stem, word, _ = self._plain[core]
+            stem, word, _ = self._plain(core)
             start = chunk.index(core)
             entry = Entry(stem, word, 0, 0, start, start + len(core))
             return RawInfo(1, (entry,), (stem,), (word,), (stem,), (word,), ())
