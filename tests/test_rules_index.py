@@ -149,6 +149,30 @@ def test_common_keys_are_rekeyed_and_results_stay_exact() -> None:
     assert all(text.startswith("name") for text in posted)
 
 
+def test_a_rule_moved_onto_its_word_is_tested_in_full_by_the_story_that_moved_it() -> None:
+    """Found under its word, `qa AND "minister yesterday"` is left only its phrase to test.
+    It starts under "yesterday" (a long word looks rare); when that word turns out common
+    the rule moves under "qa", and the story that moves it, which holds the phrase but not
+    "qa", must still see the rule tested in full."""
+    words = [f"q{a}{b}" for a in "abc" for b in "xyz"]  # short: guessed common at first
+    rules = {i: compile_rule(f'{word} AND "minister yesterday"') for i, word in enumerate(words)}
+    index = RuleIndex()
+    for rule_id, rule in rules.items():
+        index.add(rule_id, rule)
+    assert {text for slot in range(len(words)) for _, _, text in index._posted[slot]} == {
+        "yesterday"
+    }
+    for n in range(80):
+        extra = f" {words[n % len(words)]}" if n % 10 == 9 else ""
+        doc = Document(title=f"story {n}", text=f"The minister yesterday said no.{extra}")
+        assert index.match(doc) == naive(rules, doc)
+    for rule_id in rules:
+        slot = index._slot_of[rule_id]
+        given = rules[rule_id].given
+        assert given is not None and index._tests[slot] is given[2]
+        assert [text for _, _, text in index._posted[slot]] == [given[1]]  # the word's stem
+
+
 # -- property: the index and the naive evaluator agree on random rules and stories --------
 
 WORDS = [

@@ -88,7 +88,7 @@ class CompiledRule:
         settings: The settings it was compiled with.
     """
 
-    __slots__ = ("query", "root", "settings", "analyzer", "_regexes", "test")
+    __slots__ = ("query", "root", "settings", "analyzer", "_regexes", "test", "given")
 
     def __init__(self, query: str, root: Node, settings: RuleSettings) -> None:
         """Prepares the evaluator; use ``compile_rule`` rather than this."""
@@ -97,6 +97,13 @@ class CompiledRule:
         self.settings = settings
         self.analyzer = get_analyzer(settings.language)
         self._regexes: dict[str, re2._Regexp] | None = None  # most rules hold none
+        # (group, stem, rest) when the rule is one word, or one word AND one other part:
+        # ``rest`` decides the rule for a story known to hold the word (an index that
+        # finds the rule under that word runs ``rest`` alone).
+        self.given: tuple[str, str, Test] | None = None
+        term = _single_term(root)
+        if term is not None:
+            self.given = (*term, _always)
         self.test: Test = self._build(root)
 
     def __repr__(self) -> str:
@@ -193,6 +200,10 @@ class CompiledRule:
             )
             for g in dict.fromkeys([*need, *anys, *none])
         ]
+        if node is self.root and len(node.children) == 2 and len(rest) == 1 and len(need) == 1:
+            ((group, stems),) = need.items()
+            if len(stems) == 1 and not anys and not none:
+                self.given = (group, next(iter(stems)), rest[0])
         # Set tests first: they are the cheapest and most often decide.
         return _all_test(sets + rest)
 
@@ -304,6 +315,11 @@ def _set_test(
         return _none.isdisjoint(terms)
 
     return sets
+
+
+def _always(d: AnalyzedDoc) -> bool:
+    """What is left to test of a one-word rule in a story known to hold the word."""
+    return True
 
 
 def _negate(inner: Test) -> Test:

@@ -133,15 +133,22 @@ class RuleIndex:
         """Like ``match`` for a story already analysed with this index's analyzer."""
         keys = _DocKeys(self, adoc)
         self._learn(keys)
-        candidates = set(self._always)
+        # Rules found under a key of the story, tested for what their key leaves open;
+        # and rules whose key the story may lack, tested in full.
+        candidates: set[int] = set()
+        unsure = set(self._always)
         if self._pending:
-            self._rekey_hot(keys, candidates)
+            self._rekey_hot(keys, unsure)
         for (kind, group), posting in self._postings.items():
             posting.collect(keys.get(kind, group), keys, candidates)
+        candidates -= unsure
         # The tests sit in their own list: a candidate that fails costs no read of its rule.
         tests = self._tests
         slots = list(candidates)
         passed = list(compress(slots, map(call, map(tests.__getitem__, slots), repeat(adoc))))
+        if unsure:
+            held = self._rules
+            passed += [slot for slot in unsure if held[slot].test(adoc)]  # type: ignore[union-attr]
         ids = self._ids
         passed.sort(key=ids.__getitem__)
         # Matches are made in C: (rule id, rule, story) tuples (a passed slot holds a rule).
@@ -178,6 +185,11 @@ class RuleIndex:
             if posting is None:
                 posting = self._postings[(kind, group)] = _Posting()
             posting.add(text, slot, check)
+        # Found under its key, a rule needs no test of that key again.
+        test, given = rule.test, rule.given
+        if given is not None and primary == {("t", given[0], given[1])}:
+            test = given[2]
+        self._tests[slot] = test
         self._posted[slot] = list(primary)
         self._checks[slot] = check
         self._rule_epoch[slot] = self._epoch
