@@ -105,8 +105,17 @@ HEAD = 3
 
 
 def prefix_key(prefix: str) -> str:
-    """A prefix as rules are looked up by it: ``min`` -> ``min*``, interned."""
-    return sys.intern(prefix + "*")
+    """A prefix as rules are looked up by it: ``min`` -> ``min*``, one object per prefix
+    (a small table of its own, kept in cache, rather than the interpreter's big one)."""
+    found = _PREFIX_KEYS.get(prefix)
+    if found is None:
+        if len(_PREFIX_KEYS) >= _CACHE_LIMIT:
+            _PREFIX_KEYS.clear()
+        found = _PREFIX_KEYS[prefix] = prefix + "*"
+    return found
+
+
+_PREFIX_KEYS: dict[str, str] = {}
 
 
 # A chunk holding exactly one token: its (stem, folded word, ``prefix_key`` of its head).
@@ -361,7 +370,7 @@ class Analyzer:
 def _single(stem: str, word: str) -> Single:
     """A one-token chunk's tuple. A word its stemmer leaves as is shares the stem's
     object, so reading a story's words touches no more memory than reading its stems;
-    heads are interned, so a story's set of heads allocates nothing."""
+    heads are shared, so a story's set of heads allocates nothing."""
     return stem, (stem if stem == word else word), prefix_key(word[:HEAD])
 
 
