@@ -64,21 +64,22 @@ class RuleIndex:
         self._ids = array("q")
         self._rules: list[CompiledRule | None] = []
         self._tests: list[Test] = []
+        # slot -> the keys it is posted under, its check, the epoch it was keyed in
+        self._posted: list[tuple[Key, ...]] = []
+        self._checks: list[Check] = []
+        self._rule_epoch = array("q")
         self._free: list[int] = []
-        self._posted: dict[int, list[Key]] = {}
         self._postings: dict[tuple[str, str], _Posting] = {}
         self._always: set[int] = set()
         self._df: Counter[str] = Counter()
         self._sampled = 0
         self._seen = 0
         self._epoch = 0
-        self._rule_epoch: dict[int, int] = {}
         # Per posting, the crowded keys found common at the start of this epoch and not
         # yet re-keyed: a story meets them by one small set intersection. (A key that
         # gets crowded later waits for the next epoch; new rules are keyed by the
         # figures of the day anyway.)
         self._pending: dict[tuple[str, str], set[str]] = {}
-        self._checks: dict[int, Check] = {}
         words = self.analyzer.words
         self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
 
@@ -105,6 +106,9 @@ class RuleIndex:
             self._ids.append(rule_id)
             self._rules.append(rule)
             self._tests.append(rule.test)
+            self._posted.append(())
+            self._checks.append(None)
+            self._rule_epoch.append(-1)
         self._slot_of[rule_id] = slot
         self._post(slot, rule)
 
@@ -114,7 +118,7 @@ class RuleIndex:
         if slot is None:
             return
         self._unpost(slot)
-        self._rule_epoch.pop(slot, None)
+        self._rule_epoch[slot] = -1
         self._ids[slot], self._rules[slot], self._tests[slot] = -1, None, _never
         self._free.append(slot)
 
@@ -166,7 +170,6 @@ class RuleIndex:
         clauses = _clauses(rule.root, self._cost, self._head)
         if not clauses:
             self._always.add(slot)
-            self._posted[slot] = []
             return
         ranked = sorted(clauses, key=self._clause_cost)
         primary = ranked[0]
@@ -190,15 +193,16 @@ class RuleIndex:
         if given is not None and primary == {("t", given[0], given[1])}:
             test = given[2]
         self._tests[slot] = test
-        self._posted[slot] = list(primary)
+        self._posted[slot] = tuple(primary)
         self._checks[slot] = check
         self._rule_epoch[slot] = self._epoch
 
     def _unpost(self, slot: int) -> None:
         self._always.discard(slot)
-        check = self._checks.pop(slot, None)
-        for kind, group, text in self._posted.pop(slot, []):
+        check = self._checks[slot]
+        for kind, group, text in self._posted[slot]:
             self._postings[(kind, group)].remove(text, slot, check)
+        self._posted[slot], self._checks[slot] = (), None
 
     def _rekey_hot(self, keys: _DocKeys, candidates: set[int]) -> None:
         """Re-keys the crowded keys of this story that turned out common.
@@ -225,7 +229,7 @@ class RuleIndex:
         budget = _REKEY_BUDGET
         snapshot = posting.slots(text)
         for slot in snapshot:
-            if self._rule_epoch.get(slot) == self._epoch:
+            if self._rule_epoch[slot] == self._epoch:
                 continue
             rule = self._rules[slot]
             assert rule is not None
