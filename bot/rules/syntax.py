@@ -128,7 +128,11 @@ class _Lexer:
         return self.tokens
 
     def _emit(self, kind: str, text: str, start: int, end: int, slop: int | None = None) -> None:
-        self.tokens.append(_Token(kind, text, start + 1, end + 1, slop, self.q[start:end]))
+        raw = self.q[start:end]
+        # A word's text is its raw text: one string, kept by the rule as its label.
+        self.tokens.append(
+            _Token(kind, text, start + 1, end + 1, slop, text if raw == text else raw)
+        )
         self.i = end
 
     def _sign_applies(self) -> bool:
