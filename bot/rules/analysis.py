@@ -171,7 +171,6 @@ class Analyzer:
         # Filled by ``singles`` and ``single_of``; chunks of several tokens (or none) stay
         # out. A word's own entry ("Minsk") also serves its chunks with punctuation.
         self.single: dict[str, Single] = {}
-        self._word_slots: dict[str, tuple[tuple[str, ...], ...]] = {}
 
     def stem(self, folded: str) -> str:
         """Stems one folded word; apostrophes left by the stemmer are dropped."""
@@ -364,18 +363,8 @@ class Analyzer:
             if info.joined:
                 slots.append(((info.joined[0].stem,), info.pos_stems))
             else:
-                slots.extend(map(self._word_slot, info.pos_stems))
+                slots.extend(((stem,),) for stem in info.pos_stems)
         return slots
-
-    def _word_slot(self, stem: str) -> tuple[tuple[str, ...], ...]:
-        """The slot ``((stem,),)`` of a plain query word: one object per stem, shared by
-        every rule that watches the word."""
-        found = self._word_slots.get(stem)
-        if found is None:
-            if len(self._word_slots) >= _CACHE_LIMIT:
-                self._word_slots.clear()
-            found = self._word_slots[stem] = ((stem,),)
-        return found
 
 
 def _single(stem: str, word: str) -> Single:
