@@ -208,7 +208,8 @@ class RuleIndex:
         """Re-keys the crowded keys of this story that turned out common.
 
         Runs before any rule is collected, so moved rules cannot be missed; every rule
-        that was under such a key becomes a candidate.
+        that was under such a key becomes a candidate, to be tested in full (its new key
+        may not be in the story).
         """
         for (kind, group), pending in list(self._pending.items()):
             for text in pending & keys.get(kind, group):
