@@ -328,14 +328,26 @@ concessions from Western governments before talks resume next month.</p>
 </body></html>"""
 
 
-def article_item(server: HTTPServer, path: str) -> Item:
-    """BELARUS with a one-line description, linking to its article page on ``server``."""
-    return Item(
+async def alert_for_linked_story(
+    server: HTTPServer, database_url: str, apps: Any, path: str, *, full_text: bool
+) -> Any:
+    """The one alert for BELARUS with a one-line description, linking to ``path`` on
+    ``server``, from a feed with ``full_text`` as given."""
+    feed = Feed(server, "/world.xml", "World", [WEATHER])
+    app, console = await apps(database_url, [feed.url], full_text=full_text)
+    await poll_all(app)  # the first poll only learns what is there
+    story = Item(
         "belarus-page",
         BELARUS.title,
         "Lukashenko rules out a mass prisoner release.",
         link=server.url_for(path),
     )
+    feed.items = [story, WEATHER]
+    (report,) = await poll_all(app)
+    assert report.alerts == 1
+    assert await app.dispatcher.run_once() == 1
+    ((_, alert),) = console.sent
+    return alert
 
 
 async def test_full_text_feeds_summarise_the_article_page(
@@ -348,15 +360,9 @@ async def test_full_text_feeds_summarise_the_article_page(
         return Response(ARTICLE_PAGE, content_type="text/html; charset=utf-8")
 
     httpserver.expect_request("/world/belarus-story").respond_with_handler(page)
-    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
-    app, console = await apps(database_url, [feed.url], full_text=True)
-    await poll_all(app)
-    feed.items = [article_item(httpserver, "/world/belarus-story"), WEATHER]
-    (report,) = await poll_all(app)
-    assert report.alerts == 1
-    assert await app.dispatcher.run_once() == 1
-
-    ((_, alert),) = console.sent
+    alert = await alert_for_linked_story(
+        httpserver, database_url, apps, "/world/belarus-story", full_text=True
+    )
     # Sentences only the page holds, and none of its navigation, script or footer.
     assert "1,300 political prisoners" in alert.summary
     for chrome in ("Sign in", "Subscribe now", "Cookie settings", "Most read"):
@@ -386,14 +392,9 @@ async def test_an_article_page_that_fails_leaves_the_feed_text(
     httpserver.expect_request("/world/gone").respond_with_data(
         body, status=status, content_type=content_type
     )
-    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
-    app, console = await apps(database_url, [feed.url], full_text=True)
-    await poll_all(app)
-    feed.items = [article_item(httpserver, "/world/gone"), WEATHER]
-    (report,) = await poll_all(app)
-    assert report.alerts == 1
-    assert await app.dispatcher.run_once() == 1
-    ((_, alert),) = console.sent
+    alert = await alert_for_linked_story(
+        httpserver, database_url, apps, "/world/gone", full_text=True
+    )
     assert alert.summary == "Lukashenko rules out a mass prisoner release."
 
 
@@ -404,12 +405,8 @@ async def test_feeds_without_full_text_never_fetch_the_page(
     httpserver.expect_request("/world/belarus-story").respond_with_handler(
         lambda request: pages.append(request) or Response(ARTICLE_PAGE, content_type="text/html")
     )
-    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
-    app, console = await apps(database_url, [feed.url])
-    await poll_all(app)
-    feed.items = [article_item(httpserver, "/world/belarus-story"), WEATHER]
-    await poll_all(app)
-    assert await app.dispatcher.run_once() == 1
-    ((_, alert),) = console.sent
+    alert = await alert_for_linked_story(
+        httpserver, database_url, apps, "/world/belarus-story", full_text=False
+    )
     assert alert.summary == "Lukashenko rules out a mass prisoner release."
     assert pages == []
