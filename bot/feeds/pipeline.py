@@ -30,8 +30,8 @@ from bot.summarize import Summarizer
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
-# Article pages fetched per poll of a ``full_text`` feed, at once: the fetcher's
-# connection limit, so the poll takes about one fetch timeout at most.
+# Article pages fetched per poll of a ``full_text`` feed, all at once: as many as the
+# fetcher's default connection limit, so a poll waits about one fetch timeout for them.
 MAX_ARTICLES = 20
 BODY_LIMIT = 20_000  # characters of story text kept for `test` and summaries
 
