@@ -213,14 +213,12 @@ class FeedPipeline:
         (the others, and any page that fails, keep the feed's text)."""
         if not feed.full_text:
             return {}
-        linked = [story for story in stories if story.link][:MAX_ARTICLES]
-        found = await asyncio.gather(
-            *(article_text(self.fetcher, story.link) for story in linked if story.link)
-        )
+        linked = [(story, story.link) for story in stories if story.link][:MAX_ARTICLES]
+        found = await asyncio.gather(*(article_text(self.fetcher, link) for _, link in linked))
         # The page's text when it says more than the feed did.
         return {
             story.uid: fullest(story.body, text)
-            for story, text in zip(linked, found, strict=True)
+            for (story, _), text in zip(linked, found, strict=True)
             if text
         }
 

@@ -161,9 +161,8 @@ class Analyzer:
         self._stemmer.maxCacheSize = 0
         self._stem_lock = threading.Lock()
         self.info = Memo(self._analyse_raw)
-        # Narrow views of ``info`` so a story's term set is built without Python loops.
-        self.stems: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 0, "stems"))
-        self.words: Memo[tuple[str, ...]] = Memo(lambda raw: self._view(raw, 1, "words"))
+        # Narrow views of ``info``, read per chunk by regex keys, word positions and offsets.
+        self.words: Memo[tuple[str, ...]] = Memo(self._words_of)
         self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
         # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
@@ -226,7 +225,6 @@ class Analyzer:
         """Forgets every analysed chunk (benchmarks use it to measure cold text)."""
         for memo in (
             self.info,
-            self.stems,
             self.words,
             self.pos_words,
             self.npos,
@@ -234,16 +232,13 @@ class Analyzer:
         ):
             memo.clear()
 
-    def _view(self, chunk: str, plain: int, attr: str) -> tuple[str, ...]:
-        """One field of a chunk's analysis; a plain word skips building the full RawInfo.
-
-        Most chunks met for the first time are one word wrapped in punctuation, and a
-        story needs only their stems (and, for prefixes, words), not their offsets.
-        """
+    def _words_of(self, chunk: str) -> tuple[str, ...]:
+        """A chunk's distinct folded words (regex rules read them for every chunk); a
+        plain word wrapped in punctuation skips building the full RawInfo."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
-            return (self._plain(core)[plain],)
-        return getattr(self.info[chunk], attr)
+            return (self._plain(core)[1],)
+        return self.info[chunk].words
 
     def singles(self, chunks: list[str]) -> list[Single | None]:
         """``single_of`` each chunk; plain words met for the first time share one stemmer call."""

@@ -191,11 +191,11 @@ class AnalyzedDoc:
         self.terms = _Terms(self._fields)
         self._memo: dict[Any, Any] = {}
 
-    def remember(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """A value worked out once per story (``compute()``) and kept under ``key``."""
+    def remember(self, key: Any, make: Callable[..., Any], *args: Any) -> Any:
+        """A value worked out once per story (``make(*args)``) and kept under ``key``."""
         found = self._memo.get(key)
         if found is None:
-            found = self._memo[key] = compute()
+            found = self._memo[key] = make(*args)
         return found
 
     def chunks(self, field: str) -> Iterable[str]:
@@ -231,14 +231,10 @@ class AnalyzedDoc:
 
     def _chunk_starts(self, field: str) -> list[int]:
         """Position of the first token of each chunk."""
-        key = ("starts", field)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = [
-                0,
-                *accumulate(map(self.analyzer.npos.__getitem__, self.raws(field))),
-            ]
-        return found
+        npos = self.analyzer.npos
+        return self.remember(
+            ("starts", field), lambda: [0, *accumulate(map(npos.__getitem__, self.raws(field)))]
+        )
 
     def _joined(self, field: str, attr: str) -> dict[str, list[tuple[int, int]]]:
         """Compounds (``e-mail`` as ``email``) spanning several positions."""
@@ -286,7 +282,7 @@ class AnalyzedDoc:
         """Whether some word of the field starts with the folded ``prefix``."""
         if len(prefix) == HEAD:
             # The heads say it all, with no need to sort the words.
-            return prefix + "*" in self.head_set(field)
+            return prefix_key(prefix) in self.head_set(field)
         words = self.sorted_words(field)
         i = bisect_left(words, prefix)
         return i < len(words) and words[i].startswith(prefix)

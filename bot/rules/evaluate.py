@@ -47,7 +47,7 @@ class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
 
     def _explained(self) -> Why:
         _, rule, adoc = self
-        return adoc.remember(("why", rule), lambda: rule.explain(adoc))
+        return adoc.remember(("why", rule), rule.explain, adoc)
 
     @property
     def terms(self) -> tuple[str, ...]:
