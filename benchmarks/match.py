@@ -134,7 +134,7 @@ def make_rules(
     rules = []
     for i in range(n):
         shape = i % 6
-        if i % 4 == 3:
+        if i // 6 % 4 == 3:  # every shape, in turn
             rules.append(_from_story(rng, corpus, rng.choice(stories), shape))
         else:
             w = corpus.draw_watch(4)
@@ -171,7 +171,9 @@ def _from_story(rng: random.Random, corpus: Corpus, story: Any, shape: int) -> s
         spots = [i for i in range(len(body) - gap) if is_content[i] and is_content[i + gap]]
         if spots:
             at = rng.choice(spots)
-            w[shape // 3], w[shape // 3 + 1] = body[at], body[at + gap]
+            # The phrase of ``a AND "b c"`` is w[1] w[2]; the pair of ``"a b"~5`` w[0] w[1].
+            first = 1 if shape == 0 else 0
+            w[first], w[first + 1] = body[at], body[at + gap]
     elif shape == 1:
         w[1], w[3] = corpus.draw_watch(1)[0], corpus.draw_watch(1)[0]
     long_words = [x for x in content if len(x) >= 5] or content
