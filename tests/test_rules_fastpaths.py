@@ -97,6 +97,22 @@ def test_word_set_and_sorted_words_hold_every_folded_word() -> None:
     assert {"lukasenkas", "email", "1300"} <= expected
 
 
+@pytest.mark.parametrize("field", ["title", "text"])
+def test_has_prefix_agrees_with_the_words_of_the_field(field: str) -> None:
+    """The word-line search finds a prefix exactly when some word starts with it: a
+    prefix running across two words, or starting inside one, finds nothing."""
+    adoc = AnalyzedDoc(DOC, Analyzer("english"))
+    words = adoc.word_set(field)
+    line = adoc.word_line(field)
+    tried = {word[:n] for word in words for n in (1, 2, 3, 4, 6)}
+    tried |= {word[1:4] for word in words}  # inside words
+    tried |= {a[-2:] + b[:2] for a, b in zip(sorted(words), sorted(words)[1:], strict=False)}
+    for prefix in tried:
+        expected = any(word.startswith(prefix) for word in words)
+        assert adoc.has_prefix(field, prefix) == expected, (prefix, line)
+    assert adoc.has_prefix(field, "emai")  # the joined "email" of "e-mail"
+
+
 def test_positions_per_key_match_a_scan_of_the_tokens() -> None:
     adoc = AnalyzedDoc(DOC, Analyzer("english"))
     for field in ("title", "text"):
