@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.rules import Document, RuleIndex, compile_rule
 from bot.rules.analysis import Analyzer
-from bot.rules.document import BODY, AnalyzedDoc
+from bot.rules.document import BODY, AnalyzedDoc, Positions
 from bot.rules.syntax import Leaf
 
 CHUNKS = [
@@ -133,6 +133,43 @@ def test_positions_per_key_match_a_scan_of_the_tokens() -> None:
     assert text.get("absent") == ()
     with pytest.raises(KeyError):
         text["absent"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    words=st.lists(st.sampled_from("abcd"), max_size=14),
+    pair=st.sampled_from(["ab", "ba", "ac", "da"]),
+    slop=st.one_of(st.none(), st.integers(0, 4)),
+)
+def test_near_decides_a_pair_as_a_scan_of_the_tokens(
+    words: list[str], pair: str, slop: int | None
+) -> None:
+    """The one-occurrence shortcut of two-word phrases and proximity gives the answer
+    the definition gives, or defers to the full search."""
+    a, b = pair
+    flat = [f"w{w}" for w in words]
+    near = Positions(flat, dict).near(f"w{a}", f"w{b}", slop)
+    at = [i for i, w in enumerate(words) if w == a]
+    bt = [i for i, w in enumerate(words) if w == b]
+    if near is None:
+        assert len(at) > 1 or len(bt) > 1
+        return
+    if slop is None:
+        expected = any(j - i == 1 for i in at for j in bt)
+    else:
+        expected = any(abs(j - i) <= slop + 1 for i in at for j in bt)
+    assert near == expected
+
+
+def test_near_defers_to_the_full_search_for_compounds() -> None:
+    adoc = AnalyzedDoc(DOC, Analyzer("english"))
+    text = adoc.positions("text")
+    assert text.near("email", "said", None) is None  # "email" is the joined "e-mail"
+    assert text.near("said", "1300", None) is True
+    assert text.near("1300", "said", None) is False
+    assert text.near("1300", "said", 0) is True
+    assert text.near("lukasenka", "freed", 4) is False
+    assert text.near("freed", "lukasenka", 5) is True
 
 
 CHECKED_RULES = {

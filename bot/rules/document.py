@@ -156,6 +156,21 @@ class _Fields(dict[str, _Tokens]):
         return found
 
 
+class _StemPositions(dict[str, "Positions"]):
+    """Field name -> stem positions, built when first asked for."""
+
+    __slots__ = ("doc",)
+
+    def __init__(self, doc: AnalyzedDoc) -> None:
+        super().__init__()
+        self.doc = doc
+
+    def __missing__(self, field: str) -> Positions:
+        doc = self.doc
+        found = self[field] = Positions(doc._fields[field].flat, lambda: doc._joined(field, "stem"))
+        return found
+
+
 class _Terms(dict[str, set[str]]):
     """Field group -> stems, worked out when first asked for (most rules ask for one)."""
 
@@ -182,9 +197,11 @@ class AnalyzedDoc:
     Attributes:
         doc: The original document.
         terms: Stems per field group (``""`` is title + text), for quick membership tests.
+        stem_positions: Field name -> its ``Positions`` of stems, for phrases and
+            proximity (a plain mapping: rules read it at C speed).
     """
 
-    __slots__ = ("doc", "analyzer", "terms", "_fields", "_texts", "_memo")
+    __slots__ = ("doc", "analyzer", "terms", "stem_positions", "_fields", "_texts", "_memo")
 
     def __init__(self, doc: Document, analyzer: Analyzer) -> None:
         """Prepares ``doc``; each field is tokenised when a rule first needs it."""
@@ -202,6 +219,7 @@ class AnalyzedDoc:
             self._texts["url"] = (doc.url[start:end], start)
         self._fields = _Fields(self._texts, analyzer)
         self.terms = _Terms(self._fields)
+        self.stem_positions = _StemPositions(self)
         self._memo: dict[Any, Any] = {}
 
     def remember(self, key: Any, make: Callable[..., Any], *args: Any) -> Any:
@@ -222,13 +240,7 @@ class AnalyzedDoc:
 
     def positions(self, field: str) -> Positions:
         """Stem -> (first, last) token positions in a field, for phrases and proximity."""
-        key = ("stem", field)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = Positions(
-                self._fields[field].flat, lambda: self._joined(field, "stem")
-            )
-        return found
+        return self.stem_positions[field]
 
     def word_positions(self, field: str) -> Positions:
         """Folded word -> (first, last) token positions in a field, for prefixes."""
@@ -417,10 +429,7 @@ class Positions:
         if found is None:
             first = self._first
             if first is None:
-                flat = self._flat
-                ints = _ints(len(flat))
-                self._last = dict(zip(flat, ints, strict=True))
-                first = self._first = dict(zip(reversed(flat), reversed(ints), strict=True))
+                first = self._index()
             at = first.get(key)
             if at is None:
                 found = ()
@@ -433,6 +442,41 @@ class Positions:
                     found.append(at)
             self._singles[key] = found
         return found
+
+    def _index(self) -> dict[str, int]:
+        """Notes each key's first and last position; returns the first."""
+        flat = self._flat
+        ints = _ints(len(flat))
+        self._last = dict(zip(flat, ints, strict=True))
+        first = self._first = dict(zip(reversed(flat), reversed(ints), strict=True))
+        return first
+
+    def near(self, a: str, b: str, slop: int | None) -> bool | None:
+        """Whether ``a b`` occurs as a phrase (``slop`` None), or ``a`` and ``b`` within
+        ``slop`` other words of each other in either order, for two different keys that
+        each occur once here (most words of a story do).
+
+        Returns:
+            The answer, or None when it takes the full search: a key occurs more than
+            once, or as a joined compound.
+        """
+        first = self._first
+        if first is None:
+            first = self._index()
+        joined = self._joined
+        if joined is None:
+            joined = self._joined = self._joined_of()
+        if joined and (a in joined or b in joined):
+            return None
+        at, bt = first.get(a), first.get(b)
+        if at is None or bt is None:
+            return False
+        last = self._last
+        if at != last[a] or bt != last[b]:
+            return None
+        if slop is None:
+            return bt - at == 1
+        return -slop - 1 <= bt - at <= slop + 1
 
     def joined(self, key: str) -> list[tuple[int, int]]:
         """(first, last) positions where ``key`` is a joined compound (``e-mail`` as ``email``)."""

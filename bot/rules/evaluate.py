@@ -218,6 +218,8 @@ class CompiledRule:
         if single is not None:
             return _set_test(group, need=frozenset({single[1]}))
         if all(len(alts) == 1 and len(alts[0]) == 1 for alts in leaf.slots):
+            if len(leaf.slots) == 2 and leaf.slots[0] != leaf.slots[1]:
+                return _pair_test(leaf, fields)
             return _plain_phrase_test(leaf, fields)
         return _phrase_test(leaf, fields)
 
@@ -407,6 +409,38 @@ def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
         return False
 
     return plain_phrase
+
+
+def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
+    """A phrase of two different plain words, or the two within N words (``"a b"~N``),
+    the commonest phrase of a rule: most stories hold each word once, and the two
+    positions decide."""
+    (a,), (b,) = (alts[0] for alts in leaf.slots)
+
+    def pair(
+        d: AnalyzedDoc,
+        _a: str = a,
+        _b: str = b,
+        _both: frozenset[str] = frozenset((a, b)),
+        _group: str = leaf.group,
+        _fields: tuple[str, ...] = fields,
+        _leaf: Leaf = leaf,
+    ) -> bool:
+        terms = d.terms
+        if not _both <= terms[_group]:
+            return False
+        for f in _fields:
+            # Both words must be in the very field the phrase occurs in.
+            if _both <= terms[f]:
+                positions = d.stem_positions[f]
+                near = positions.near(_a, _b, _leaf.slop)
+                if near is None:
+                    near = bool(_phrase_occurrences(positions, _leaf.slots, _leaf.slop, True))
+                if near:
+                    return True
+        return False
+
+    return pair
 
 
 def _phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
