@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.rules import Document, RuleIndex, compile_rule
 from bot.rules.analysis import Analyzer
 from bot.rules.document import BODY, AnalyzedDoc, Positions
+from bot.rules.evaluate import _prefix_test
 from bot.rules.syntax import Leaf
 
 CHUNKS = [
@@ -65,7 +66,7 @@ def test_tokens_are_the_same_met_cold_or_warm(field: str) -> None:
         assert adoc.terms[field] == set(chain.from_iterable(analyzer.info[r].stems for r in raws))
         words = set(chain.from_iterable(analyzer.words[r] for r in raws))
         assert adoc.word_set(field) == words
-        assert adoc.head_set(field) == {word[:3] + "*" for word in words}
+        assert adoc.heads[field] == {word[:3] + "*" for word in words}
 
 
 def test_stems_are_interned_so_rule_and_story_share_objects() -> None:
@@ -98,19 +99,18 @@ def test_word_set_and_sorted_words_hold_every_folded_word() -> None:
 
 
 @pytest.mark.parametrize("field", ["title", "text"])
-def test_has_prefix_agrees_with_the_words_of_the_field(field: str) -> None:
-    """The word-line search finds a prefix exactly when some word starts with it: a
+def test_prefix_tests_agree_with_the_words_of_the_field(field: str) -> None:
+    """Heads decide three-letter prefixes, a search of the word line the others: a
     prefix running across two words, or starting inside one, finds nothing."""
     adoc = AnalyzedDoc(DOC, Analyzer("english"))
     words = adoc.word_set(field)
-    line = adoc.word_line(field)
     tried = {word[:n] for word in words for n in (1, 2, 3, 4, 6)}
     tried |= {word[1:4] for word in words}  # inside words
     tried |= {a[-2:] + b[:2] for a, b in zip(sorted(words), sorted(words)[1:], strict=False)}
     for prefix in tried:
         expected = any(word.startswith(prefix) for word in words)
-        assert adoc.has_prefix(field, prefix) == expected, (prefix, line)
-    assert adoc.has_prefix(field, "emai")  # the joined "email" of "e-mail"
+        assert _prefix_test(prefix, field)(adoc) == expected, (prefix, adoc.word_lines[field])
+    assert _prefix_test("emai", field)(adoc)  # the joined "email" of "e-mail"
 
 
 def test_positions_per_key_match_a_scan_of_the_tokens() -> None:

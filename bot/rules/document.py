@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate, chain, compress, repeat
-from operator import is_, itemgetter
-from typing import Any
+from operator import add, attrgetter, is_, itemgetter, or_
+from typing import Any, TypeVar
 
 from bot.rules.analysis import HEAD, Analyzer, RawInfo, fold, prefix_key
 
@@ -17,6 +18,7 @@ FIELDS = ("title", "text", "source", "url", "author")
 BODY = ""
 GROUP_FIELDS: dict[str, tuple[str, ...]] = {BODY: ("title", "text"), **{f: (f,) for f in FIELDS}}
 
+_V = TypeVar("_V")
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _THIRD = itemgetter(2)
@@ -113,6 +115,23 @@ class _Tokens:
             spliced += flat[done:]
             self.flat = spliced
 
+    def starts(self, npos: Mapping[str, int]) -> list[int]:
+        """Position of the first token of each chunk (``npos``: chunk -> its tokens)."""
+        return [0, *accumulate(map(npos.__getitem__, self.raws))]
+
+    def joined(self, attr: str, npos: Mapping[str, int]) -> dict[str, list[tuple[int, int]]]:
+        """Compounds (``e-mail`` as ``email``) spanning several positions, by their
+        ``stem`` or ``word`` (``attr``)."""
+        found: dict[str, list[tuple[int, int]]] = {}
+        if self.multi:  # only chunks of several tokens hold compounds
+            starts = self.starts(npos)
+            for i, info in self.multi.items():
+                for entry in info.joined:
+                    found.setdefault(getattr(entry, attr), []).append(
+                        (starts[i] + entry.first, starts[i] + entry.last)
+                    )
+        return found
+
     def words(self) -> set[str]:
         """The distinct folded (unstemmed) words, joined compounds included."""
         words = set(map(_SECOND, self.singles))
@@ -156,36 +175,44 @@ class _Fields(dict[str, _Tokens]):
         return found
 
 
-class _StemPositions(dict[str, "Positions"]):
-    """Field name -> stem positions, built when first asked for."""
+class _PerGroup(dict[str, _V]):
+    """Field group -> a view of its tokens, worked out when first asked for; a plain
+    mapping, so rules read it at C speed.
 
-    __slots__ = ("doc",)
+    A field's view is ``of_field(tokens)``; title + text (``BODY``) joins the two with
+    ``join``. Holds no reference to the story's ``AnalyzedDoc``: with no cycle, a story
+    is freed as soon as it is dropped, not by the garbage collector.
+    """
 
-    def __init__(self, doc: AnalyzedDoc) -> None:
-        super().__init__()
-        self.doc = doc
+    __slots__ = ("fields", "of_field", "join")
 
-    def __missing__(self, field: str) -> Positions:
-        doc = self.doc
-        found = self[field] = Positions(doc._fields[field].flat, lambda: doc._joined(field, "stem"))
-        return found
-
-
-class _Terms(dict[str, set[str]]):
-    """Field group -> stems, worked out when first asked for (most rules ask for one)."""
-
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: _Fields) -> None:
+    def __init__(
+        self,
+        fields: _Fields,
+        of_field: Callable[[_Tokens], _V],
+        join: Callable[[_V, _V], _V],
+    ) -> None:
         super().__init__()
         self.fields = fields
+        self.of_field = of_field
+        self.join = join
 
-    def __missing__(self, group: str) -> set[str]:
+    def __missing__(self, group: str) -> _V:
         if group == BODY:
-            found = self[BODY] = self["title"] | self["text"]
+            found = self.join(self["title"], self["text"])
         else:
-            found = self[group] = self.fields[group].terms
+            found = self.of_field(self.fields[group])
+        self[group] = found
         return found
+
+
+def _positions(tokens: _Tokens, npos: Mapping[str, int]) -> Positions:
+    return Positions(tokens.flat, partial(tokens.joined, "stem", npos))
+
+
+def _no_join(title: Positions, text: Positions) -> Positions:
+    """Positions belong to one field: title + text has none."""
+    raise KeyError(BODY)
 
 
 class AnalyzedDoc:
@@ -194,14 +221,29 @@ class AnalyzedDoc:
     A field is cut at whitespace into chunks, and each chunk's analysis comes from the
     analyzer's cache, so building the term sets costs a split and dictionary look-ups.
 
+    The views rules read per field group (``""`` is title + text; a field's name is its
+    own group) are plain mappings, filled when first read.
+
     Attributes:
         doc: The original document.
-        terms: Stems per field group (``""`` is title + text), for quick membership tests.
-        stem_positions: Field name -> its ``Positions`` of stems, for phrases and
-            proximity (a plain mapping: rules read it at C speed).
+        terms: Stems, for quick membership tests.
+        heads: Heads of the words (first ``HEAD`` letters) as ``prefix_key``.
+        word_lines: The words in one string, each after ``WORD_MARK``: some word starts
+            with ``p`` exactly when ``WORD_MARK + p`` occurs in it, one search in C.
+        stem_positions: Per field, its ``Positions`` of stems, for phrases and proximity.
     """
 
-    __slots__ = ("doc", "analyzer", "terms", "stem_positions", "_fields", "_texts", "_memo")
+    __slots__ = (
+        "doc",
+        "analyzer",
+        "terms",
+        "heads",
+        "word_lines",
+        "stem_positions",
+        "_fields",
+        "_texts",
+        "_memo",
+    )
 
     def __init__(self, doc: Document, analyzer: Analyzer) -> None:
         """Prepares ``doc``; each field is tokenised when a rule first needs it."""
@@ -218,8 +260,11 @@ class AnalyzedDoc:
             start, end = url_window(doc.url)
             self._texts["url"] = (doc.url[start:end], start)
         self._fields = _Fields(self._texts, analyzer)
-        self.terms = _Terms(self._fields)
-        self.stem_positions = _StemPositions(self)
+        fields = self._fields
+        self.terms = _PerGroup(fields, attrgetter("terms"), or_)
+        self.heads = _PerGroup(fields, _Tokens.heads, or_)
+        self.word_lines = _PerGroup(fields, _Tokens.word_line, add)
+        self.stem_positions = _PerGroup(fields, partial(_positions, npos=analyzer.npos), _no_join)
         self._memo: dict[Any, Any] = {}
 
     def remember(self, key: Any, make: Callable[..., Any], *args: Any) -> Any:
@@ -247,37 +292,17 @@ class AnalyzedDoc:
         key = ("word", field)
         found = self._memo.get(key)
         if found is None:
-            words = self.analyzer.pos_words
+            words, npos = self.analyzer.pos_words, self.analyzer.npos
+            tokens = self._fields[field]
             found = self._memo[key] = Positions(
-                list(chain.from_iterable(map(words.__getitem__, self.raws(field)))),
-                lambda: self._joined(field, "word"),
+                list(chain.from_iterable(map(words.__getitem__, tokens.raws))),
+                partial(tokens.joined, "word", npos),
             )
         return found
 
     def _chunk_starts(self, field: str) -> list[int]:
         """Position of the first token of each chunk."""
-        npos = self.analyzer.npos
-        return self.remember(
-            ("starts", field), lambda: [0, *accumulate(map(npos.__getitem__, self.raws(field)))]
-        )
-
-    def _joined(self, field: str, attr: str) -> dict[str, list[tuple[int, int]]]:
-        """Compounds (``e-mail`` as ``email``) spanning several positions."""
-        key = ("joined", attr, field)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = {}
-            # Only chunks of several tokens hold compounds.
-            starts: list[int] | None = None
-            for i, info in self._fields[field].multi.items():
-                for entry in info.joined:
-                    if starts is None:
-                        starts = self._chunk_starts(field)
-                    base = starts[i]
-                    found.setdefault(getattr(entry, attr), []).append(
-                        (base + entry.first, base + entry.last)
-                    )
-        return found
+        return self.remember(("starts", field), self._fields[field].starts, self.analyzer.npos)
 
     def sorted_words(self, field: str) -> list[str]:
         """Distinct folded (unstemmed) words of a field, sorted, for prefix search."""
@@ -294,30 +319,6 @@ class AnalyzedDoc:
         if found is None:
             found = self._memo[key] = self._fields[field].words()
         return found
-
-    def head_set(self, field: str) -> set[str]:
-        """Distinct heads (first ``HEAD`` letters) of the field's words, as ``prefix_key``."""
-        key = ("heads", field)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = self._fields[field].heads()
-        return found
-
-    def word_line(self, field: str) -> str:
-        """The field's folded words in one string, each after ``WORD_MARK``: whether a
-        word starts with a prefix is one substring search, at C speed, with no sorting."""
-        key = ("line", field)
-        found = self._memo.get(key)
-        if found is None:
-            found = self._memo[key] = self._fields[field].word_line()
-        return found
-
-    def has_prefix(self, field: str, prefix: str) -> bool:
-        """Whether some word of the field starts with the folded ``prefix``."""
-        if len(prefix) == HEAD:
-            # The heads say it all, with no search.
-            return prefix_key(prefix) in self.head_set(field)
-        return WORD_MARK + prefix in self.word_line(field)
 
     def words_with_prefix(self, field: str, prefix: str) -> list[str]:
         """The field's distinct folded words that start with ``prefix``."""

@@ -8,8 +8,8 @@ from functools import partial
 
 import re2
 
-from bot.rules.analysis import get_analyzer
-from bot.rules.document import GROUP_FIELDS, AnalyzedDoc, Document, Positions
+from bot.rules.analysis import HEAD, get_analyzer, prefix_key
+from bot.rules.document import GROUP_FIELDS, WORD_MARK, AnalyzedDoc, Document, Positions
 from bot.rules.settings import RuleSettings
 from bot.rules.syntax import Leaf, Node, Not, Or, Slot, parse, re2_options
 
@@ -211,7 +211,7 @@ class CompiledRule:
         group = leaf.group
         fields = GROUP_FIELDS[group]
         if leaf.kind == "prefix":
-            return _prefix_test(leaf.text, fields)
+            return _prefix_test(leaf.text, group)
         if leaf.kind == "regex":
             return _regex_test(self._regex(leaf.text), fields)
         single = _single_term(leaf)
@@ -357,12 +357,23 @@ def _any_test(parts: list[Test]) -> Test:
     return some
 
 
-def _prefix_test(prefix: str, fields: tuple[str, ...]) -> Test:
-    def prefixed(d: AnalyzedDoc, _prefix: str = prefix, _fields: tuple[str, ...] = fields) -> bool:
-        for f in _fields:  # noqa: SIM110 (no generator per call)
-            if d.has_prefix(f, _prefix):
-                return True
-        return False
+def _prefix_test(prefix: str, group: str) -> Test:
+    if len(prefix) < HEAD:
+
+        def short(d: AnalyzedDoc, _mark: str = WORD_MARK + prefix, _group: str = group) -> bool:
+            return _mark in d.word_lines[_group]
+
+        return short
+
+    # The story's heads (a set look-up) decide three letters, and rule out most longer
+    # prefixes before the search of the words.
+    def prefixed(
+        d: AnalyzedDoc,
+        _key: str = prefix_key(prefix[:HEAD]),
+        _mark: str | None = WORD_MARK + prefix if len(prefix) > HEAD else None,
+        _group: str = group,
+    ) -> bool:
+        return _key in d.heads[_group] and (_mark is None or _mark in d.word_lines[_group])
 
     return prefixed
 

@@ -430,7 +430,7 @@ class _DocKeys:
         if found is None:
             fields = GROUP_FIELDS[group]
             if kind == "p" and self.index._head == HEAD:
-                found = set().union(*(self.doc.head_set(f) for f in fields))
+                found = self.doc.heads[group]
             elif kind == "p":
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
                 found = set(map(prefix_key, map(self.index._head_of, words)))
