@@ -1,9 +1,18 @@
+# Build stage: a C compiler for the rule index's C part (bot/rules/_checkset.c).
+FROM python:3.11-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY bot ./bot
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-COPY pyproject.toml README.md ./
-COPY bot ./bot
-RUN pip install --no-cache-dir . && useradd --create-home newsbot && mkdir -p /app/data && chown newsbot /app/data
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && useradd --create-home newsbot && mkdir -p /app/data && chown newsbot /app/data
 USER newsbot
 VOLUME ["/app/data"]
 EXPOSE 8080 3000 8443

@@ -17,10 +17,11 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, repeat
-from operator import call, itemgetter, xor
+from operator import call, itemgetter
 from struct import Struct
 
 from bot.rules.analysis import HEAD, Memo, get_analyzer, prefix_key
+from bot.rules.checkset import Checks, new_checks
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
 from bot.rules.evaluate import CompiledRule, RuleMatch, Test, new_match
 from bot.rules.literals import required_pieces, trigrams
@@ -304,11 +305,11 @@ class _Posting:
     A story's work here is bound by memory latency, not by instructions: with 100,000
     rules, every object read is likely a cache miss. So the rules under a key are packed
     into one ``bytes`` object (its data inline, one read) of ``(check hash, slot)``
-    pairs of 64-bit ints, tested against the hashes of the story's keys without reading
-    any string or int object of the rule. A check on a title-and-text stem hashes the
-    stem; a check on another kind or field group of key hashes its text, salted by kind
-    and group. A hash collision only adds a candidate, which the exact evaluator then
-    rejects.
+    pairs of 64-bit ints, selected by the hashes of the story's keys (a ``Checks`` set,
+    in C where built) without reading any string or int object of the rule. A check on
+    a title-and-text stem hashes the stem; a check on another kind or field group of key
+    hashes its text, salted by kind and group. A hash collision only adds a candidate,
+    which the exact evaluator then rejects.
     """
 
     __slots__ = ("packed", "spaces", "size", "big")
@@ -358,10 +359,7 @@ class _Posting:
         packed = self.packed
         hits = packed.keys() & present
         if hits:
-            # One buffer of (check hash, slot) pairs, filtered without a Python loop.
-            pairs = memoryview(b"".join(map(packed.__getitem__, hits))).cast("q")
-            passed = keys.hashes(self.spaces)
-            candidates.update(compress(pairs[1::2], map(passed.__contains__, pairs[0::2])))
+            keys.checks(self.spaces).select(map(packed.__getitem__, hits), candidates)
 
 
 _PAIR = Struct("qq")
@@ -398,29 +396,28 @@ _HASH_MASK = (1 << 63) - 1
 class _DocKeys:
     """The keys a story offers, per kind and field group, computed on first use."""
 
-    __slots__ = ("index", "doc", "_cache", "_hashes", "_spaces")
+    __slots__ = ("index", "doc", "_cache", "_checks", "_spaces")
 
     def __init__(self, index: RuleIndex, doc: AnalyzedDoc) -> None:
         self.index = index
         self.doc = doc
         self._cache: dict[tuple[str, str], set[str]] = {}
-        self._hashes: set[int] | None = None
+        self._checks: Checks | None = None
         self._spaces: set[tuple[str, str]] = set()
 
-    def hashes(self, spaces: Iterable[tuple[str, str]]) -> set[int]:
+    def checks(self, spaces: Iterable[tuple[str, str]]) -> Checks:
         """Hashes of the story's keys in the given check spaces, as ``_check_hashes``."""
-        found = self._hashes
+        found = self._checks
         if found is None:
-            found = self._hashes = set(map(hash, self.doc.terms[BODY]))
+            found = self._checks = new_checks()
+            found.add_hashes(self.doc.terms[BODY])
             found.add(_NO_CHECK)
             self._spaces = {_BODY_STEMS}
         for space in spaces:
             if space not in self._spaces:
                 self._spaces.add(space)
                 kind, group = space
-                salt = _salt(kind, group)
-                hashes = map(hash, self.get(kind, group))
-                found.update(map(xor, hashes, repeat(salt)) if salt else hashes)
+                found.add_hashes(self.get(kind, group), _salt(kind, group))
         return found
 
     def get(self, kind: str, group: str) -> set[str]:

@@ -1,0 +1,308 @@
+/* The presearcher's second checks, in C: a story's key hashes and the filter of an
+ * index's (check hash, slot) pairs against them.
+ *
+ * bot/rules/checkset.py holds the same in Python (used when this module is not built)
+ * and says what it is for; the two must agree exactly (tests/test_rules_checkset.py).
+ * In Python every hash and every pair is an int object made and freed per story; here
+ * they are plain 64-bit words in one table.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t *keys;
+    uint8_t *used;
+    Py_ssize_t size;
+    int bits; /* the table holds 1 << bits entries */
+} CheckSet;
+
+#define MIN_BITS 11
+
+static inline size_t
+slot_of(uint64_t value, int bits)
+{
+    /* Fibonacci hashing: spreads salted hashes and small values alike. */
+    return (size_t)((value * 0x9E3779B97F4A7C15ULL) >> (64 - bits));
+}
+
+static int
+table_alloc(CheckSet *self, int bits)
+{
+    size_t n = (size_t)1 << bits;
+    uint64_t *keys = PyMem_Malloc(n * sizeof(uint64_t));
+    uint8_t *used = PyMem_Calloc(n, 1);
+    if (keys == NULL || used == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(used);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->keys = keys;
+    self->used = used;
+    self->bits = bits;
+    self->size = 0;
+    return 0;
+}
+
+static inline int
+contains(const CheckSet *self, uint64_t value)
+{
+    size_t mask = ((size_t)1 << self->bits) - 1;
+    size_t i = slot_of(value, self->bits);
+    while (self->used[i]) {
+        if (self->keys[i] == value) {
+            return 1;
+        }
+        i = (i + 1) & mask;
+    }
+    return 0;
+}
+
+static inline void
+insert_unchecked(CheckSet *self, uint64_t value)
+{
+    size_t mask = ((size_t)1 << self->bits) - 1;
+    size_t i = slot_of(value, self->bits);
+    while (self->used[i]) {
+        if (self->keys[i] == value) {
+            return;
+        }
+        i = (i + 1) & mask;
+    }
+    self->used[i] = 1;
+    self->keys[i] = value;
+    self->size++;
+}
+
+static int
+insert(CheckSet *self, uint64_t value)
+{
+    /* Kept at most half full, so probes stay short. */
+    if ((self->size + 1) * 2 > ((Py_ssize_t)1 << self->bits)) {
+        uint64_t *old_keys = self->keys;
+        uint8_t *old_used = self->used;
+        size_t old_n = (size_t)1 << self->bits;
+        if (table_alloc(self, self->bits + 1) < 0) {
+            self->keys = old_keys;
+            self->used = old_used;
+            return -1;
+        }
+        for (size_t i = 0; i < old_n; i++) {
+            if (old_used[i]) {
+                insert_unchecked(self, old_keys[i]);
+            }
+        }
+        PyMem_Free(old_keys);
+        PyMem_Free(old_used);
+    }
+    insert_unchecked(self, value);
+    return 0;
+}
+
+static PyObject *
+CheckSet_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "CheckSet() takes no arguments");
+        return NULL;
+    }
+    CheckSet *self = (CheckSet *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (table_alloc(self, MIN_BITS) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+CheckSet_dealloc(CheckSet *self)
+{
+    PyMem_Free(self->keys);
+    PyMem_Free(self->used);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* add(value): adds one 64-bit value (a Python int in the int64 range). */
+static PyObject *
+CheckSet_add(CheckSet *self, PyObject *value)
+{
+    long long v = PyLong_AsLongLong(value);
+    if (v == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (insert(self, (uint64_t)v) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* add_hashes(objects, salt=0): adds hash(o) ^ salt for every object. */
+static PyObject *
+CheckSet_add_hashes(CheckSet *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "add_hashes(objects, salt=0)");
+        return NULL;
+    }
+    uint64_t salt = 0;
+    if (nargs == 2) {
+        long long s = PyLong_AsLongLong(args[1]);
+        if (s == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        salt = (uint64_t)s;
+    }
+    PyObject *iterator = PyObject_GetIter(args[0]);
+    if (iterator == NULL) {
+        return NULL;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        Py_hash_t h = PyObject_Hash(item);
+        Py_DECREF(item);
+        if (h == -1 || insert(self, (uint64_t)h ^ salt) < 0) {
+            Py_DECREF(iterator);
+            return NULL;
+        }
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* select(buffers, out): each buffer holds native int64 (check, slot) pairs; adds to the
+ * set ``out`` every slot whose check is in this set. */
+static PyObject *
+CheckSet_select(CheckSet *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PySet_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "select(buffers, out: set)");
+        return NULL;
+    }
+    PyObject *out = args[1];
+    PyObject *iterator = PyObject_GetIter(args[0]);
+    if (iterator == NULL) {
+        return NULL;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) {
+            Py_DECREF(item);
+            Py_DECREF(iterator);
+            return NULL;
+        }
+        Py_DECREF(item);
+        if (view.len % 16 != 0) {
+            PyBuffer_Release(&view);
+            Py_DECREF(iterator);
+            PyErr_SetString(PyExc_ValueError, "a buffer of (check, slot) pairs has a torn pair");
+            return NULL;
+        }
+        const char *data = view.buf;
+        Py_ssize_t pairs = view.len / 16;
+        for (Py_ssize_t i = 0; i < pairs; i++) {
+            uint64_t check;
+            int64_t slot;
+            memcpy(&check, data + 16 * i, 8);
+            memcpy(&slot, data + 16 * i + 8, 8);
+            if (contains(self, check)) {
+                PyObject *number = PyLong_FromLongLong(slot);
+                if (number == NULL || PySet_Add(out, number) < 0) {
+                    Py_XDECREF(number);
+                    PyBuffer_Release(&view);
+                    Py_DECREF(iterator);
+                    return NULL;
+                }
+                Py_DECREF(number);
+            }
+        }
+        PyBuffer_Release(&view);
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+CheckSet_contains(CheckSet *self, PyObject *value)
+{
+    long long v = PyLong_AsLongLong(value);
+    if (v == -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
+    }
+    return contains(self, (uint64_t)v);
+}
+
+static Py_ssize_t
+CheckSet_len(CheckSet *self)
+{
+    return self->size;
+}
+
+static PyMethodDef CheckSet_methods[] = {
+    {"add", (PyCFunction)CheckSet_add, METH_O, "Adds one int64 value."},
+    {"add_hashes", (PyCFunction)(void (*)(void))CheckSet_add_hashes, METH_FASTCALL,
+     "add_hashes(objects, salt=0): adds hash(o) ^ salt for each object."},
+    {"select", (PyCFunction)(void (*)(void))CheckSet_select, METH_FASTCALL,
+     "select(buffers, out): adds to out the slot of every (check, slot) pair whose check "
+     "is held."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods CheckSet_as_sequence = {
+    .sq_length = (lenfunc)CheckSet_len,
+    .sq_contains = (objobjproc)CheckSet_contains,
+};
+
+static PyTypeObject CheckSetType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bot.rules._checkset.CheckSet",
+    .tp_basicsize = sizeof(CheckSet),
+    .tp_dealloc = (destructor)CheckSet_dealloc,
+    .tp_as_sequence = &CheckSet_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A story's check hashes (64-bit values), and the index pairs they select.",
+    .tp_methods = CheckSet_methods,
+    .tp_new = CheckSet_new,
+};
+
+static struct PyModuleDef checkset_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "bot.rules._checkset",
+    .m_doc = "The presearcher's second checks in C (see bot/rules/checkset.py).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__checkset(void)
+{
+    if (PyType_Ready(&CheckSetType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&checkset_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&CheckSetType);
+    if (PyModule_AddObject(module, "CheckSet", (PyObject *)&CheckSetType) < 0) {
+        Py_DECREF(&CheckSetType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

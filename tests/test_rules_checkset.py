@@ -1,0 +1,121 @@
+"""The C check set and its Python twin agree exactly; CI runs the C one."""
+
+from __future__ import annotations
+
+import os
+from struct import Struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.rules import RuleIndex, checkset, compile_rule
+from bot.rules import index as index_module
+from bot.rules.checkset import Checks, PyCheckSet
+from tests.test_rules_fastpaths import CHECKED_RULES, DOC
+
+try:
+    from bot.rules._checkset import CheckSet
+except ImportError:  # pragma: no cover - an install without a C compiler
+    CheckSet = None  # type: ignore[assignment,misc]
+
+PAIR = Struct("qq")
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+def test_the_index_uses_the_c_build_where_it_was_built() -> None:
+    # `make test` installs with a C compiler at hand (as CI does): the build must be there.
+    if os.environ.get("CI"):
+        assert CheckSet is not None and checkset.IMPLEMENTATION == "C"
+    assert ("C" if CheckSet is not None else "Python") == checkset.IMPLEMENTATION
+
+
+needs_c = pytest.mark.skipif(CheckSet is None, reason="the C check set is not built")
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.text(max_size=8), max_size=60),
+    values=st.lists(INT64, max_size=20),
+    salt=st.integers(0, 2**63 - 1),
+    pairs=st.lists(st.lists(st.tuples(INT64, st.integers(0, 2**40)), max_size=8), max_size=12),
+    reuse=st.integers(0, 10),
+)
+def test_c_and_python_select_the_same_slots(
+    words: list[str],
+    values: list[int],
+    salt: int,
+    pairs: list[list[tuple[int, int]]],
+    reuse: int,
+) -> None:
+    made: list[Checks] = [CheckSet(), PyCheckSet()]
+    held = set(values) | {hash(w) for w in words[::2]} | {hash(w) ^ salt for w in words[1::2]}
+    # Some pairs check a value the set holds.
+    held_list = sorted(held)
+    buffers = [
+        b"".join(
+            PAIR.pack(
+                held_list[(check + reuse) % len(held_list)] if held_list and i % 2 else check, slot
+            )
+            for i, (check, slot) in enumerate(group)
+        )
+        for group in pairs
+    ]
+    outs = []
+    for checks in made:
+        for value in values:
+            checks.add(value)
+        checks.add_hashes(words[::2])
+        checks.add_hashes(words[1::2], salt)
+        assert len(checks) == len(held)
+        assert all(value in checks for value in held)
+        out: set[int] = set()
+        checks.select(iter(buffers), out)
+        outs.append(out)
+    expected = {
+        slot for buffer in buffers for check, slot in PAIR.iter_unpack(buffer) if check in held
+    }
+    assert outs[0] == outs[1] == expected
+
+
+@needs_c
+def test_the_c_set_grows_past_its_first_table() -> None:
+    checks = CheckSet()
+    checks.add_hashes(range(50_000))
+    assert len(checks) == 50_000
+    assert all(n in checks for n in range(0, 50_000, 7))
+    assert 50_000 not in checks and -1 not in checks
+    assert 2**70 not in checks and "x" not in checks  # not int64: simply absent
+
+
+@needs_c
+def test_the_c_set_refuses_what_it_cannot_read() -> None:
+    checks = CheckSet()
+    with pytest.raises(ValueError, match="torn pair"):
+        checks.select([b"x" * 15], set())
+    with pytest.raises(TypeError):
+        checks.select([b"x" * 16], [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        checks.add_hashes([[1]])  # type: ignore[list-item]  # unhashable
+    with pytest.raises(OverflowError):
+        checks.add(2**64)
+    with pytest.raises(TypeError):
+        CheckSet(1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("implementation", ["C", "Python"])
+def test_the_index_gives_the_same_matches_with_either(
+    implementation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if implementation == "Python":
+        monkeypatch.setattr(index_module, "new_checks", PyCheckSet)
+    elif CheckSet is None:  # pragma: no cover
+        pytest.skip("the C check set is not built")
+    rules = {rule_id: compile_rule(query) for rule_id, query in CHECKED_RULES.items()}
+    index = RuleIndex()
+    for rule_id, rule in rules.items():
+        index.add(rule_id, rule)
+    expected = [m for i, r in sorted(rules.items()) if (m := r.match(DOC, i))]
+    assert index.match(DOC) == expected
+    assert [m.rule_id for m in expected] == [1, 2, 3, 4, 5, 6, 7]
