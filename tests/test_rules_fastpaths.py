@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.rules import Document, RuleIndex, compile_rule
-from bot.rules.analysis import Analyzer
+from bot.rules.analysis import NOT_SINGLE, Analyzer
 from bot.rules.document import BODY, AnalyzedDoc, Positions
 from bot.rules.evaluate import _prefix_test
 from bot.rules.syntax import Leaf
@@ -51,6 +51,7 @@ def test_chunk_shortcuts_equal_the_full_analysis(chunk: str) -> None:
         assert fresh.single[chunk] is single
     else:
         assert single is None and chunk not in fresh.single
+        assert fresh.single[chunk] is NOT_SINGLE  # looked up: analysed, and kept
     assert fresh.words[chunk] == info.words
 
 

@@ -120,6 +120,9 @@ _PREFIX_KEYS: dict[str, str] = {}
 
 # A chunk holding exactly one token: its (stem, folded word, ``prefix_key`` of its head).
 Single = tuple[str, str, str]
+# What ``Analyzer.single`` gives a chunk of several tokens ("U.S.-led") or none ("--"):
+# "\0" is no token's stem, word or head.
+NOT_SINGLE: Single = ("\0", "\0", "\0")
 
 
 class Memo(dict[str, _V]):
@@ -138,6 +141,24 @@ class Memo(dict[str, _V]):
             self.clear()
         self[key] = value
         return value
+
+
+class _SingleCache(dict[str, Single]):
+    """Chunk -> ``Single``; a chunk met for the first time is analysed as it is looked
+    up, so a story's chunks are all looked up in one pass at C speed."""
+
+    __slots__ = ("_single_of",)
+
+    def __init__(self, single_of: Callable[[str], Single | None]) -> None:
+        super().__init__()
+        self._single_of = single_of
+
+    def __missing__(self, chunk: str) -> Single:
+        found = self._single_of(chunk)
+        if found is None:
+            # Kept too (the cache is bounded by ``single_of``): news repeats "U.S.-led".
+            found = self[chunk] = NOT_SINGLE
+        return found
 
 
 class Analyzer:
@@ -167,9 +188,10 @@ class Analyzer:
         self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
         # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
         # of a story: one look-up per chunk, and "Minsk" and "Minsk," share one tuple.
-        # Filled by ``singles`` and ``single_of``; chunks of several tokens (or none) stay
-        # out. A word's own entry ("Minsk") also serves its chunks with punctuation.
-        self.single: dict[str, Single] = {}
+        # Filled by ``single_of`` as chunks are looked up; chunks of several tokens (or
+        # none) read ``NOT_SINGLE``. A word's own entry ("Minsk") also serves its chunks
+        # with punctuation.
+        self.single = _SingleCache(self.single_of)
 
     def stem(self, folded: str) -> str:
         """Stems one folded word; apostrophes left by the stemmer are dropped."""
@@ -239,33 +261,6 @@ class Analyzer:
         if core.isalnum() and core.isprintable():
             return (self._plain(core)[1],)
         return self.info[chunk].words
-
-    def singles(self, chunks: list[str]) -> list[Single | None]:
-        """``single_of`` each chunk; plain words met for the first time share one stemmer call."""
-        single = self.single
-        cores = [chunk.strip(_EDGE_PUNCT) for chunk in chunks]
-        new = {
-            core: fold(core)
-            for core in cores
-            if core not in single and core.isalnum() and core.isprintable()
-        }
-        if len(single) + len(new) + len(chunks) > _CACHE_LIMIT:
-            single.clear()
-        if new:
-            with self._stem_lock:
-                stems = self._stemmer.stemWords(list(new.values()))
-            for (core, word), stemmed in zip(new.items(), stems, strict=True):
-                single[core] = _single(sys.intern(stemmed.replace("'", "")), word)
-        out: list[Single | None] = []
-        for chunk, core in zip(chunks, cores, strict=True):
-            # A chunk reads as its core; a core of several tokens takes the slow path.
-            found = single.get(core)
-            if found is None:
-                out.append(self.single_of(chunk))
-            else:
-                single[chunk] = found
-                out.append(found)
-        return out
 
     def single_of(self, chunk: str) -> Single | None:
         """(stem, word, head) of a chunk holding exactly one token, else None; cached in

@@ -11,7 +11,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import add, attrgetter, is_, itemgetter, or_
 from typing import Any, TypeVar
 
-from bot.rules.analysis import HEAD, Analyzer, RawInfo, fold, prefix_key
+from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -62,9 +62,8 @@ def url_window(url: str) -> tuple[int, int]:
 # of the field starts with ``p`` exactly when ``WORD_MARK + p`` occurs in the line.
 WORD_MARK = "\n"
 
-# What a chunk not (yet) known as one token reads as, before it is analysed.
-_MISSING_STEM = _MISSING_WORD = "\0"
-_MISSING = (_MISSING_STEM, _MISSING_WORD, _MISSING_WORD)
+# What a chunk of several tokens (or none) reads as among the singles.
+_MISSING_STEM = _MISSING_WORD = NOT_SINGLE[0]
 
 
 class _Tokens:
@@ -73,7 +72,7 @@ class _Tokens:
     Attributes:
         raws: The whitespace-separated chunks, in order, lower-cased (see below).
         singles: (stem, word, head) per chunk; chunks of several tokens (or none) hold
-            ``_MISSING`` here and their analysis in ``multi``.
+            ``NOT_SINGLE`` here and their analysis in ``multi``.
         multi: Chunk index -> analysis, for the chunks that are not one token.
         flat: The stem at each token position.
         terms: The distinct stems, joined compounds (``e-mail`` as ``email``) included.
@@ -87,33 +86,26 @@ class _Tokens:
         # the offsets of the original text, for highlights.
         lowered = text.lower()
         raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
-        # Nearly every chunk is one token already seen: one look-up each, at C speed.
-        singles = self.singles = list(map(analyzer.single.get, raws, repeat(_MISSING)))
+        # Nearly every chunk is one token already seen: one look-up each, at C speed
+        # (the cache analyses a chunk it has not seen).
+        singles = self.singles = list(map(analyzer.single.__getitem__, raws))
         flat = self.flat = list(map(_FIRST, singles))
         terms = self.terms = set(flat)
         self.multi: dict[int, RawInfo] = {}
         if _MISSING_STEM not in terms:
             return
-        # Chunks met for the first time, and chunks of several tokens ("U.S.-led").
+        # Chunks of several tokens ("U.S.-led", "e-mail") or none ("--").
         terms.discard(_MISSING_STEM)
-        missing = list(compress(range(len(raws)), map(is_, singles, repeat(_MISSING))))
-        for i, found in zip(missing, analyzer.singles([raws[i] for i in missing]), strict=True):
-            if found is None:
-                info = self.multi[i] = analyzer.info[raws[i]]
-                terms.update(info.stems)
-            else:
-                singles[i] = found
-                flat[i] = found[0]
-                terms.add(found[0])
-        if self.multi:
-            spliced: list[str] = []
-            done = 0
-            for i, info in self.multi.items():
-                spliced += flat[done:i]
-                spliced += info.pos_stems
-                done = i + 1
-            spliced += flat[done:]
-            self.flat = spliced
+        spliced: list[str] = []
+        done = 0
+        for i in compress(range(len(raws)), map(is_, singles, repeat(NOT_SINGLE))):
+            info = self.multi[i] = analyzer.info[raws[i]]
+            terms.update(info.stems)
+            spliced += flat[done:i]
+            spliced += info.pos_stems
+            done = i + 1
+        spliced += flat[done:]
+        self.flat = spliced
 
     def starts(self, npos: Mapping[str, int]) -> list[int]:
         """Position of the first token of each chunk (``npos``: chunk -> its tokens)."""
