@@ -71,10 +71,12 @@ def test_c_and_python_select_the_same_slots(
         assert len(checks) == len(held)
         assert all(value in checks for value in held)
         out: set[int] = set()
-        checks.select(iter(buffers), out)
+        packed = {f"k{i}": buffer for i, buffer in enumerate(buffers)}
+        asked = [f"k{i}" for i in range(0, len(buffers), 2)] + ["absent"]
+        checks.select(packed, iter(asked), out)
         outs.append(out)
     expected = {
-        slot for buffer in buffers for check, slot in PAIR.iter_unpack(buffer) if check in held
+        slot for buffer in buffers[::2] for check, slot in PAIR.iter_unpack(buffer) if check in held
     }
     assert outs[0] == outs[1] == expected
 
@@ -93,9 +95,13 @@ def test_the_c_set_grows_past_its_first_table() -> None:
 def test_the_c_set_refuses_what_it_cannot_read() -> None:
     checks = CheckSet()
     with pytest.raises(ValueError, match="torn pair"):
-        checks.select([b"x" * 15], set())
+        checks.select({"k": b"x" * 15}, ["k"], set())
     with pytest.raises(TypeError):
-        checks.select([b"x" * 16], [])  # type: ignore[arg-type]
+        checks.select({"k": b"x" * 16}, ["k"], [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        checks.select({"k": 1}, ["k"], set())  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        checks.select({}, [[1]], set())  # type: ignore[list-item]  # unhashable key
     with pytest.raises(TypeError):
         checks.add_hashes([[1]])  # type: ignore[list-item]  # unhashable
     with pytest.raises(OverflowError):

@@ -147,7 +147,7 @@ def test_near_decides_a_pair_as_a_scan_of_the_tokens(
 ) -> None:
     """The one-occurrence shortcut of two-word phrases and proximity gives the answer
     the definition gives, or defers to the full search."""
-    a, b = pair
+    a, b = pair[0], pair[1]
     flat = [f"w{w}" for w in words]
     near = Positions(flat, dict).near(f"w{a}", f"w{b}", slop)
     at = [i for i, w in enumerate(words) if w == a]

@@ -178,54 +178,73 @@ CheckSet_add_hashes(CheckSet *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* select(buffers, out): each buffer holds native int64 (check, slot) pairs; adds to the
- * set ``out`` every slot whose check is in this set. */
+/* Adds to ``out`` the slot of every (check, slot) pair of one buffer whose check is held. */
+static int
+select_pairs(CheckSet *self, PyObject *buffer, PyObject *out)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    if (view.len % 16 != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "a buffer of (check, slot) pairs has a torn pair");
+        return -1;
+    }
+    const char *data = view.buf;
+    Py_ssize_t pairs = view.len / 16;
+    for (Py_ssize_t i = 0; i < pairs; i++) {
+        uint64_t check;
+        int64_t slot;
+        memcpy(&check, data + 16 * i, 8);
+        memcpy(&slot, data + 16 * i + 8, 8);
+        if (contains(self, check)) {
+            PyObject *number = PyLong_FromLongLong(slot);
+            if (number == NULL || PySet_Add(out, number) < 0) {
+                Py_XDECREF(number);
+                PyBuffer_Release(&view);
+                return -1;
+            }
+            Py_DECREF(number);
+        }
+    }
+    PyBuffer_Release(&view);
+    return 0;
+}
+
+/* select(packed, keys, out): for each of ``keys`` that ``packed`` (a dict of key ->
+ * buffer of native int64 (check, slot) pairs) holds, adds to the set ``out`` every slot
+ * whose check is in this set. */
 static PyObject *
 CheckSet_select(CheckSet *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PySet_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "select(buffers, out: set)");
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "select(packed: dict, keys, out: set)");
         return NULL;
     }
-    PyObject *out = args[1];
-    PyObject *iterator = PyObject_GetIter(args[0]);
+    PyObject *packed = args[0], *out = args[2];
+    PyObject *iterator = PyObject_GetIter(args[1]);
     if (iterator == NULL) {
         return NULL;
     }
-    PyObject *item;
-    while ((item = PyIter_Next(iterator)) != NULL) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) {
-            Py_DECREF(item);
-            Py_DECREF(iterator);
-            return NULL;
-        }
-        Py_DECREF(item);
-        if (view.len % 16 != 0) {
-            PyBuffer_Release(&view);
-            Py_DECREF(iterator);
-            PyErr_SetString(PyExc_ValueError, "a buffer of (check, slot) pairs has a torn pair");
-            return NULL;
-        }
-        const char *data = view.buf;
-        Py_ssize_t pairs = view.len / 16;
-        for (Py_ssize_t i = 0; i < pairs; i++) {
-            uint64_t check;
-            int64_t slot;
-            memcpy(&check, data + 16 * i, 8);
-            memcpy(&slot, data + 16 * i + 8, 8);
-            if (contains(self, check)) {
-                PyObject *number = PyLong_FromLongLong(slot);
-                if (number == NULL || PySet_Add(out, number) < 0) {
-                    Py_XDECREF(number);
-                    PyBuffer_Release(&view);
-                    Py_DECREF(iterator);
-                    return NULL;
-                }
-                Py_DECREF(number);
+    PyObject *key;
+    while ((key = PyIter_Next(iterator)) != NULL) {
+        PyObject *buffer = PyDict_GetItemWithError(packed, key); /* borrowed */
+        Py_DECREF(key);
+        if (buffer == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(iterator);
+                return NULL;
             }
+            continue;
         }
-        PyBuffer_Release(&view);
+        Py_INCREF(buffer);
+        int failed = select_pairs(self, buffer, out);
+        Py_DECREF(buffer);
+        if (failed) {
+            Py_DECREF(iterator);
+            return NULL;
+        }
     }
     Py_DECREF(iterator);
     if (PyErr_Occurred()) {
@@ -259,8 +278,8 @@ static PyMethodDef CheckSet_methods[] = {
     {"add_hashes", (PyCFunction)(void (*)(void))CheckSet_add_hashes, METH_FASTCALL,
      "add_hashes(objects, salt=0): adds hash(o) ^ salt for each object."},
     {"select", (PyCFunction)(void (*)(void))CheckSet_select, METH_FASTCALL,
-     "select(buffers, out): adds to out the slot of every (check, slot) pair whose check "
-     "is held."},
+     "select(packed, keys, out): adds to out the slot of every (check, slot) pair under "
+     "the keys whose check is held."},
     {NULL, NULL, 0, NULL},
 };
 

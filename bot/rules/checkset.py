@@ -28,9 +28,9 @@ class Checks(Protocol):
     def add_hashes(self, objects: Iterable[Hashable], salt: int = 0) -> None:
         """Adds ``hash(o) ^ salt`` for each object."""
 
-    def select(self, buffers: Iterable[bytes], out: set[int]) -> None:
-        """Adds to ``out`` the slot of every pair whose check is held; each buffer holds
-        native int64 (check, slot) pairs."""
+    def select(self, packed: dict[str, bytes], keys: Iterable[str], out: set[int]) -> None:
+        """Adds to ``out`` the slot of every pair under ``keys`` whose check is held;
+        ``packed`` maps a key to its native int64 (check, slot) pairs."""
 
     def __contains__(self, value: object) -> bool: ...
 
@@ -52,8 +52,9 @@ class PyCheckSet:
         hashes = map(hash, objects)
         self._values.update(map(xor, hashes, repeat(salt)) if salt else hashes)
 
-    def select(self, buffers: Iterable[bytes], out: set[int]) -> None:
-        pairs = memoryview(b"".join(buffers)).cast("q")
+    def select(self, packed: dict[str, bytes], keys: Iterable[str], out: set[int]) -> None:
+        hits = packed.keys() & keys
+        pairs = memoryview(b"".join(map(packed.__getitem__, hits))).cast("q")
         out.update(compress(pairs[1::2], map(self._values.__contains__, pairs[0::2])))
 
     def __contains__(self, value: object) -> bool:

@@ -356,10 +356,8 @@ class _Posting:
 
     def collect(self, present: set[str], keys: _DocKeys, candidates: set[int]) -> None:
         """Adds to ``candidates`` the rules under ``present`` keys whose check holds."""
-        packed = self.packed
-        hits = packed.keys() & present
-        if hits:
-            keys.checks(self.spaces).select(map(packed.__getitem__, hits), candidates)
+        if self.packed:
+            keys.checks(self.spaces).select(self.packed, present, candidates)
 
 
 _PAIR = Struct("qq")
