@@ -1,4 +1,4 @@
-# Build stage: a C compiler for the rule index's C part (bot/rules/_checkset.c).
+# Build stage: a C compiler for the rule index's C part (bot/rules/_speedups.c).
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*

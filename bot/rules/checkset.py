@@ -5,10 +5,10 @@ story must hold (see ``_Posting`` in ``bot.rules.index``). Per story, the hashes
 keys go into one ``CheckSet``; ``select`` keeps the (check, slot) pairs of the keys the
 story hit whose check it holds.
 
-It is the one loop of the presearcher that touches hundreds of values per story, so it
-comes in C (``bot/rules/_checkset.c``, built by ``pip install`` where a C compiler is
-present): there the values are plain 64-bit words, where Python makes and frees an int
-object for each. Without the build, the same in Python below; the two agree exactly.
+It is the loop of the presearcher that touches the most values per story, so it comes in
+C where built (``bot.rules.speedups``): there the values are plain 64-bit words, where
+Python makes and frees an int object for each. Without the build, the same in Python
+below; the two agree exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Callable, Hashable, Iterable
 from itertools import compress, repeat
 from operator import xor
 from typing import Protocol
+
+from bot.rules.speedups import compiled
 
 
 class Checks(Protocol):
@@ -64,11 +66,5 @@ class PyCheckSet:
         return len(self._values)
 
 
-new_checks: Callable[[], Checks]
-try:
-    from bot.rules._checkset import CheckSet as new_checks
-
-    IMPLEMENTATION = "C"
-except ImportError:  # pragma: no cover - only an install without a C compiler
-    new_checks = PyCheckSet
-    IMPLEMENTATION = "Python"
+# A new, empty set of a story's check hashes.
+new_checks: Callable[[], Checks] = compiled.CheckSet if compiled is not None else PyCheckSet

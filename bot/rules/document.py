@@ -12,6 +12,7 @@ from operator import add, attrgetter, is_, itemgetter, or_
 from typing import Any, TypeVar
 
 from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
+from bot.rules.speedups import compiled
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -381,6 +382,9 @@ class AnalyzedDoc:
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover
 
 
+# Two-word phrases and proximity in one scan of a field's stems, where built.
+_scan_near = compiled.near if compiled is not None else None
+
 _INTS: list[int] = []
 
 
@@ -446,21 +450,25 @@ class Positions:
 
     def near(self, a: str, b: str, slop: int | None) -> bool | None:
         """Whether ``a b`` occurs as a phrase (``slop`` None), or ``a`` and ``b`` within
-        ``slop`` other words of each other in either order, for two different keys that
-        each occur once here (most words of a story do).
+        ``slop`` other words of each other in either order, for two different keys.
+
+        In C, one scan of the field's stems, with no table of positions. In Python,
+        for keys that each occur once here (most words of a story do).
 
         Returns:
-            The answer, or None when it takes the full search: a key occurs more than
-            once, or as a joined compound.
+            The answer, or None when it takes the full search: a key occurs as a joined
+            compound, or (in Python) more than once.
         """
-        first = self._first
-        if first is None:
-            first = self._index()
         joined = self._joined
         if joined is None:
             joined = self._joined = self._joined_of()
         if joined and (a in joined or b in joined):
             return None
+        if _scan_near is not None:
+            return _scan_near(self._flat, a, b, slop)
+        first = self._first
+        if first is None:
+            first = self._index()
         at, bt = first.get(a), first.get(b)
         if at is None or bt is None:
             return False

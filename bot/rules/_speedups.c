@@ -1,10 +1,15 @@
-/* The presearcher's second checks, in C: a story's key hashes and the filter of an
- * index's (check hash, slot) pairs against them.
+/* The two loops of the rule matcher that touch hundreds of values per story, in C.
  *
- * bot/rules/checkset.py holds the same in Python (used when this module is not built)
- * and says what it is for; the two must agree exactly (tests/test_rules_checkset.py).
- * In Python every hash and every pair is an int object made and freed per story; here
- * they are plain 64-bit words in one table.
+ * CheckSet: a story's key hashes and the filter of an index's (check hash, slot) pairs
+ * against them. bot/rules/checkset.py holds the same in Python and says what it is
+ * for. In Python every hash and every pair is an int object made and freed per story;
+ * here they are plain 64-bit words in one table.
+ *
+ * near(): whether two stems occur as a phrase, or within N tokens, in one scan of a
+ * field's stems. Positions.near in bot/rules/document.py does it in Python with a map
+ * of each stem's first and last position, built per story.
+ *
+ * Each must agree exactly with its Python twin (tests/test_rules_speedups.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -290,7 +295,7 @@ static PySequenceMethods CheckSet_as_sequence = {
 
 static PyTypeObject CheckSetType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "bot.rules._checkset.CheckSet",
+    .tp_name = "bot.rules._speedups.CheckSet",
     .tp_basicsize = sizeof(CheckSet),
     .tp_dealloc = (destructor)CheckSet_dealloc,
     .tp_as_sequence = &CheckSet_as_sequence,
@@ -300,20 +305,102 @@ static PyTypeObject CheckSetType = {
     .tp_new = CheckSet_new,
 };
 
-static struct PyModuleDef checkset_module = {
+/* Whether token ``x`` is ``key``: stems are interned, so nearly always by identity; an
+ * equal string that is another object still counts. -1 on error. */
+static inline int
+same_token(PyObject *x, PyObject *key, Py_hash_t key_hash)
+{
+    if (x == key) {
+        return 1;
+    }
+    Py_hash_t h = PyObject_Hash(x);
+    if (h == -1) {
+        return -1;
+    }
+    if (h != key_hash) {
+        return 0;
+    }
+    return PyObject_RichCompareBool(x, key, Py_EQ);
+}
+
+/* near(tokens, a, b, slop): with slop None, whether b comes right after a; else whether
+ * a and b (two different keys) lie at most slop + 1 positions apart, in either order. */
+static PyObject *
+near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "near(tokens: list, a, b, slop: int | None)");
+        return NULL;
+    }
+    PyObject *tokens = args[0], *a = args[1], *b = args[2];
+    Py_hash_t ha = PyObject_Hash(a), hb = PyObject_Hash(b);
+    if (ha == -1 || hb == -1) {
+        return NULL;
+    }
+    Py_ssize_t reach = -1; /* -1: a phrase */
+    if (args[3] != Py_None) {
+        reach = PyLong_AsSsize_t(args[3]);
+        if (reach == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (reach < 0) {
+            PyErr_SetString(PyExc_ValueError, "slop must not be negative");
+            return NULL;
+        }
+        reach += 1;
+    }
+    /* The list may not change under us: no Python code runs below but __eq__ of str. */
+    Py_ssize_t n = PyList_GET_SIZE(tokens);
+    Py_ssize_t last_a = PY_SSIZE_T_MIN / 2, last_b = PY_SSIZE_T_MIN / 2;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyList_GET_ITEM(tokens, i);
+        int is_a = same_token(x, a, ha);
+        if (is_a < 0) {
+            return NULL;
+        }
+        if (is_a) {
+            if (reach >= 0 && i - last_b <= reach) {
+                Py_RETURN_TRUE;
+            }
+            last_a = i;
+            continue;
+        }
+        int is_b = same_token(x, b, hb);
+        if (is_b < 0) {
+            return NULL;
+        }
+        if (is_b) {
+            if (reach < 0 ? last_a == i - 1 : i - last_a <= reach) {
+                Py_RETURN_TRUE;
+            }
+            last_b = i;
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"near", (PyCFunction)(void (*)(void))near, METH_FASTCALL,
+     "near(tokens, a, b, slop): a then b (slop None), or a and b within slop other "
+     "tokens in either order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "bot.rules._checkset",
-    .m_doc = "The presearcher's second checks in C (see bot/rules/checkset.py).",
+    .m_name = "bot.rules._speedups",
+    .m_doc = "The rule matcher's loops in C (see bot/rules/speedups.py).",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC
-PyInit__checkset(void)
+PyInit__speedups(void)
 {
     if (PyType_Ready(&CheckSetType) < 0) {
         return NULL;
     }
-    PyObject *module = PyModule_Create(&checkset_module);
+    PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL) {
         return NULL;
     }

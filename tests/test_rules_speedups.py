@@ -1,4 +1,4 @@
-"""The C check set and its Python twin agree exactly; CI runs the C one."""
+"""The C part of the rule matcher and its Python twins agree exactly; CI runs the C one."""
 
 from __future__ import annotations
 
@@ -9,28 +9,28 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.rules import RuleIndex, checkset, compile_rule
+from bot.rules import RuleIndex, compile_rule, speedups
 from bot.rules import index as index_module
 from bot.rules.checkset import Checks, PyCheckSet
 from tests.test_rules_fastpaths import CHECKED_RULES, DOC
 
 try:
-    from bot.rules._checkset import CheckSet
+    from bot.rules._speedups import CheckSet, near
 except ImportError:  # pragma: no cover - an install without a C compiler
-    CheckSet = None  # type: ignore[assignment,misc]
+    CheckSet = near = None  # type: ignore[assignment,misc]
 
 PAIR = Struct("qq")
 INT64 = st.integers(-(2**63), 2**63 - 1)
 
 
-def test_the_index_uses_the_c_build_where_it_was_built() -> None:
+def test_the_matcher_uses_the_c_build_where_it_was_built() -> None:
     # `make test` installs with a C compiler at hand (as CI does): the build must be there.
     if os.environ.get("CI"):
-        assert CheckSet is not None and checkset.IMPLEMENTATION == "C"
-    assert ("C" if CheckSet is not None else "Python") == checkset.IMPLEMENTATION
+        assert CheckSet is not None and speedups.IMPLEMENTATION == "C"
+    assert ("C" if CheckSet is not None else "Python") == speedups.IMPLEMENTATION
 
 
-needs_c = pytest.mark.skipif(CheckSet is None, reason="the C check set is not built")
+needs_c = pytest.mark.skipif(CheckSet is None, reason="the C part is not built")
 
 
 @needs_c
@@ -125,3 +125,15 @@ def test_the_index_gives_the_same_matches_with_either(
     expected = [m for i, r in sorted(rules.items()) if (m := r.match(DOC, i))]
     assert index.match(DOC) == expected
     assert [m.rule_id for m in expected] == [1, 2, 3, 4, 5, 6, 7]
+
+
+@needs_c
+def test_near_refuses_what_it_cannot_read() -> None:
+    with pytest.raises(TypeError):
+        near(("a", "b"), "a", "b", None)  # type: ignore[arg-type]  # not a list
+    with pytest.raises(ValueError, match="negative"):
+        near(["a", "b"], "a", "b", -1)
+    with pytest.raises(TypeError):
+        near(["a"], [1], "b", None)  # type: ignore[arg-type]  # unhashable key
+    assert near([], "a", "b", 3) is False
+    assert near(["a", 1, "b"], "a", "b", 1) is True  # any token that is neither passes
