@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from struct import Struct
 
 import pytest
@@ -130,10 +131,27 @@ def test_the_index_gives_the_same_matches_with_either(
 @needs_c
 def test_near_refuses_what_it_cannot_read() -> None:
     with pytest.raises(TypeError):
-        near(("a", "b"), "a", "b", None)  # type: ignore[arg-type]  # not a list
+        near(("a", "b"), "a", "b", None, False)  # type: ignore[arg-type]  # not a list
     with pytest.raises(ValueError, match="negative"):
-        near(["a", "b"], "a", "b", -1)
+        near(["a", "b"], "a", "b", -1, False)
     with pytest.raises(TypeError):
-        near(["a"], [1], "b", None)  # type: ignore[arg-type]  # unhashable key
-    assert near([], "a", "b", 3) is False
-    assert near(["a", 1, "b"], "a", "b", 1) is True  # any token that is neither passes
+        near(["a"], [1], "b", None, False)  # type: ignore[arg-type]  # unhashable key
+    assert near([], "a", "b", 3, True) is False
+    assert near(["a", 1, "b"], "a", "b", 1, False) is True  # any other token passes
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["minsk", "talks", "belarus", "x"]), max_size=16),
+    slop=st.one_of(st.none(), st.integers(0, 4)),
+)
+def test_near_by_identity_agrees_with_near_by_equality(words: list[str], slop: int | None) -> None:
+    """Interned tokens and keys are compared by identity, others by equality: same answer."""
+    interned = [sys.intern(w) for w in words]
+    copies = ["".join(w) for w in words]  # equal strings, other objects
+    for a, b in (("minsk", "talks"), ("talks", "minsk"), ("minsk", "belarus")):
+        a, b = sys.intern(a), sys.intern(b)
+        by_identity = near(interned, a, b, slop, True)
+        assert by_identity == near(copies, a, b, slop, False)
+        assert by_identity == near(interned, "".join(a), b, slop, True)  # key not interned

@@ -305,13 +305,17 @@ static PyTypeObject CheckSetType = {
     .tp_new = CheckSet_new,
 };
 
-/* Whether token ``x`` is ``key``: stems are interned, so nearly always by identity; an
- * equal string that is another object still counts. -1 on error. */
+/* Whether token ``x`` is ``key``: by identity when every token and key is an interned
+ * string (``by_identity``), else also an equal string that is another object.
+ * -1 on error. */
 static inline int
-same_token(PyObject *x, PyObject *key, Py_hash_t key_hash)
+same_token(PyObject *x, PyObject *key, Py_hash_t key_hash, int by_identity)
 {
     if (x == key) {
         return 1;
+    }
+    if (by_identity) {
+        return 0;
     }
     Py_hash_t h = PyObject_Hash(x);
     if (h == -1) {
@@ -323,13 +327,17 @@ same_token(PyObject *x, PyObject *key, Py_hash_t key_hash)
     return PyObject_RichCompareBool(x, key, Py_EQ);
 }
 
-/* near(tokens, a, b, slop): with slop None, whether b comes right after a; else whether
- * a and b (two different keys) lie at most slop + 1 positions apart, in either order. */
+/* near(tokens, a, b, slop, interned): with slop None, whether b comes right after a;
+ * else whether a and b (two different keys) lie at most slop + 1 positions apart, in
+ * either order. ``interned``: the caller vouches that every token is an interned string
+ * (stems are), so tokens are compared by identity when the keys are interned too,
+ * without reading each token. */
 static PyObject *
 near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "near(tokens: list, a, b, slop: int | None)");
+    if (nargs != 5 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "near(tokens: list, a, b, slop: int | None, interned: bool)");
         return NULL;
     }
     PyObject *tokens = args[0], *a = args[1], *b = args[2];
@@ -337,6 +345,12 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (ha == -1 || hb == -1) {
         return NULL;
     }
+    int vouched = PyObject_IsTrue(args[4]);
+    if (vouched < 0) {
+        return NULL;
+    }
+    int by_identity = vouched && PyUnicode_CheckExact(a) && PyUnicode_CHECK_INTERNED(a) &&
+                      PyUnicode_CheckExact(b) && PyUnicode_CHECK_INTERNED(b);
     Py_ssize_t reach = -1; /* -1: a phrase */
     if (args[3] != Py_None) {
         reach = PyLong_AsSsize_t(args[3]);
@@ -354,7 +368,7 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t last_a = PY_SSIZE_T_MIN / 2, last_b = PY_SSIZE_T_MIN / 2;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *x = PyList_GET_ITEM(tokens, i);
-        int is_a = same_token(x, a, ha);
+        int is_a = same_token(x, a, ha, by_identity);
         if (is_a < 0) {
             return NULL;
         }
@@ -365,7 +379,7 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             last_a = i;
             continue;
         }
-        int is_b = same_token(x, b, hb);
+        int is_b = same_token(x, b, hb, by_identity);
         if (is_b < 0) {
             return NULL;
         }
@@ -381,8 +395,8 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef module_methods[] = {
     {"near", (PyCFunction)(void (*)(void))near, METH_FASTCALL,
-     "near(tokens, a, b, slop): a then b (slop None), or a and b within slop other "
-     "tokens in either order."},
+     "near(tokens, a, b, slop, interned): a then b (slop None), or a and b within slop "
+     "other tokens in either order."},
     {NULL, NULL, 0, NULL},
 };
 

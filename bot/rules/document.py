@@ -200,7 +200,8 @@ class _PerGroup(dict[str, _V]):
 
 
 def _positions(tokens: _Tokens, npos: Mapping[str, int]) -> Positions:
-    return Positions(tokens.flat, partial(tokens.joined, "stem", npos))
+    # Stems are interned (``Analyzer.stem``).
+    return Positions(tokens.flat, partial(tokens.joined, "stem", npos), interned=True)
 
 
 def _no_join(title: Positions, text: Positions) -> Positions:
@@ -405,12 +406,24 @@ class Positions:
     more often is found in between with ``list.index``.
     """
 
-    __slots__ = ("_flat", "_joined_of", "_joined", "_first", "_last", "_singles")
+    __slots__ = ("_flat", "_interned", "_joined_of", "_joined", "_first", "_last", "_singles")
 
     def __init__(
-        self, flat: list[str], joined: Callable[[], dict[str, list[tuple[int, int]]]]
+        self,
+        flat: list[str],
+        joined: Callable[[], dict[str, list[tuple[int, int]]]],
+        interned: bool = False,
     ) -> None:
+        """Positions of the keys in ``flat``.
+
+        Args:
+            flat: The key at each position.
+            joined: Gives the joined compounds, when first needed.
+            interned: Every key in ``flat`` is an interned string (as stems are), so
+                ``near`` may compare interned keys by identity.
+        """
         self._flat = flat
+        self._interned = interned
         self._joined_of = joined
         self._joined: dict[str, list[tuple[int, int]]] | None = None
         self._first: dict[str, int] | None = None
@@ -465,7 +478,7 @@ class Positions:
         if joined and (a in joined or b in joined):
             return None
         if _scan_near is not None:
-            return _scan_near(self._flat, a, b, slop)
+            return _scan_near(self._flat, a, b, slop, self._interned)
         first = self._first
         if first is None:
             first = self._index()
