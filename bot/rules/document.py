@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, chain, compress, repeat
-from operator import add, attrgetter, is_, itemgetter, or_
+from operator import is_, itemgetter
 from typing import Any, TypeVar
 
 from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
@@ -143,15 +143,6 @@ class _Tokens:
         # A multi-token chunk's placeholder ("\0") joins as a word no prefix starts.
         return WORD_MARK + WORD_MARK.join(words)
 
-    def heads(self) -> set[str]:
-        """The distinct heads (first ``HEAD`` letters) of ``words``, as ``prefix_key``."""
-        heads = set(map(_THIRD, self.singles))
-        if self.multi:
-            heads.discard(_MISSING_WORD)
-            for info in self.multi.values():
-                heads.update(prefix_key(word[:HEAD]) for word in info.words)
-        return heads
-
 
 class _Fields(dict[str, _Tokens]):
     """Field name -> its tokens, analysed when first asked for."""
@@ -169,44 +160,50 @@ class _Fields(dict[str, _Tokens]):
 
 
 class _PerGroup(dict[str, _V]):
-    """Field group -> a view of its tokens, worked out when first asked for; a plain
-    mapping, so rules read it at C speed.
+    """Field group -> a view of its fields' tokens (``of_fields``), worked out when first
+    asked for; a plain mapping, so rules read it at C speed.
 
-    A field's view is ``of_field(tokens)``; title + text (``BODY``) joins the two with
-    ``join``. Holds no reference to the story's ``AnalyzedDoc``: with no cycle, a story
-    is freed as soon as it is dropped, not by the garbage collector.
+    Holds no reference to the story's ``AnalyzedDoc``: with no cycle, a story is freed
+    as soon as it is dropped, not by the garbage collector.
     """
 
-    __slots__ = ("fields", "of_field", "join")
+    __slots__ = ("fields", "of_fields")
 
-    def __init__(
-        self,
-        fields: _Fields,
-        of_field: Callable[[_Tokens], _V],
-        join: Callable[[_V, _V], _V],
-    ) -> None:
+    def __init__(self, fields: _Fields, of_fields: Callable[[list[_Tokens]], _V]) -> None:
         super().__init__()
         self.fields = fields
-        self.of_field = of_field
-        self.join = join
+        self.of_fields = of_fields
 
     def __missing__(self, group: str) -> _V:
-        if group == BODY:
-            found = self.join(self["title"], self["text"])
-        else:
-            found = self.of_field(self.fields[group])
-        self[group] = found
+        found = self[group] = self.of_fields([self.fields[f] for f in GROUP_FIELDS[group]])
         return found
 
 
-def _positions(tokens: _Tokens, npos: Mapping[str, int]) -> Positions:
+def _terms(tokens: list[_Tokens]) -> set[str]:
+    return tokens[0].terms if len(tokens) == 1 else set().union(*(t.terms for t in tokens))
+
+
+def _heads(tokens: list[_Tokens]) -> set[str]:
+    """The distinct heads (first ``HEAD`` letters) of the words, as ``prefix_key``: one
+    pass over every field of the group."""
+    heads = set(chain.from_iterable(map(_THIRD, t.singles) for t in tokens))
+    if any(t.multi for t in tokens):
+        heads.discard(_MISSING_WORD)
+        for t in tokens:
+            for info in t.multi.values():
+                heads.update(prefix_key(word[:HEAD]) for word in info.words)
+    return heads
+
+
+def _word_line(tokens: list[_Tokens]) -> str:
+    return "".join(t.word_line() for t in tokens)
+
+
+def _positions(tokens: list[_Tokens], npos: Mapping[str, int]) -> Positions:
+    """Positions belong to one field (title + text has none)."""
+    (field,) = tokens
     # Stems are interned (``Analyzer.stem``).
-    return Positions(tokens.flat, partial(tokens.joined, "stem", npos), interned=True)
-
-
-def _no_join(title: Positions, text: Positions) -> Positions:
-    """Positions belong to one field: title + text has none."""
-    raise KeyError(BODY)
+    return Positions(field.flat, partial(field.joined, "stem", npos), interned=True)
 
 
 class AnalyzedDoc:
@@ -255,10 +252,10 @@ class AnalyzedDoc:
             self._texts["url"] = (doc.url[start:end], start)
         self._fields = _Fields(self._texts, analyzer)
         fields = self._fields
-        self.terms = _PerGroup(fields, attrgetter("terms"), or_)
-        self.heads = _PerGroup(fields, _Tokens.heads, or_)
-        self.word_lines = _PerGroup(fields, _Tokens.word_line, add)
-        self.stem_positions = _PerGroup(fields, partial(_positions, npos=analyzer.npos), _no_join)
+        self.terms = _PerGroup(fields, _terms)
+        self.heads = _PerGroup(fields, _heads)
+        self.word_lines = _PerGroup(fields, _word_line)
+        self.stem_positions = _PerGroup(fields, partial(_positions, npos=analyzer.npos))
         self._memo: dict[Any, Any] = {}
 
     def remember(self, key: Any, make: Callable[..., Any], *args: Any) -> Any:
