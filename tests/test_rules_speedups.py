@@ -5,20 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from struct import Struct
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.rules import RuleIndex, compile_rule, speedups
+from bot.rules import RuleIndex, compile_rule, document, speedups
 from bot.rules import index as index_module
+from bot.rules.analysis import Analyzer
 from bot.rules.checkset import Checks, PyCheckSet
+from bot.rules.document import AnalyzedDoc
 from tests.test_rules_fastpaths import CHECKED_RULES, DOC
 
 try:
     from bot.rules._speedups import CheckSet, near
+    from bot.rules._speedups import singles as chunk_singles
 except ImportError:  # pragma: no cover - an install without a C compiler
-    CheckSet = near = None  # type: ignore[assignment,misc]
+    CheckSet = near = chunk_singles = None  # type: ignore[assignment,misc]
 
 PAIR = Struct("qq")
 INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -155,3 +159,27 @@ def test_near_by_identity_agrees_with_near_by_equality(words: list[str], slop: i
         by_identity = near(interned, a, b, slop, True)
         assert by_identity == near(copies, a, b, slop, False)
         assert by_identity == near(interned, "".join(a), b, slop, True)  # key not interned
+
+
+@needs_c
+@pytest.mark.parametrize("field", ["title", "text", "url"])
+def test_chunks_look_the_same_in_c_and_python(field: str) -> None:
+    """The C pass over a field's chunks gives what the three Python passes give, for
+    chunks seen before, met for the first time, and of several tokens."""
+    seen = []
+    for scan in (document._chunk_singles, None):
+        with patch.object(document, "_chunk_singles", scan):
+            tokens = AnalyzedDoc(DOC, Analyzer("english"))._fields[field]  # a fresh cache
+            seen.append((tokens.singles, tokens.flat, tokens.terms, tokens.multi))
+    assert seen[0] == seen[1]
+    assert seen[0][1], field
+
+
+@needs_c
+def test_chunk_singles_refuses_a_bad_cache() -> None:
+    with pytest.raises(TypeError, match="tuple"):
+        chunk_singles(["a"], {"a": "not a tuple"})  # type: ignore[dict-item]
+    with pytest.raises(KeyError):
+        chunk_singles(["a"], {})
+    with pytest.raises(TypeError):
+        chunk_singles(("a",), {})  # type: ignore[arg-type]

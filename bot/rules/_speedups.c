@@ -1,9 +1,12 @@
-/* The two loops of the rule matcher that touch hundreds of values per story, in C.
+/* The loops of the rule matcher that touch hundreds of values per story, in C.
  *
  * CheckSet: a story's key hashes and the filter of an index's (check hash, slot) pairs
  * against them. bot/rules/checkset.py holds the same in Python and says what it is
  * for. In Python every hash and every pair is an int object made and freed per story;
  * here they are plain 64-bit words in one table.
+ *
+ * singles(): a field's chunks looked up in the chunk cache, with their stems and the
+ * set of them, in one pass (_Tokens in bot/rules/document.py, three passes in Python).
  *
  * near(): whether two stems occur as a phrase, or within N tokens, in one scan of a
  * field's stems. Positions.near in bot/rules/document.py does it in Python with a map
@@ -393,10 +396,61 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_FALSE;
 }
 
+/* singles(chunks, cache) -> (singles, stems, distinct stems): each chunk looked up in
+ * ``cache`` (a mapping of chunk -> (stem, ...) tuple, which may work out a missing
+ * chunk itself), its stem, and the set of them, in one pass. */
+static PyObject *
+chunk_singles(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "singles(chunks: list, cache)");
+        return NULL;
+    }
+    PyObject *chunks = args[0], *cache = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(chunks);
+    PyObject *singles = PyList_New(n);
+    PyObject *stems = PyList_New(n);
+    PyObject *distinct = PySet_New(NULL);
+    if (singles == NULL || stems == NULL || distinct == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        /* The cache may run Python code for a new chunk; the list is the caller's own. */
+        if (i >= PyList_GET_SIZE(chunks)) {
+            PyErr_SetString(PyExc_RuntimeError, "the chunk list changed");
+            goto fail;
+        }
+        PyObject *single = PyObject_GetItem(cache, PyList_GET_ITEM(chunks, i));
+        if (single == NULL) {
+            goto fail;
+        }
+        if (!PyTuple_Check(single) || PyTuple_GET_SIZE(single) < 1) {
+            Py_DECREF(single);
+            PyErr_SetString(PyExc_TypeError, "the cache gave a value that is not a (stem, ...) tuple");
+            goto fail;
+        }
+        PyObject *stem = PyTuple_GET_ITEM(single, 0);
+        PyList_SET_ITEM(singles, i, single);
+        Py_INCREF(stem);
+        PyList_SET_ITEM(stems, i, stem);
+        if (PySet_Add(distinct, stem) < 0) {
+            goto fail;
+        }
+    }
+    return Py_BuildValue("(NNN)", singles, stems, distinct);
+fail:
+    Py_XDECREF(singles);
+    Py_XDECREF(stems);
+    Py_XDECREF(distinct);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
     {"near", (PyCFunction)(void (*)(void))near, METH_FASTCALL,
      "near(tokens, a, b, slop, interned): a then b (slop None), or a and b within slop "
      "other tokens in either order."},
+    {"singles", (PyCFunction)(void (*)(void))chunk_singles, METH_FASTCALL,
+     "singles(chunks, cache) -> (singles, stems, distinct stems), in one pass."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,4 @@
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import final
 
 @final
@@ -10,3 +10,6 @@ class CheckSet:
     def __len__(self) -> int: ...
 
 def near(tokens: list[str], a: str, b: str, slop: int | None, interned: bool) -> bool: ...
+def singles(
+    chunks: list[str], cache: Mapping[str, tuple[str, str, str]]
+) -> tuple[list[tuple[str, str, str]], list[str], set[str]]: ...

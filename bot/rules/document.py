@@ -67,6 +67,12 @@ WORD_MARK = "\n"
 _MISSING_STEM = _MISSING_WORD = NOT_SINGLE[0]
 
 
+# Where built, the C loops: chunks looked up, stems and their set in one pass; two-word
+# phrases and proximity in one scan of a field's stems.
+_chunk_singles = compiled.singles if compiled is not None else None
+_scan_near = compiled.near if compiled is not None else None
+
+
 class _Tokens:
     """One field cut into chunks and tokens.
 
@@ -89,9 +95,13 @@ class _Tokens:
         raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
         # Nearly every chunk is one token already seen: one look-up each, at C speed
         # (the cache analyses a chunk it has not seen).
-        singles = self.singles = list(map(analyzer.single.__getitem__, raws))
-        flat = self.flat = list(map(_FIRST, singles))
-        terms = self.terms = set(flat)
+        if _chunk_singles is not None:
+            singles, flat, terms = _chunk_singles(raws, analyzer.single)
+        else:
+            singles = list(map(analyzer.single.__getitem__, raws))
+            flat = list(map(_FIRST, singles))
+            terms = set(flat)
+        self.singles, self.flat, self.terms = singles, flat, terms
         self.multi: dict[int, RawInfo] = {}
         if _MISSING_STEM not in terms:
             return
@@ -379,9 +389,6 @@ class AnalyzedDoc:
                 return chunk_offsets[i] + entry.start, chunk_offsets[i] + entry.end
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover
 
-
-# Two-word phrases and proximity in one scan of a field's stems, where built.
-_scan_near = compiled.near if compiled is not None else None
 
 _INTS: list[int] = []
 
