@@ -424,8 +424,8 @@ def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
 
 def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase of two different plain words, or the two within N words (``"a b"~N``),
-    the commonest phrase of a rule: most stories hold each word once, and the two
-    positions decide."""
+    the commonest phrase of a rule: ``Positions.near`` decides it (one scan of the
+    field's stems, in C where built)."""
     (a,), (b,) = (alts[0] for alts in leaf.slots)
 
     def pair(
@@ -434,6 +434,7 @@ def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
         _b: str = b,
         _both: frozenset[str] = frozenset((a, b)),
         _group: str = leaf.group,
+        _slop: int | None = leaf.slop,
         _fields: tuple[str, ...] = fields,
         _leaf: Leaf = leaf,
     ) -> bool:
@@ -444,9 +445,9 @@ def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
             # Both words must be in the very field the phrase occurs in.
             if _both <= terms[f]:
                 positions = d.stem_positions[f]
-                near = positions.near(_a, _b, _leaf.slop)
-                if near is None:
-                    near = bool(_phrase_occurrences(positions, _leaf.slots, _leaf.slop, True))
+                near = positions.near(_a, _b, _slop)
+                if near is None:  # a compound here (or, in Python, a repeat): full search
+                    near = bool(_phrase_occurrences(positions, _leaf.slots, _slop, True))
                 if near:
                     return True
         return False
