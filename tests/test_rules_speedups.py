@@ -183,3 +183,18 @@ def test_chunk_singles_refuses_a_bad_cache() -> None:
         chunk_singles(["a"], {})
     with pytest.raises(TypeError):
         chunk_singles(("a",), {})  # type: ignore[arg-type]
+
+
+@needs_c
+def test_near_survives_a_token_that_changes_the_list() -> None:
+    tokens: list[str] = []
+
+    class Meddler(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other: object) -> bool:
+            tokens.clear()  # runs mid-scan, under the C loop
+            return False
+
+    tokens += [Meddler("a"), "a", "b"]
+    assert near(tokens, "a", "b", 1, False) is False and tokens == []

@@ -308,17 +308,12 @@ static PyTypeObject CheckSetType = {
     .tp_new = CheckSet_new,
 };
 
-/* Whether token ``x`` is ``key``: by identity when every token and key is an interned
- * string (``by_identity``), else also an equal string that is another object.
- * -1 on error. */
+/* Whether token ``x`` equals ``key``, the same object or not. -1 on error. */
 static inline int
-same_token(PyObject *x, PyObject *key, Py_hash_t key_hash, int by_identity)
+same_token(PyObject *x, PyObject *key, Py_hash_t key_hash)
 {
     if (x == key) {
         return 1;
-    }
-    if (by_identity) {
-        return 0;
     }
     Py_hash_t h = PyObject_Hash(x);
     if (h == -1) {
@@ -366,27 +361,32 @@ near(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         reach += 1;
     }
-    /* The list may not change under us: no Python code runs below but __eq__ of str. */
-    Py_ssize_t n = PyList_GET_SIZE(tokens);
     Py_ssize_t last_a = PY_SSIZE_T_MIN / 2, last_b = PY_SSIZE_T_MIN / 2;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    /* The size is read each time round: comparing by equality may run a token's __eq__,
+     * which could change the list (the token is held meanwhile). */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tokens); i++) {
         PyObject *x = PyList_GET_ITEM(tokens, i);
-        int is_a = same_token(x, a, ha, by_identity);
-        if (is_a < 0) {
-            return NULL;
+        int is_a, is_b;
+        if (by_identity) { /* no read of the token itself */
+            is_a = x == a;
+            is_b = !is_a && x == b;
+        }
+        else {
+            Py_INCREF(x);
+            is_a = same_token(x, a, ha);
+            is_b = is_a == 0 ? same_token(x, b, hb) : 0;
+            Py_DECREF(x);
+            if (is_a < 0 || is_b < 0) {
+                return NULL;
+            }
         }
         if (is_a) {
             if (reach >= 0 && i - last_b <= reach) {
                 Py_RETURN_TRUE;
             }
             last_a = i;
-            continue;
         }
-        int is_b = same_token(x, b, hb, by_identity);
-        if (is_b < 0) {
-            return NULL;
-        }
-        if (is_b) {
+        else if (is_b) {
             if (reach < 0 ? last_a == i - 1 : i - last_a <= reach) {
                 Py_RETURN_TRUE;
             }
