@@ -420,7 +420,10 @@ chunk_singles(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyErr_SetString(PyExc_RuntimeError, "the chunk list changed");
             goto fail;
         }
-        PyObject *single = PyObject_GetItem(cache, PyList_GET_ITEM(chunks, i));
+        PyObject *chunk = PyList_GET_ITEM(chunks, i);
+        Py_INCREF(chunk);
+        PyObject *single = PyObject_GetItem(cache, chunk);
+        Py_DECREF(chunk);
         if (single == NULL) {
             goto fail;
         }
