@@ -172,6 +172,8 @@ class SlackApiStandIn:
                 "channel": params.get("channel"),
                 "ts": f"1700000000.{self._ts:06d}",
             }
+        if method == "chat.update":
+            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
         if method == "chat.postEphemeral":
             self._ts += 1
             return {"ok": True, "message_ts": f"1700000000.{self._ts:06d}"}

@@ -272,6 +272,18 @@ class FakeBotAPI:
             "text": params["text"],
         }
 
+    async def _api_editMessageText(self, params: dict[str, Any]) -> Any:
+        chat_id = params["chat_id"]
+        chat = self.chat(chat_id) if isinstance(chat_id, int) else {"id": -1, "type": "channel"}
+        return {
+            "message_id": int(params["message_id"]),
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": chat,
+            "from": self._bot_user(),
+            "text": params["text"],
+        }
+
     async def _api_getChatMember(self, params: dict[str, Any]) -> Any:
         user_id = int(params["user_id"])
         status = self.members.get((int(params["chat_id"]), user_id), "member")

@@ -34,6 +34,8 @@ class ScriptedPlatform:
     def __init__(self) -> None:
         self.failures: list[DeliveryError] = []
         self.sent: list[tuple[str, str]] = []
+        self.edit_failures: list[DeliveryError] = []
+        self.edited: list[tuple[str, str, tuple[str, ...]]] = []
 
     async def start(self, service: object) -> None: ...
 
@@ -47,6 +49,11 @@ class ScriptedPlatform:
 
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
         return await self.send_alert(chat_id, alerts[0])
+
+    async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
+        if self.edit_failures:
+            raise self.edit_failures.pop(0)
+        self.edited.append((chat_id, message_id, alert.also_reported_by))
 
     def is_group(self, chat_id: str) -> bool:
         return chat_id.startswith("-")
@@ -151,3 +158,49 @@ async def test_uncertain_permanent_and_fatal(store: Store) -> None:
     await dispatcher.run_once()
     assert await dispatcher.run_once() == 0  # the platform is stopped, the alert kept
     assert statuses(store)["pending"] == 1
+
+
+def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
+    """The story of ``queue(store, chat_id, title)`` comes from a second feed."""
+    chat = store.ensure_chat("telegram", chat_id)
+    feed = store.ensure_feed("https://other.example/rss", name="Other")
+    story = NewStory(f"{title}-2", f"fp-{chat_id}-{title}", title, None, None, None, "")
+    store.record_poll(
+        feed.id,
+        source="Other",
+        new_stories=[story],
+        alerts=[AlertDraft(chat.id, f"{title}-2", None, "q", [], {}, "", utcnow())],
+        feed_title=None,
+        etag=None,
+        last_modified=None,
+        next_poll_at=utcnow(),
+    )
+
+
+async def test_a_sent_alert_is_edited_once_when_its_story_comes_from_another_feed(
+    store: Store,
+) -> None:
+    platform = ScriptedPlatform()
+    queue(store, "1", "a")
+    assert await make_dispatcher(store, platform).run_once() == 1
+    copy_from_another_feed(store, "1", "a")
+    dispatcher = make_dispatcher(store, platform)  # a second later, as far as pacing goes
+    assert await dispatcher.run_once() == 0  # nothing new sent ...
+    assert platform.edited == [("1", "1", ("Other",))]  # ... the message names Other
+    assert statuses(store) == {"sent": 1} and store.due_edits(utcnow()) == []
+
+
+async def test_an_edit_waits_out_a_429_and_gives_up_on_other_errors(store: Store) -> None:
+    platform = ScriptedPlatform()
+    queue(store, "1", "a")
+    queue(store, "2", "b")
+    await make_dispatcher(store, platform).run_once()
+    copy_from_another_feed(store, "1", "a")
+    copy_from_another_feed(store, "2", "b")
+    platform.edit_failures = [RetryAfter(30), PermanentError("message to edit not found")]
+    await make_dispatcher(store, platform).run_once()
+    assert platform.edited == []
+    # One is due again after the wait; the other stays as it was sent (the alert arrived).
+    assert store.due_edits(utcnow()) == []
+    assert len(store.due_edits(utcnow() + timedelta(seconds=31))) == 1
+    assert statuses(store) == {"sent": 2}

@@ -240,6 +240,31 @@ async def test_one_alert_per_story_per_chat_across_rules_and_feeds(
     assert alert.also_reported_by == ("Feed 2",)
 
 
+async def test_a_copy_after_the_alert_was_sent_edits_it_to_name_the_other_feed(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    one = Feed(httpserver, "/one.xml", "One", [WEATHER])
+    two = Feed(httpserver, "/two.xml", "Two", [MARKETS])
+    app, console = await apps(database_url, [one.url, two.url], rules=[RULE])
+    await poll_all(app)
+    one.items = [BELARUS, WEATHER]
+    await poll_all(app)
+    assert await app.dispatcher.run_once() == 1
+    ((_, sent),) = console.sent
+    assert sent.also_reported_by == ()
+    # The same article (its link without tracking) from the second feed.
+    link = "https://news.example/belarus-1?utm_source=rss"
+    two.items = [Item("other-guid", BELARUS.title, BELARUS.body, link=link)]
+    await poll_all(app)
+    assert app.store.due_alerts(utcnow()) == []  # no second alert ...
+    assert await app.dispatcher.run_once() == 0
+    ((chat_id, message_id, edited),) = console.edited  # ... the first one names Feed 2
+    assert (chat_id, message_id) == ("news-desk", "1")
+    assert edited.also_reported_by == ("Feed 2",) and edited.title == sent.title
+    await app.dispatcher.run_once()
+    assert len(console.edited) == 1 and len(console.sent) == 1  # once
+
+
 async def test_muted_and_unsubscribed_chats_get_nothing(
     httpserver: HTTPServer, database_url: str, apps: Any
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,24 @@ async def test_alert_is_one_block_kit_post(slack_api: SlackApiStandIn) -> None:
     blocks = call.params["blocks"]
     blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
     assert blocks[0]["text"]["text"] == "*<https://news.example/1|Belarus frees prisoners>*"
+
+
+async def test_an_alert_is_updated_in_place_to_name_its_other_sources(
+    slack_api: SlackApiStandIn,
+) -> None:
+    adapter = make_adapter(slack_api.api_base_url)
+    ts = await adapter.send_alert("C0NEWS", ALERT)
+    assert ts is not None
+    await adapter.edit_alert("C0NEWS", ts, replace(ALERT, also_reported_by=("Reuters",)))
+    (call,) = slack_api.called("chat.update")
+    assert (call.params["channel"], call.params["ts"]) == ("C0NEWS", ts)
+    blocks = call.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert "Also reported by Reuters" in json.dumps(blocks)
+    assert len(slack_api.called("chat.postMessage")) == 1  # updated, not posted again
+    slack_api.fail("chat.update", error="message_not_found")
+    with pytest.raises(PermanentError):
+        await adapter.edit_alert("C0NEWS", ts, ALERT)
 
 
 async def test_digest_is_one_post(slack_api: SlackApiStandIn) -> None:

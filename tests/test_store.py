@@ -113,6 +113,75 @@ def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store
     assert item.alert.source == "One" and list(item.alert.also_reported_by) == ["Two"]
 
 
+def _sent_story(store: Store, chat_pk: int, uid: str, message_id: str) -> int:
+    """An alert for story ``uid`` from feed One, sent as message ``message_id``."""
+    one = store.ensure_feed("https://one.example/rss", name="One")
+    _record(store, one.id, [_story(uid, f"same-{uid}")], [_draft(chat_pk, uid)], "One")
+    (alert_id,) = [i for i, pk in store.due_alerts(utcnow()) if pk == chat_pk]
+    assert store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1)) is not None
+    store.finish_alert(alert_id, "sent", message_id=message_id, shown=())
+    return alert_id
+
+
+def _copy_from_two(store: Store, chat_pk: int, uid: str) -> None:
+    two = store.ensure_feed("https://two.example/rss", name="Two")
+    copy = f"{uid}-2"
+    _record(store, two.id, [_story(copy, f"same-{uid}")], [_draft(chat_pk, copy)], "Two")
+
+
+def test_a_copy_after_the_alert_was_sent_makes_its_message_due_for_an_edit(store: Store) -> None:
+    chat = store.ensure_chat("telegram", "42")
+    alert_id = _sent_story(store, chat.id, "x", "77")
+    assert store.due_edits(utcnow()) == []
+    _copy_from_two(store, chat.id, "x")
+    assert store.due_alerts(utcnow()) == []  # no second alert
+    assert store.due_edits(utcnow()) == [(alert_id, chat.id)]
+    assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
+    item = store.claim_edit(alert_id, "w1", utcnow(), timedelta(minutes=1))
+    assert item is not None and item.message_id == "77"
+    assert item.alert.also_reported_by == ("Two",) and item.alert.source == "One"
+    assert store.claim_edit(alert_id, "w2", utcnow(), timedelta(minutes=1)) is None
+    store.finish_edit(alert_id, item.alert.also_reported_by)
+    assert store.due_edits(utcnow()) == []
+    assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
+
+
+def test_a_source_named_during_a_send_or_an_edit_makes_it_due_again(store: Store) -> None:
+    chat = store.ensure_chat("telegram", "42")
+    one = store.ensure_feed("https://one.example/rss", name="One")
+    _record(store, one.id, [_story("x", "same-x")], [_draft(chat.id, "x")], "One")
+    ((alert_id, _),) = store.due_alerts(utcnow())
+    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    assert item is not None and item.alert.also_reported_by == ()
+    _copy_from_two(store, chat.id, "x")  # while the alert is in flight: rendered without it
+    store.finish_alert(alert_id, "sent", message_id="5", shown=item.alert.also_reported_by)
+    assert store.due_edits(utcnow()) == [(alert_id, chat.id)]
+    edit = store.claim_edit(alert_id, "w", utcnow(), timedelta(minutes=1))
+    assert edit is not None
+    three = store.ensure_feed("https://three.example/rss", name="Three")
+    _record(store, three.id, [_story("z", "same-x")], [_draft(chat.id, "z")], "Three")
+    store.finish_edit(alert_id, edit.alert.also_reported_by)  # shows Two, not Three
+    again = store.claim_edit(alert_id, "w", utcnow(), timedelta(minutes=1))
+    assert again is not None and again.alert.also_reported_by == ("Two", "Three")
+    later = utcnow() + timedelta(seconds=30)
+    store.finish_edit(alert_id, again.alert.also_reported_by, retry_at=later)  # e.g. a 429
+    assert store.due_edits(utcnow()) == [] and store.due_edits(later) == [(alert_id, chat.id)]
+
+
+def test_a_digest_message_is_not_edited_and_a_dead_edit_is_due_again(store: Store) -> None:
+    chat = store.ensure_chat("telegram", "42")
+    first = _sent_story(store, chat.id, "a", "9")
+    _sent_story(store, chat.id, "b", "9")  # the same message: a digest
+    _copy_from_two(store, chat.id, "a")
+    assert store.due_edits(utcnow()) == []
+    alone = _sent_story(store, chat.id, "c", "10")
+    _copy_from_two(store, chat.id, "c")
+    assert store.claim_edit(alone, "gone", utcnow(), timedelta(seconds=1)) is not None
+    assert store.recover_stale_claims(utcnow() + timedelta(seconds=5)) == 0  # none uncertain
+    assert store.due_edits(utcnow() + timedelta(seconds=5)) == [(alone, chat.id)]
+    assert first != alone
+
+
 def test_an_alert_is_claimed_by_one_worker_only(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     chat = store.ensure_chat("telegram", "42")

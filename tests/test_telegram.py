@@ -7,6 +7,7 @@ commands go to the real command service on a SQLite file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +99,32 @@ async def test_send_alert_is_html_without_preview(bot_api: FakeBotAPI, started: 
     assert sent["link_preview_options"] == {"is_disabled": True}
     assert sent["text"].startswith('🔔 <a href="https://news.example/belarus-1"><b>Belarus</b>')
     assert message_id is not None and message_id.isdigit()
+
+
+async def test_an_alert_is_edited_in_place_to_name_its_other_sources(
+    bot_api: FakeBotAPI, started: Started
+) -> None:
+    adapter = await started()
+    message_id = await adapter.send_alert("42", ALERT)
+    assert message_id is not None
+    await adapter.edit_alert("42", message_id, replace(ALERT, also_reported_by=("Daily Wire",)))
+    (edit,) = bot_api.calls_of("editMessageText")
+    assert edit.params["chat_id"] == 42 and edit.params["message_id"] == int(message_id)
+    assert edit.params["parse_mode"] == "HTML"
+    assert edit.params["link_preview_options"] == {"is_disabled": True}
+    assert edit.params["text"].endswith("<i>also reported by Daily Wire</i>")
+    assert len(bot_api.sent(42)) == 1  # edited, not sent again
+    # Telegram refuses an edit that changes nothing: that is no failure.
+    bot_api.fail(
+        "editMessageText",
+        400,
+        "Bad Request: message is not modified: specified new "
+        "message content and reply markup are exactly the same",
+    )
+    await adapter.edit_alert("42", message_id, ALERT)
+    bot_api.fail("editMessageText", 400, "Bad Request: message to edit not found")
+    with pytest.raises(PermanentError):
+        await adapter.edit_alert("42", message_id, ALERT)
 
 
 async def test_link_preview_can_be_turned_on(bot_api: FakeBotAPI, started: Started) -> None:

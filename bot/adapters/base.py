@@ -87,6 +87,11 @@ class ChatAdapter(Protocol):
         """Deliver several alerts as one digest message; raises as :meth:`send_alert`."""
         ...
 
+    async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
+        """Replace an alert's message with ``alert`` as it is now (it names more sources
+        under "also reported by"); raises as :meth:`send_alert`."""
+        ...
+
     def is_group(self, chat_id: str) -> bool:
         """Whether the chat is a group (for the per-group rate limit)."""
         ...

@@ -48,6 +48,7 @@ class ConsoleAdapter:
         self.out = out or sys.stdout
         self.read_stdin = read_stdin
         self.sent: list[tuple[str, Alert]] = []
+        self.edited: list[tuple[str, str, Alert]] = []  # (chat, message id, alert as now)
         self._service: CommandService | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -77,6 +78,14 @@ class ConsoleAdapter:
             flush=True,
         )
         return str(len(self.sent))
+
+    async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
+        self.edited.append((chat_id, message_id, alert))
+        print(
+            f"--- alert {message_id} for {chat_id}, updated ---\n{render(alert)}\n",
+            file=self.out,
+            flush=True,
+        )
 
     def is_group(self, chat_id: str) -> bool:
         return False

@@ -29,6 +29,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters.base import (
     AdapterFatal,
@@ -383,13 +384,22 @@ class SlackAdapter:
         """Post several alerts as one message; returns its ``ts``."""
         return await self._post(chat_id, render_digest(alerts))
 
+    async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
+        """Replace an alert's message, found by its ``ts`` (it names more sources)."""
+        message = render_alert(alert)
+        await self._call(
+            self.client.chat_update(
+                channel=chat_id, ts=message_id, text=message.text, blocks=message.blocks
+            )
+        )
+
     def is_group(self, chat_id: str) -> bool:
         """Channels are groups; a direct message with the bot is not."""
         return not is_direct_message(chat_id)
 
     async def _post(self, chat_id: str, message: Message) -> str | None:
-        try:
-            answer = await self.client.chat_postMessage(
+        answer = await self._call(
+            self.client.chat_postMessage(
                 channel=chat_id,
                 text=message.text,
                 blocks=message.blocks,
@@ -397,13 +407,20 @@ class SlackAdapter:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+        )
+        ts = answer.get("ts")
+        return str(ts) if ts else None
+
+    @staticmethod
+    async def _call(request: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse:
+        """Awaits a Web API call; a platform error becomes the dispatcher's decision."""
+        try:
+            return await request
         except Exception as exc:
             decision = delivery_error(exc)
             if decision is None:
                 raise
             raise decision from exc
-        ts = answer.get("ts")
-        return str(ts) if ts else None
 
     # -- commands --------------------------------------------------------------------
 

@@ -502,6 +502,22 @@ class TelegramAdapter:
         """Send several alerts as one message; raises as :meth:`send_alert`."""
         return await self._send_html(chat_id, render_digest(alerts))
 
+    async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
+        """Replace an alert's text (it names more sources); an unchanged text is no error."""
+        try:
+            await self._bot().edit_message_text(
+                chat_id=chat_key(chat_id),
+                message_id=int(message_id),
+                text=render_alert(alert),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
+            )
+        except tg.BadRequest as exc:
+            if "message is not modified" not in exc.message.lower():
+                raise to_decision(exc) from exc
+        except tg.TelegramError as exc:
+            raise to_decision(exc) from exc
+
     def is_group(self, chat_id: str) -> bool:
         """Groups, supergroups and channels have negative ids (or an @name for channels)."""
         return chat_id.startswith(("-", "@"))

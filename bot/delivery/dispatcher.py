@@ -2,6 +2,7 @@
 
 Alerts are claimed one at a time right before the send, so a claim is a send in flight.
 Each platform error becomes a decision: retry later, follow the chat, drop it, or stop.
+A sent alert whose story then comes from another feed is edited to name it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 
 from aiolimiter import AsyncLimiter
 
@@ -95,7 +97,51 @@ class Dispatcher:
                     sent += await self._send_digest(adapter, chat, ids)
                 else:
                     sent += await self._send_one(adapter, ids[0])
+            await self._edit_due()
             return sent
+
+    async def _edit_due(self) -> int:
+        """Edit sent alerts whose story has since come from other feeds, so their message
+        names them under "also reported by"; paced like sends. Returns how many."""
+        due = await asyncio.to_thread(self.store.due_edits, utcnow(), 100)
+        chats = await asyncio.to_thread(self.store.chats_by_pk, {pk for _, pk in due})
+        edited = 0
+        for alert_id, chat_pk in due:
+            chat = chats.get(chat_pk)
+            adapter = self.adapters.get(chat.platform) if chat else None
+            if chat is None or adapter is None or chat.platform in self._stopped:
+                continue
+            if not await self._may_send(adapter, chat):
+                continue
+            await self._global_limiter(adapter).acquire()
+            edited += await self._edit_one(adapter, alert_id)
+        return edited
+
+    async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> int:
+        item = await asyncio.to_thread(
+            self.store.claim_edit, alert_id, self.worker, utcnow(), CLAIM_LEASE
+        )
+        if item is None:
+            return 0  # another replica took it
+        shown = item.alert.also_reported_by
+        context = {"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id}
+        if item.message_id is None or not item.chat.active:
+            await asyncio.to_thread(self.store.finish_edit, item.id, shown)
+            return 0
+        try:
+            await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
+        except RetryAfter as exc:
+            until = utcnow() + timedelta(seconds=exc.seconds)
+            await asyncio.to_thread(self.store.finish_edit, item.id, shown, retry_at=until)
+            return 0
+        except DeliveryError as exc:
+            # The alert itself was delivered: an edit is not worth more than one try.
+            await asyncio.to_thread(self.store.finish_edit, item.id, shown)
+            log.warning("alert not updated with its other sources: %s", exc, extra=context)
+            return 0
+        await asyncio.to_thread(self.store.finish_edit, item.id, shown)
+        log.info("alert updated: also reported by %s", ", ".join(shown), extra=context)
+        return 1
 
     async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
         """Per-chat pacing: one message per interval, and a per-minute cap for groups."""
@@ -134,7 +180,16 @@ class Dispatcher:
         except DeliveryError as exc:
             await self._decide(item.chat, [item], exc)
             return 0
-        await asyncio.to_thread(self.store.finish_alert, item.id, "sent", message_id=message_id)
+        # Sources named while it was in flight make it due for an edit at once.
+        await asyncio.to_thread(
+            partial(
+                self.store.finish_alert,
+                item.id,
+                "sent",
+                message_id=message_id,
+                shown=item.alert.also_reported_by,
+            )
+        )
         log.info(
             "alert sent",
             extra={"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id},

@@ -114,14 +114,20 @@ class AlertDraft:
     not_before: datetime
 
 
+# Statuses of an alert that was sent and whose message is to be, or is being, edited.
+_SENT_EDITED = ("outdated", "editing")
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """A claimed alert: what to send, where, and how often it was tried."""
+    """A claimed alert: what to send, where, and how often it was tried; for an alert
+    already sent, the platform's id of its message (``message_id``)."""
 
     id: int
     chat: Chat
     alert: Alert
     attempts: int
+    message_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,10 +422,16 @@ class Store:
     def _add_also_reported(
         self, conn: Connection, chat_pk: int, fingerprint: str, label: str
     ) -> None:
+        """Names ``label`` in the chat's alert for the story; an alert already sent on its
+        own becomes ``outdated``: its message is to be edited to name the new source."""
         row = conn.execute(
-            select(outbox.c.id, outbox.c.also_reported_by, outbox.c.story_id).where(
-                outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint
-            )
+            select(
+                outbox.c.id,
+                outbox.c.also_reported_by,
+                outbox.c.story_id,
+                outbox.c.status,
+                outbox.c.message_id,
+            ).where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
         ).first()
         if row is None:
             return
@@ -429,9 +441,27 @@ class Store:
             .where(stories.c.id == row.story_id)
         ).one()
         names = list(row.also_reported_by or [])
-        if label not in names and label != feed_label(origin.name, origin.title, origin.url):
-            names.append(label)
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(also_reported_by=names))
+        if label in names or label == feed_label(origin.name, origin.title, origin.url):
+            return
+        names.append(label)
+        values: dict[str, Any] = {"also_reported_by": names}
+        if row.status == "sent" and row.message_id and self._sent_alone(conn, chat_pk, row):
+            values.update(status="outdated", not_before=utcnow())
+        conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+
+    @staticmethod
+    def _sent_alone(conn: Connection, chat_pk: int, row: Any) -> bool:
+        """Whether an alert's message holds it alone (a digest's message is not edited)."""
+        shared = conn.execute(
+            select(func.count())
+            .select_from(outbox)
+            .where(
+                outbox.c.chat_pk == chat_pk,
+                outbox.c.message_id == row.message_id,
+                outbox.c.id != row.id,
+            )
+        ).scalar_one()
+        return shared == 0
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
@@ -657,16 +687,65 @@ class Store:
         self, alert_id: int, worker: str, now: datetime, lease: timedelta
     ) -> OutboxItem | None:
         """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
+        return self._claim(alert_id, "pending", "sending", worker, now + lease)
+
+    def due_edits(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
+        """(alert id, chat pk) of sent alerts whose message is to name more sources."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.chat_pk)
+                .where(outbox.c.status == "outdated", outbox.c.not_before <= now)
+                .order_by(outbox.c.not_before, outbox.c.id)
+                .limit(limit)
+            ).all()
+        return [(r.id, r.chat_pk) for r in rows]
+
+    def claim_edit(
+        self, alert_id: int, worker: str, now: datetime, lease: timedelta
+    ) -> OutboxItem | None:
+        """Mark one outdated alert as being edited by ``worker``; None if someone else
+        took it. The item holds the sources named now and the message's id."""
+        return self._claim(alert_id, "outdated", "editing", worker, now + lease)
+
+    def finish_edit(
+        self, alert_id: int, shown: Sequence[str], *, retry_at: datetime | None = None
+    ) -> None:
+        """Close a claimed edit: ``sent`` when the message now names every source, else
+        ``outdated`` again (another came meanwhile, or ``retry_at`` asks to try later).
+
+        Args:
+            alert_id: The alert.
+            shown: The "also reported by" names the edited message shows.
+            retry_at: The edit did not go through: try again then.
+        """
         with self.engine.begin() as conn:
+            names = conn.execute(
+                select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
+            ).scalar_one()
+            values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+            if retry_at is not None:
+                values.update(status="outdated", not_before=retry_at)
+            elif list(names or ()) != list(shown):
+                values.update(status="outdated", not_before=utcnow())
+            else:
+                values.update(status="sent")
+            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+
+    def _claim(
+        self, alert_id: int, status: str, claimed: str, worker: str, until: datetime
+    ) -> OutboxItem | None:
+        with self.engine.begin() as conn:
+            values: dict[str, Any] = {
+                "status": claimed,
+                "claimed_by": worker,
+                "claimed_until": until,
+            }
+            if claimed == "sending":
+                values["attempts"] = outbox.c.attempts + 1
             result = conn.execute(
                 update(outbox)
-                .where(outbox.c.id == alert_id, outbox.c.status == "pending")
-                .values(
-                    status="sending",
-                    claimed_by=worker,
-                    claimed_until=now + lease,
-                    attempts=outbox.c.attempts + 1,
-                )
+                .where(outbox.c.id == alert_id, outbox.c.status == status)
+                .values(**values)
             )
             if result.rowcount != 1:
                 return None
@@ -700,7 +779,13 @@ class Store:
             author=row.author,
             also_reported_by=tuple(row.also_reported_by or ()),
         )
-        return OutboxItem(id=row.id, chat=self._chat(row, "c_"), alert=alert, attempts=row.attempts)
+        return OutboxItem(
+            id=row.id,
+            chat=self._chat(row, "c_"),
+            alert=alert,
+            attempts=row.attempts,
+            message_id=row.message_id,
+        )
 
     def finish_alert(
         self,
@@ -710,9 +795,14 @@ class Store:
         error: str | None = None,
         message_id: str | None = None,
         not_before: datetime | None = None,
+        shown: Sequence[str] | None = None,
     ) -> None:
         """Close a claimed alert: ``sent``, ``pending`` (retry at ``not_before``), ``failed``,
-        ``dropped`` (chat gone or muted) or ``uncertain`` (may have been delivered)."""
+        ``dropped`` (chat gone or muted) or ``uncertain`` (may have been delivered).
+
+        ``shown``: for an alert sent alone, the "also reported by" names its message
+        shows; if a source was named meanwhile, the alert is ``outdated`` at once.
+        """
         values: dict[str, Any] = {
             "status": status,
             "claimed_by": None,
@@ -724,6 +814,12 @@ class Store:
         if not_before is not None:
             values["not_before"] = not_before
         with self.engine.begin() as conn:
+            if status == "sent" and shown is not None and message_id:
+                names = conn.execute(
+                    select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
+                ).scalar_one()
+                if list(names or ()) != list(shown):
+                    values.update(status="outdated", not_before=utcnow())
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
     def delay_chat_alerts(self, chat_pk: int, not_before: datetime) -> None:
@@ -741,12 +837,18 @@ class Store:
 
     def recover_stale_claims(self, now: datetime) -> int:
         """Alerts whose sender died mid-send: they may have reached the chat, so they are
-        marked ``uncertain`` rather than sent again (at most once, see README)."""
+        marked ``uncertain`` rather than sent again (at most once, see README). An edit
+        that died is simply due again: editing a message twice shows it once."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.status == "sending", outbox.c.claimed_until < now)
                 .values(status="uncertain", last_error="sender stopped during the send")
+            )
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.status == "editing", outbox.c.claimed_until < now)
+                .values(status="outdated", claimed_by=None, claimed_until=None, not_before=now)
             )
         return int(result.rowcount or 0)
 
@@ -763,5 +865,10 @@ class Store:
         )
         if chat_pk is not None:
             query = query.where(outbox.c.chat_pk == chat_pk)
+        counts: dict[str, int] = {}
         with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query).all()}
+            for status, n in conn.execute(query).all():
+                # Sent, with its message due for (or in) an edit naming more sources.
+                key = "sent" if status in _SENT_EDITED else status
+                counts[key] = counts.get(key, 0) + int(n)
+        return counts
