@@ -87,18 +87,26 @@ class Dispatcher:
             sent = 0
             for chat_pk, ids in by_chat.items():
                 chat = chats.get(chat_pk)
-                adapter = self.adapters.get(chat.platform) if chat else None
-                if chat is None or adapter is None or chat.platform in self._stopped:
+                adapter = await self._turn(chat)
+                if chat is None or adapter is None:
                     continue
-                if not await self._may_send(adapter, chat):
-                    continue
-                await self._global_limiter(adapter).acquire()
                 if chat.digest != "off":
                     sent += await self._send_digest(adapter, chat, ids)
                 else:
                     sent += await self._send_one(adapter, ids[0])
             await self._edit_due()
             return sent
+
+    async def _turn(self, chat: Chat | None) -> ChatAdapter | None:
+        """The chat's adapter when it may take a message now (which then counts against
+        its pacing and the platform's), else None."""
+        adapter = self.adapters.get(chat.platform) if chat else None
+        if chat is None or adapter is None or chat.platform in self._stopped:
+            return None
+        if not await self._may_send(adapter, chat):
+            return None
+        await self._global_limiter(adapter).acquire()
+        return adapter
 
     async def _edit_due(self) -> int:
         """Edit sent alerts whose story has since come from other feeds, so their message
@@ -107,14 +115,9 @@ class Dispatcher:
         chats = await asyncio.to_thread(self.store.chats_by_pk, {pk for _, pk in due})
         edited = 0
         for alert_id, chat_pk in due:
-            chat = chats.get(chat_pk)
-            adapter = self.adapters.get(chat.platform) if chat else None
-            if chat is None or adapter is None or chat.platform in self._stopped:
-                continue
-            if not await self._may_send(adapter, chat):
-                continue
-            await self._global_limiter(adapter).acquire()
-            edited += await self._edit_one(adapter, alert_id)
+            adapter = await self._turn(chats.get(chat_pk))
+            if adapter is not None:
+                edited += await self._edit_one(adapter, alert_id)
         return edited
 
     async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> int:

@@ -674,14 +674,7 @@ class Store:
 
     def due_alerts(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
         """(alert id, chat pk) of pending alerts that may be sent now, oldest first."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.chat_pk)
-                .where(outbox.c.status == "pending", outbox.c.not_before <= now)
-                .order_by(outbox.c.not_before, outbox.c.id)
-                .limit(limit)
-            ).all()
-        return [(r.id, r.chat_pk) for r in rows]
+        return self._due("pending", now, limit)
 
     def claim_alert(
         self, alert_id: int, worker: str, now: datetime, lease: timedelta
@@ -691,10 +684,13 @@ class Store:
 
     def due_edits(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
         """(alert id, chat pk) of sent alerts whose message is to name more sources."""
+        return self._due("outdated", now, limit)
+
+    def _due(self, status: str, now: datetime, limit: int) -> list[tuple[int, int]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.chat_pk)
-                .where(outbox.c.status == "outdated", outbox.c.not_before <= now)
+                .where(outbox.c.status == status, outbox.c.not_before <= now)
                 .order_by(outbox.c.not_before, outbox.c.id)
                 .limit(limit)
             ).all()
