@@ -105,6 +105,16 @@ async def test_sends_and_paces_one_message_per_chat_per_second(store: Store) -> 
     assert sorted(platform.sent) == [("1", "a"), ("2", "c")]
 
 
+async def test_pacing_holds_across_replicas(store: Store) -> None:
+    platform = ScriptedPlatform()
+    queue(store, "1", "a", "b")
+    queue(store, "-2", "c", "d")
+    one, two = make_dispatcher(store, platform), make_dispatcher(store, platform)
+    assert await one.run_once() == 2
+    assert await two.run_once() == 0  # another replica: both chats had their turn
+    assert len(platform.sent) == 2
+
+
 async def test_retry_after_delays_but_keeps_the_alert(store: Store) -> None:
     platform = ScriptedPlatform()
     platform.failures = [RetryAfter(30)]
@@ -160,6 +170,13 @@ async def test_uncertain_permanent_and_fatal(store: Store) -> None:
     assert statuses(store)["pending"] == 1
 
 
+def quick_platform() -> ScriptedPlatform:
+    """A platform whose chats may take a message every 50 ms."""
+    platform = ScriptedPlatform()
+    platform.limits = RateLimits(per_chat_interval=0.05, group_per_minute=20, global_per_second=30)
+    return platform
+
+
 def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
     """The story of ``queue(store, chat_id, title)`` comes from a second feed."""
     chat = store.ensure_chat("telegram", chat_id)
@@ -180,25 +197,28 @@ def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
 async def test_a_sent_alert_is_edited_once_when_its_story_comes_from_another_feed(
     store: Store,
 ) -> None:
-    platform = ScriptedPlatform()
+    platform = quick_platform()
     queue(store, "1", "a")
-    assert await make_dispatcher(store, platform).run_once() == 1
+    dispatcher = make_dispatcher(store, platform)
+    assert await dispatcher.run_once() == 1
     copy_from_another_feed(store, "1", "a")
-    dispatcher = make_dispatcher(store, platform)  # a second later, as far as pacing goes
+    await asyncio.sleep(0.06)  # the chat's pacing interval
     assert await dispatcher.run_once() == 0  # nothing new sent ...
     assert platform.edited == [("1", "1", ("Other",))]  # ... the message names Other
     assert statuses(store) == {"sent": 1} and store.due_edits(utcnow()) == []
 
 
 async def test_an_edit_waits_out_a_429_and_gives_up_on_other_errors(store: Store) -> None:
-    platform = ScriptedPlatform()
+    platform = quick_platform()
     queue(store, "1", "a")
     queue(store, "2", "b")
-    await make_dispatcher(store, platform).run_once()
+    dispatcher = make_dispatcher(store, platform)
+    await dispatcher.run_once()
     copy_from_another_feed(store, "1", "a")
     copy_from_another_feed(store, "2", "b")
     platform.edit_failures = [RetryAfter(30), PermanentError("message to edit not found")]
-    await make_dispatcher(store, platform).run_once()
+    await asyncio.sleep(0.06)
+    await dispatcher.run_once()
     assert platform.edited == []
     # One is due again after the wait; the other stays as it was sent (the alert arrived).
     assert store.due_edits(utcnow()) == []

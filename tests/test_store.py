@@ -263,6 +263,56 @@ def test_chat_feeds_limit_and_removal(store: Store) -> None:
     assert store.chat_feeds(chat.id) == []
 
 
+def test_a_chat_takes_one_turn_per_interval_and_a_group_n_a_minute(store: Store) -> None:
+    group = store.ensure_chat("telegram", "-5")
+    t0 = utcnow()
+
+    def turn(seconds: float) -> bool:
+        return store.take_turn(group.id, t0 + timedelta(seconds=seconds), 1.0, per_minute=3)
+
+    assert turn(0) and not turn(0.5)  # one a second
+    assert turn(1) and turn(2.5)
+    assert not turn(4)  # three in the minute that began at 0
+    assert turn(60.5)  # a new minute
+    assert turn(62) and turn(63) and not turn(64)
+    person = store.ensure_chat("telegram", "7")
+    assert store.take_turn(person.id, t0, 1.0)
+    assert not store.take_turn(person.id, t0 + timedelta(seconds=0.9), 1.0)
+    assert store.take_turn(person.id, t0 + timedelta(seconds=1), 1.0)
+
+
+def test_an_upgrade_keeps_every_row(database_url: str) -> None:
+    """A database made by an older release (revision 0001) is brought to the newest one
+    with its chats, rules and alerts intact."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.store import make_engine, migrate
+    from bot.store.engine import _MIGRATIONS
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO chats (id, platform, chat_id, subscribed, active, digest, created_at) "
+            "VALUES (1, 'telegram', '42', true, true, 'off', '2026-01-01 00:00:00+00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO rules (chat_pk, query, created_at) "
+            "VALUES (1, 'belarus', '2026-01-01 00:00:00+00:00')"
+        )
+    migrate(engine)
+    store = Store(engine)
+    (chat,) = store.chats_by_pk([1]).values()
+    assert chat.chat_id == "42" and [r.query for r in store.list_rules(1)] == ["belarus"]
+    assert store.take_turn(1, utcnow(), 1.0) and not store.take_turn(1, utcnow(), 1.0)
+    engine.dispose()
+
+
 def test_migrations_are_idempotent(database_url: str) -> None:
     from bot.store import make_engine, migrate
 

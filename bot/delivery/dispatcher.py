@@ -62,7 +62,6 @@ class Dispatcher:
         self.follow_migration = follow_migration
         self.adapters = dict(adapters)
         self.worker = worker
-        self._chat_limiters: dict[tuple[int, str], AsyncLimiter] = {}
         self._global: dict[str, AsyncLimiter] = {}
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
@@ -147,20 +146,13 @@ class Dispatcher:
         return 1
 
     async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
-        """Per-chat pacing: one message per interval, and a per-minute cap for groups."""
-        limiters = [self._limiter((chat.id, "chat"), 1, adapter.limits.per_chat_interval)]
-        if adapter.is_group(chat.chat_id):
-            limiters.append(self._limiter((chat.id, "group"), adapter.limits.group_per_minute, 60))
-        if not all(limiter.has_capacity() for limiter in limiters):
-            return False
-        for limiter in limiters:
-            await limiter.acquire()  # never waits: has_capacity() was just checked
-        return True
-
-    def _limiter(self, key: tuple[int, str], rate: float, period: float) -> AsyncLimiter:
-        if key not in self._chat_limiters:
-            self._chat_limiters[key] = AsyncLimiter(rate, period)
-        return self._chat_limiters[key]
+        """Per-chat pacing, shared with every replica through the store: one message per
+        interval, and a per-minute cap for groups."""
+        limits = adapter.limits
+        per_minute = limits.group_per_minute if adapter.is_group(chat.chat_id) else None
+        return await asyncio.to_thread(
+            self.store.take_turn, chat.id, utcnow(), limits.per_chat_interval, per_minute
+        )
 
     def _global_limiter(self, adapter: ChatAdapter) -> AsyncLimiter:
         if adapter.platform not in self._global:
@@ -231,7 +223,6 @@ class Dispatcher:
             await asyncio.to_thread(
                 self.store.migrate_chat, chat.platform, chat.chat_id, exc.new_chat_id
             )
-            self._chat_limiters.pop((chat.id, "chat"), None)  # nothing was sent to the new id yet
             await self._finish(items, "pending", str(exc), not_before=now)
             log.info(
                 "chat %s moved to %s; rules follow it", chat.chat_id, exc.new_chat_id, extra=context

@@ -62,6 +62,11 @@ chats = Table(
     Column("muted_until", UTC_DATETIME),
     Column("digest", String(20), nullable=False, default="off"),
     Column("created_at", UTC_DATETIME, nullable=False),
+    # Pacing shared by every replica: the chat takes no message before pace_next_at,
+    # and a group at most N in the minute that began at pace_window_at.
+    Column("pace_next_at", UTC_DATETIME),
+    Column("pace_window_at", UTC_DATETIME),
+    Column("pace_window_count", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("platform", "chat_id", name="uq_chats_platform_chat"),
 )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -552,7 +552,12 @@ class Store:
                 select(chats).where(chats.c.platform == platform, chats.c.chat_id == new_id)
             ).first()
             if new is None:
-                conn.execute(update(chats).where(chats.c.id == old.id).values(chat_id=new_id))
+                # Nothing was sent to the new id yet: it may take a message at once.
+                conn.execute(
+                    update(chats)
+                    .where(chats.c.id == old.id)
+                    .values(chat_id=new_id, pace_next_at=None)
+                )
                 return
             conn.execute(update(rules).where(rules.c.chat_pk == old.id).values(chat_pk=new.id))
             existing = select(chat_feeds.c.feed_id).where(chat_feeds.c.chat_pk == new.id)
@@ -572,6 +577,30 @@ class Store:
                 .values(subscribed=old.subscribed or new.subscribed, active=True)
             )
             conn.execute(delete(chats).where(chats.c.id == old.id))
+
+    def take_turn(
+        self, chat_pk: int, now: datetime, interval: float, per_minute: int | None = None
+    ) -> bool:
+        """Whether a chat may take a message now, for any replica; if so, the turn is
+        taken: the next waits ``interval`` seconds, and a group (``per_minute``) takes at
+        most that many in the minute its first message began. One conditional update, so
+        two replicas never both get a turn.
+        """
+        conditions = [
+            chats.c.id == chat_pk,
+            or_(chats.c.pace_next_at.is_(None), chats.c.pace_next_at <= now),
+        ]
+        values: dict[str, Any] = {"pace_next_at": now + timedelta(seconds=interval)}
+        if per_minute is not None:
+            fresh = or_(
+                chats.c.pace_window_at.is_(None),
+                chats.c.pace_window_at <= now - timedelta(minutes=1),
+            )
+            conditions.append(or_(fresh, chats.c.pace_window_count < per_minute))
+            values["pace_window_at"] = case((fresh, now), else_=chats.c.pace_window_at)
+            values["pace_window_count"] = case((fresh, 1), else_=chats.c.pace_window_count + 1)
+        with self.engine.begin() as conn:
+            return conn.execute(update(chats).where(*conditions).values(**values)).rowcount == 1
 
     # -- rules ----------------------------------------------------------------
 
