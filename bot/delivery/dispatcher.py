@@ -107,43 +107,38 @@ class Dispatcher:
         await self._global_limiter(adapter).acquire()
         return adapter
 
-    async def _edit_due(self) -> int:
+    async def _edit_due(self) -> None:
         """Edit sent alerts whose story has since come from other feeds, so their message
-        names them under "also reported by"; paced like sends. Returns how many."""
+        names them under "also reported by"; paced like sends."""
         due = await asyncio.to_thread(self.store.due_edits, utcnow(), 100)
+        if not due:
+            return
         chats = await asyncio.to_thread(self.store.chats_by_pk, {pk for _, pk in due})
-        edited = 0
         for alert_id, chat_pk in due:
             adapter = await self._turn(chats.get(chat_pk))
             if adapter is not None:
-                edited += await self._edit_one(adapter, alert_id)
-        return edited
+                await self._edit_one(adapter, alert_id)
 
-    async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> int:
+    async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> None:
         item = await asyncio.to_thread(
             self.store.claim_edit, alert_id, self.worker, utcnow(), CLAIM_LEASE
         )
         if item is None:
-            return 0  # another replica took it
+            return  # another replica took it
         shown = item.alert.also_reported_by
         context = {"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id}
-        if item.message_id is None or not item.chat.active:
-            await asyncio.to_thread(self.store.finish_edit, item.id, shown)
-            return 0
-        try:
-            await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
-        except RetryAfter as exc:
-            until = utcnow() + timedelta(seconds=exc.seconds)
-            await asyncio.to_thread(self.store.finish_edit, item.id, shown, retry_at=until)
-            return 0
-        except DeliveryError as exc:
-            # The alert itself was delivered: an edit is not worth more than one try.
-            await asyncio.to_thread(self.store.finish_edit, item.id, shown)
-            log.warning("alert not updated with its other sources: %s", exc, extra=context)
-            return 0
-        await asyncio.to_thread(self.store.finish_edit, item.id, shown)
-        log.info("alert updated: also reported by %s", ", ".join(shown), extra=context)
-        return 1
+        retry_at: datetime | None = None
+        if item.message_id is not None and item.chat.active:
+            try:
+                await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
+            except RetryAfter as exc:
+                retry_at = utcnow() + timedelta(seconds=exc.seconds)
+            except DeliveryError as exc:
+                # The alert itself was delivered: an edit is not worth more than one try.
+                log.warning("alert not updated with its other sources: %s", exc, extra=context)
+            else:
+                log.info("alert updated: also reported by %s", ", ".join(shown), extra=context)
+        await asyncio.to_thread(partial(self.store.finish_edit, item.id, shown, retry_at=retry_at))
 
     async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
         """Per-chat pacing, shared with every replica through the store: one message per

@@ -709,7 +709,9 @@ class Store:
         self, alert_id: int, worker: str, now: datetime, lease: timedelta
     ) -> OutboxItem | None:
         """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
-        return self._claim(alert_id, "pending", "sending", worker, now + lease)
+        return self._claim(
+            alert_id, "pending", "sending", worker, now + lease, attempts=outbox.c.attempts + 1
+        )
 
     def due_edits(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
         """(alert id, chat pk) of sent alerts whose message is to name more sources."""
@@ -743,34 +745,36 @@ class Store:
             shown: The "also reported by" names the edited message shows.
             retry_at: The edit did not go through: try again then.
         """
+        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "status": "sent"}
+        if retry_at is not None:
+            values.update(status="outdated", not_before=retry_at)
         with self.engine.begin() as conn:
-            names = conn.execute(
-                select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
-            ).scalar_one()
-            values: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
-            if retry_at is not None:
-                values.update(status="outdated", not_before=retry_at)
-            elif list(names or ()) != list(shown):
-                values.update(status="outdated", not_before=utcnow())
-            else:
-                values.update(status="sent")
+            if retry_at is None:
+                self._outdate_if_named_since(conn, alert_id, shown, values)
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
+    @staticmethod
+    def _outdate_if_named_since(
+        conn: Connection, alert_id: int, shown: Sequence[str], values: dict[str, Any]
+    ) -> None:
+        """Makes ``values`` leave a sent alert ``outdated`` (due for an edit now) when its
+        message shows fewer sources than were named meanwhile."""
+        names = conn.execute(
+            select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
+        ).scalar_one()
+        if list(names or ()) != list(shown):
+            values.update(status="outdated", not_before=utcnow())
+
     def _claim(
-        self, alert_id: int, status: str, claimed: str, worker: str, until: datetime
+        self, alert_id: int, status: str, claimed: str, worker: str, until: datetime, **also: Any
     ) -> OutboxItem | None:
+        """Moves an alert from ``status`` to ``claimed`` for ``worker`` (setting ``also``
+        too) and loads it; None if another worker moved it first."""
         with self.engine.begin() as conn:
-            values: dict[str, Any] = {
-                "status": claimed,
-                "claimed_by": worker,
-                "claimed_until": until,
-            }
-            if claimed == "sending":
-                values["attempts"] = outbox.c.attempts + 1
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == alert_id, outbox.c.status == status)
-                .values(**values)
+                .values(status=claimed, claimed_by=worker, claimed_until=until, **also)
             )
             if result.rowcount != 1:
                 return None
@@ -840,11 +844,7 @@ class Store:
             values["not_before"] = not_before
         with self.engine.begin() as conn:
             if status == "sent" and shown is not None and message_id:
-                names = conn.execute(
-                    select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
-                ).scalar_one()
-                if list(names or ()) != list(shown):
-                    values.update(status="outdated", not_before=utcnow())
+                self._outdate_if_named_since(conn, alert_id, shown, values)
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
     def delay_chat_alerts(self, chat_pk: int, not_before: datetime) -> None:
