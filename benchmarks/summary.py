@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python benchmarks/summary.py [--data articles.jsonl] [--json out.json]
+    .venv/bin/python benchmarks/summary.py [--data articles.jsonl] [--json out.json] [--halves]
 
 The data file holds one JSON object per line with ``article``, ``reference``,
 ``source_dataset`` and optionally ``title``. The default is the team's offline
@@ -89,15 +89,25 @@ def evaluate(method: Method, rows: Iterable[dict[str, str]]) -> dict[str, float]
     return result
 
 
-def run(rows: list[dict[str, str]], methods: dict[str, Method]) -> dict[str, dict[str, dict]]:
-    """Evaluate every method on every subset (``source_dataset``) of ``rows``."""
-    subsets = sorted({row["source_dataset"] for row in rows})
+def run(
+    rows: list[dict[str, str]], methods: dict[str, Method], *, halves: bool = False
+) -> dict[str, dict[str, dict]]:
+    """Evaluate every method on every subset (``source_dataset``) of ``rows``.
+
+    With ``halves``, each subset is also scored as its first and second half (file
+    order), so a setting tuned on one half can be checked on the other.
+    """
+    parts: dict[str, list[dict[str, str]]] = {}
+    for subset in sorted({row["source_dataset"] for row in rows}):
+        chosen = [r for r in rows if r["source_dataset"] == subset]
+        parts[subset] = chosen
+        if halves:
+            middle = len(chosen) // 2
+            parts[f"{subset} 1st half"] = chosen[:middle]
+            parts[f"{subset} 2nd half"] = chosen[middle:]
     return {
-        subset: {
-            name: evaluate(method, [r for r in rows if r["source_dataset"] == subset])
-            for name, method in methods.items()
-        }
-        for subset in subsets
+        part: {name: evaluate(method, chosen) for name, method in methods.items()}
+        for part, chosen in parts.items()
     }
 
 
@@ -122,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=3, help="summary sentences (default 3)")
     parser.add_argument("--max-chars", type=int, default=500, help="summary length cap")
     parser.add_argument("--limit", type=int, help="only the first N rows of each subset")
+    parser.add_argument("--halves", action="store_true", help="also score each subset's two halves")
     args = parser.parse_args(argv)
 
     rows = load(args.data)
@@ -134,12 +145,16 @@ def main(argv: list[str] | None = None) -> int:
                 kept.append(row)
         rows = kept
     ours = ExtractiveSummarizer(sentences=args.sentences, max_chars=args.max_chars)
+
+    def extractive(title: str, text: str) -> str:
+        return ours.summarize_sync(title, text).one_line()
+
     methods: dict[str, Method] = {
         "lead-3": lead(3),
         f"lead-3, cut at {args.max_chars} chars": lead(3, args.max_chars),
-        f"extractive ({args.sentences} sent, {args.max_chars} chars)": ours.summarize_sync,
+        f"extractive ({args.sentences} sent, {args.max_chars} chars)": extractive,
     }
-    results = run(rows, methods)
+    results = run(rows, methods, halves=args.halves)
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

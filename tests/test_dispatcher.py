@@ -24,6 +24,7 @@ from bot.adapters.base import (
 from bot.delivery.alert import Alert
 from bot.delivery.dispatcher import Dispatcher
 from bot.errors import DeliveryError
+from bot.models import Summary
 from bot.store import AlertDraft, NewStory, Store, utcnow
 
 
@@ -70,7 +71,7 @@ def queue(store: Store, chat_id: str, *titles: str) -> int:
     store.update_chat(chat.id, subscribed=True)
     feed = store.ensure_feed("https://example.org/rss")
     stories = [NewStory(t, f"fp-{chat_id}-{t}", t, None, None, None, "") for t in titles]
-    drafts = [AlertDraft(chat.id, t, None, "q", [], {}, "", utcnow()) for t in titles]
+    drafts = [AlertDraft(chat.id, t, None, "q", [], {}, Summary(), utcnow()) for t in titles]
     store.record_poll(
         feed.id,
         source="Feed",
@@ -186,7 +187,7 @@ def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
         feed.id,
         source="Other",
         new_stories=[story],
-        alerts=[AlertDraft(chat.id, f"{title}-2", None, "q", [], {}, "", utcnow())],
+        alerts=[AlertDraft(chat.id, f"{title}-2", None, "q", [], {}, Summary(), utcnow())],
         feed_title=None,
         etag=None,
         last_modified=None,

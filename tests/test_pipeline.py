@@ -109,7 +109,7 @@ async def test_new_story_gives_exactly_one_alert(
     assert alert.source == "Feed 1"
     assert alert.rule == RULE
     assert {w.lower() for w in alert.words} >= {"belarus", "prisoner release"}
-    assert "political prisoners" in alert.summary
+    assert "political prisoners" in alert.summary.one_line()
     printed = console.out.getvalue()  # type: ignore[attr-defined]
     assert "*Belarus*" in printed and "*prisoner release*" in printed
 
@@ -389,9 +389,9 @@ async def test_full_text_feeds_summarise_the_article_page(
         httpserver, database_url, apps, "/world/belarus-story", full_text=True
     )
     # Sentences only the page holds, and none of its navigation, script or footer.
-    assert "1,300 political prisoners" in alert.summary
+    assert "1,300 political prisoners" in alert.summary.one_line()
     for chrome in ("Sign in", "Subscribe now", "Cookie settings", "Most read"):
-        assert chrome not in alert.summary
+        assert chrome not in alert.summary.one_line()
     assert len(pages) == 1  # only the story that alerts is fetched, once
     assert "text/html" in pages[0].headers["Accept"]
     # Matching and highlights still come from the feed's own text.
@@ -420,7 +420,7 @@ async def test_an_article_page_that_fails_leaves_the_feed_text(
     alert = await alert_for_linked_story(
         httpserver, database_url, apps, "/world/gone", full_text=True
     )
-    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+    assert alert.summary.points == ("Lukashenko rules out a mass prisoner release.",)
 
 
 async def test_feeds_without_full_text_never_fetch_the_page(
@@ -433,5 +433,5 @@ async def test_feeds_without_full_text_never_fetch_the_page(
     alert = await alert_for_linked_story(
         httpserver, database_url, apps, "/world/belarus-story", full_text=False
     )
-    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+    assert alert.summary.points == ("Lukashenko rules out a mass prisoner release.",)
     assert pages == []

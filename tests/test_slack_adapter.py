@@ -26,6 +26,7 @@ from bot.commands.parse import Command
 from bot.commands.service import Reply
 from bot.config import SlackSettings
 from bot.delivery.alert import Alert
+from bot.models import Summary
 from tests.slack_api import SlackApiStandIn
 
 ALERT = Alert(
@@ -34,7 +35,7 @@ ALERT = Alert(
     source="Example World",
     published=datetime(2026, 11, 29, 14, 5, tzinfo=UTC),
     rule="Belarus",
-    summary="Belarus freed prisoners on Sunday.",
+    summary=Summary(("Belarus freed prisoners on Sunday.",)),
     words=("Belarus",),
 )
 

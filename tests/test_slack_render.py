@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.adapters.slack_render import (
     BLOCKS_MAX,
     HEADER_MAX,
+    SUMMARY_MAX,
     TEXT_MAX,
     clip_escaped,
     emphasised,
@@ -24,6 +25,7 @@ from bot.adapters.slack_render import (
     to_plain_text,
 )
 from bot.delivery.alert import Alert
+from bot.models import Summary
 
 HOSTILE = "<!channel> <@U123> <https://evil.example|click> & <#C1|general> @here"
 
@@ -39,13 +41,27 @@ def make_alert(**overrides: Any) -> Alert:
         "words": ("Belarus", "prisoner", "release"),
     }
     values.update(overrides)
+    if isinstance(values["summary"], str):  # given as text: one key point per line
+        values["summary"] = Summary.from_text(values["summary"])
     return Alert(**values)
+
+
+def list_items(block: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The text elements of each item of a rich_text bulleted list block."""
+    assert block["type"] == "rich_text"
+    (bullets,) = block["elements"]
+    assert bullets["type"] == "rich_text_list" and bullets["style"] == "bullet"
+    assert all(item["type"] == "rich_text_section" for item in bullets["elements"])
+    return [item["elements"] for item in bullets["elements"]]
 
 
 def texts(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every text object in the blocks (section text, context elements, headers)."""
     found: list[dict[str, Any]] = []
     for block in blocks:
+        if block["type"] == "rich_text":
+            found.extend(element for item in list_items(block) for element in item)
+            continue
         if "text" in block:
             found.append(block["text"])
         found.extend(block.get("elements", []))
@@ -54,8 +70,8 @@ def texts(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def assert_inert(text_object: dict[str, Any]) -> None:
     """Feed text cannot open a Slack control sequence except our own links."""
-    if text_object["type"] == "plain_text":
-        return  # never parsed by Slack
+    if text_object["type"] in ("plain_text", "text"):
+        return  # never parsed by Slack (rich text mentions are elements of other types)
     assert text_object["verbatim"] is True
     body = text_object["text"]
     for control in ("<!", "<@", "<#", "<https://evil"):
@@ -65,6 +81,11 @@ def assert_inert(text_object: dict[str, Any]) -> None:
 def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
     assert 1 <= len(blocks) <= BLOCKS_MAX
     for block in blocks:
+        if block["type"] == "rich_text":
+            items = list_items(block)
+            assert items and all(items)
+            assert sum(len(e["text"]) for item in items for e in item) <= SUMMARY_MAX
+            continue
         limit = HEADER_MAX if block["type"] == "header" else TEXT_MAX
         if "text" in block:
             assert 1 <= len(block["text"]["text"]) <= limit
@@ -95,9 +116,12 @@ def test_alert_has_linked_title_meta_rule_summary_and_link() -> None:
         "text": "matched: *Belarus*, *prisoner*, *release*",
         "verbatim": True,
     }
-    assert summary["text"]["text"] == (
-        "*Belarus* will not free prisoners en masse, the leader said."
-    )
+    assert list_items(summary) == [
+        [
+            {"type": "text", "text": "Belarus", "style": {"bold": True}},
+            {"type": "text", "text": " will not free prisoners en masse, the leader said."},
+        ]
+    ]
     assert footer["elements"][0]["text"] == (
         "<https://news.example/story?id=1&amp;src=rss|https://news.example/story?id=1&amp;src=rss>"
     )
@@ -121,7 +145,15 @@ def test_hostile_feed_text_is_inert_everywhere() -> None:
     for text_object in texts(message.blocks):
         assert_inert(text_object)
     assert "&lt;!channel&gt;" in message.blocks[0]["text"]["text"]
-    assert "&amp;" in message.blocks[2]["text"]["text"]
+    # Rich text is literal: the summary needs no escaping, and has no mention elements.
+    assert list_items(message.blocks[2]) == [
+        [
+            {"type": "text", "text": "<!channel> "},
+            {"type": "text", "text": "<@U123>", "style": {"bold": True}},
+            {"type": "text", "text": " <https://evil.example|click> & <#C1|general> @here "},
+            {"type": "text", "text": "prisoner", "style": {"bold": True}},
+        ]
+    ]
     assert "<!channel>" not in message.text and "&lt;!channel&gt;" in message.text
 
 
@@ -159,10 +191,35 @@ def test_alert_without_optional_parts() -> None:
     ]
 
 
-def test_summary_without_matched_words_is_plain_text() -> None:
+def test_summary_formatting_characters_stay_literal() -> None:
     summary = "Talks *continue* in _Minsk_ <!here> & elsewhere."
     message = render_alert(make_alert(summary=summary, words=("Vilnius",)))
-    assert message.blocks[2]["text"] == {"type": "plain_text", "text": summary, "emoji": False}
+    assert list_items(message.blocks[2]) == [[{"type": "text", "text": summary}]]
+
+
+def test_summary_is_a_bulleted_list_of_key_points_in_order() -> None:
+    points = Summary(
+        (
+            "Belarus will not free prisoners en masse, the leader said.",
+            "Talks with Lithuania on a prisoner release stalled on Monday.",
+            "Rights groups count 1,200 political prisoners.",
+        )
+    )
+    message = render_alert(make_alert(summary=points))
+    items = list_items(message.blocks[2])
+    assert ["".join(e["text"] for e in item) for item in items] == list(points.points)
+    bold = [e["text"] for item in items for e in item if e.get("style") == {"bold": True}]
+    assert bold == ["Belarus", "prisoner", "release"]
+    assert [b["type"] for b in message.blocks] == ["section", "context", "rich_text", "context"]
+
+
+def test_a_huge_summary_keeps_its_first_points_within_the_cap() -> None:
+    points = Summary(tuple(f"Point {n} " + "about the prisoner talks " * 40 for n in range(3)))
+    items = list_items(render_alert(make_alert(summary=points)).blocks[2])
+    shown = ["".join(e["text"] for e in item) for item in items]
+    assert shown[0] == points.points[0]
+    assert shown[-1].endswith("…")
+    assert sum(len(point) for point in shown) <= SUMMARY_MAX
 
 
 def test_rule_formatting_characters_stay_literal() -> None:
@@ -245,6 +302,13 @@ def test_digest_of_one() -> None:
     assert message.blocks[0]["text"]["text"] == "1 new story"
     assert message.blocks[1]["text"]["text"].startswith("*<https://news.example/story")
     assert "*Belarus* will not free" in message.blocks[1]["text"]["text"]
+
+
+def test_digest_shows_the_key_points_on_one_line() -> None:
+    points = Summary(("First <!here> point.", "Second point & more."))
+    message = render_digest([make_alert(summary=points, words=())])
+    lines = message.blocks[1]["text"]["text"].split("\n")
+    assert lines[-1] == "First &lt;!here&gt; point. Second point &amp; more."
 
 
 def test_reply_is_plain_text_split_into_sections() -> None:

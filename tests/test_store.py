@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.models import Summary
 from bot.store import AlertDraft, LimitReached, NewStory, Store, utcnow
 
 
@@ -29,7 +30,7 @@ def _draft(chat_pk: int, uid: str, rule_id: int | None = None) -> AlertDraft:
         rule_query="story",
         words=["story"],
         spans={"title": [[2, 7]]},
-        summary="Summary.",
+        summary=Summary(("Summary.",)),
         not_before=utcnow(),
     )
 

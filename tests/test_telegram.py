@@ -37,6 +37,7 @@ from bot.commands.parse import COMMANDS
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
 from bot.errors import DeliveryError
+from bot.models import Summary
 from tests.conftest import free_port, make_settings
 from tests.telegram_api import FakeBotAPI
 
@@ -46,7 +47,7 @@ ALERT = Alert(
     source="World News",
     published=datetime(2026, 11, 29, 14, 5, tzinfo=UTC),
     rule='Belarus AND "prisoner release"',
-    summary="Lukashenko said he would not free political prisoners.",
+    summary=Summary(("Lukashenko said he would not free political prisoners.",)),
     words=("Belarus", "prisoner release"),
 )
 

@@ -20,6 +20,7 @@ from bot.adapters.telegram_render import (
     telegram_length,
 )
 from bot.delivery.alert import Alert
+from bot.models import Summary
 
 HOSTILE = '<b>x</b> & <a href="tg://user?id=1">'
 TELEGRAM_TAGS = {"b", "i", "a", "code"}
@@ -67,6 +68,8 @@ def alert(**changes: object) -> Alert:
         "words": ("Belarus", "prisoner release"),
     }
     values.update(changes)
+    if isinstance(values["summary"], str):  # given as text: one key point per line
+        values["summary"] = Summary.from_text(values["summary"])
     return Alert(**values)  # type: ignore[arg-type]
 
 
@@ -83,6 +86,51 @@ def test_alert_has_linked_title_meta_rule_summary_and_link() -> None:
     assert message.endswith("<i>also reported by Daily Wire</i>")
     parsed = parse(message)
     assert parsed.hrefs == ["https://news.example/belarus-1"]
+
+
+POINTS = Summary(
+    (
+        "Lukashenko said Belarus would not free political prisoners en masse.",
+        "Talks on a prisoner release with Lithuania stalled on Monday.",
+        "Rights groups count 1,200 political prisoners.",
+    )
+)
+
+
+def test_summary_is_bullet_points_in_story_order_with_matched_words_bold() -> None:
+    message = render_alert(alert(summary=POINTS))
+    assert (
+        "\n\n• Lukashenko said <b>Belarus</b> would not free political prisoners en masse.\n"
+        "• Talks on a <b>prisoner release</b> with Lithuania stalled on Monday.\n"
+        "• Rights groups count 1,200 political prisoners.\n\n"
+    ) in message
+    parse(message)
+
+
+def test_each_point_is_escaped_on_its_own_line() -> None:
+    message = render_alert(alert(summary=Summary((HOSTILE, "<i>Belarus</i> & more")), link=None))
+    bullets = [line for line in message.splitlines() if line.startswith("• ")]
+    assert bullets == [
+        f"• {html.escape(HOSTILE)}",
+        "• &lt;i&gt;<b>Belarus</b>&lt;/i&gt; &amp; more",
+    ]
+    visible = "".join(parse(message).text)
+    assert HOSTILE in visible and "<i>Belarus</i> & more" in visible
+
+
+def test_a_long_summary_loses_its_last_points_first() -> None:
+    points = Summary(tuple(f"Point {n} " + "about the prisoner talks " * 100 for n in range(3)))
+    message = render_alert(alert(summary=points))
+    assert telegram_length(message) <= MESSAGE_LIMIT
+    assert f"• {points.points[0]}\n" in message  # the first point whole
+    assert "• Point 1" in message and "• Point 2" not in message
+    parse(message)
+
+
+def test_digest_shows_the_summary_on_one_line() -> None:
+    message = render_digest([alert(summary=POINTS, words=()), alert(title="Second", words=())])
+    assert f"\n  {html.escape(POINTS.one_line())}\n" in message
+    assert message.count("• ") == 2  # one per story, none per key point
 
 
 def test_hostile_feed_text_arrives_as_literal_text() -> None:

@@ -19,8 +19,9 @@ from bot.delivery.alert import Alert, highlight, when
 CHAT_ID = "console"
 
 
-def render(alert: Alert) -> str:
-    """Plain text; matched words wrapped in ``*…*``."""
+def render(alert: Alert, *, in_digest: bool = False) -> str:
+    """Plain text; the summary's key points as "• " lines (one line in a digest);
+    matched words wrapped in ``*…*``."""
 
     def emphasise(text: str) -> str:
         return "".join(
@@ -29,8 +30,10 @@ def render(alert: Alert) -> str:
 
     meta = " · ".join(part for part in (alert.source, when(alert.published)) if part)
     lines = [f"🔔 {emphasise(alert.title)}", meta, f"rule: {alert.rule}"]
-    if alert.summary:
-        lines.append(emphasise(alert.summary))
+    if in_digest and alert.summary:
+        lines.append(emphasise(alert.summary.one_line()))
+    elif alert.summary:
+        lines.extend(f"• {emphasise(point)}" for point in alert.summary.points)
     if alert.link:
         lines.append(alert.link)
     if alert.also_reported_by:
@@ -71,7 +74,7 @@ class ConsoleAdapter:
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
         for alert in alerts:
             self.sent.append((chat_id, alert))
-        body = "\n\n".join(render(a) for a in alerts)
+        body = "\n\n".join(render(a, in_digest=True) for a in alerts)
         print(
             f"--- digest for {chat_id}: {len(alerts)} stories ---\n{body}\n",
             file=self.out,

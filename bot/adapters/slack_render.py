@@ -2,10 +2,12 @@
 
 Every piece of feed or user text is inert here: where markup is needed (the linked title,
 bold matched words) the text is escaped (``&``, ``<``, ``>``) and the mrkdwn object is
-``verbatim`` so Slack does not auto-link channel names or parse ``@here``; everywhere
-else it goes in ``plain_text`` objects, which Slack never parses. Sizes stay within
-Block Kit limits (3000 characters a text object, 150 a header, 10 context elements, 50
-blocks), cutting text with an ellipsis rather than letting Slack reject the message.
+``verbatim`` so Slack does not auto-link channel names or parse ``@here``; the summary's
+key points are a ``rich_text`` bulleted list, whose text elements Slack never parses;
+everywhere else it goes in ``plain_text`` objects, which Slack never parses either.
+Sizes stay within Block Kit limits (3000 characters a text object, 150 a header, 10
+context elements, 50 blocks), cutting text with an ellipsis rather than letting Slack
+reject the message.
 """
 
 from __future__ import annotations
@@ -166,7 +168,8 @@ def link_line(alert: Alert) -> str | None:
 
 
 def render_alert(alert: Alert) -> Message:
-    """One alert: linked title, source and time, rule, summary, link, "also reported by"."""
+    """One alert: linked title, source and time, rule, the summary's key points as a
+    bulleted list, link, "also reported by"."""
     blocks: list[Block] = [
         {"type": "section", "text": mrkdwn(linked_title(alert))},
     ]
@@ -180,13 +183,9 @@ def render_alert(alert: Alert) -> Message:
     if matched:
         context.append(mrkdwn(matched))
     blocks.append({"type": "context", "elements": context})
-    summary = alert.summary.strip()
-    if any(bold for _, bold in highlight(summary, alert.words)):
-        blocks.append(
-            {"type": "section", "text": mrkdwn(emphasised(summary, alert.words, SUMMARY_MAX))}
-        )
-    elif summary:
-        blocks.append({"type": "section", "text": plain(summary, SUMMARY_MAX)})
+    summary = key_points(alert)
+    if summary:
+        blocks.append(summary)
     footer: list[dict[str, Any]] = []
     link = link_line(alert)
     if link:
@@ -196,6 +195,35 @@ def render_alert(alert: Alert) -> Message:
     if footer:
         blocks.append({"type": "context", "elements": footer})
     return Message(text=fallback_text(alert), blocks=blocks)
+
+
+def key_points(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
+    """The summary's key points as a bulleted ``rich_text`` list, matched words in bold,
+    at most ``limit`` characters in all; None when the alert has no summary.
+
+    Rich text elements are literal text: nothing in them is read as mrkdwn, a link or a
+    mention, so feed text goes in unescaped and stays inert.
+    """
+    items: list[Block] = []
+    budget = limit
+    for point in alert.summary.points:
+        if budget <= len(ELLIPSIS):
+            break
+        point = clip(point, budget)
+        budget -= len(point)
+        elements = [
+            {"type": "text", "text": piece, "style": {"bold": True}}
+            if bold
+            else {"type": "text", "text": piece}
+            for piece, bold in highlight(point, alert.words)
+        ]
+        items.append({"type": "rich_text_section", "elements": elements})
+    if not items:
+        return None
+    return {
+        "type": "rich_text",
+        "elements": [{"type": "rich_text_list", "style": "bullet", "elements": items}],
+    }
 
 
 def fallback_text(alert: Alert) -> str:
@@ -212,8 +240,8 @@ def digest_entry(alert: Alert, summary_max: int = DIGEST_SUMMARY_MAX) -> str:
     lines = [linked_title(alert, 200)]
     meta = meta_line(alert)
     lines.append(escape(clip(meta, 300)) + (" · " if meta else "") + rule_line(alert))
-    if summary_max and alert.summary.strip():
-        lines.append(emphasised(one_line(alert.summary), alert.words, summary_max))
+    if summary_max and alert.summary:
+        lines.append(emphasised(alert.summary.one_line(), alert.words, summary_max))
     if alert.also_reported_by:
         lines.append(escape(clip("Also reported by " + ", ".join(alert.also_reported_by), 300)))
     return "\n".join(lines)

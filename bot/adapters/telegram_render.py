@@ -4,6 +4,9 @@ Every piece of feed text is escaped, so a title such as ``<b>x</b> & <a href="tg
 arrives as literal text. Only http(s) links become ``href``; a feed cannot make the bot
 link to ``tg://user?id=…`` (a mention) or anything else.
 
+An alert shows its summary as bullet points ("• " lines: Telegram's HTML has no lists);
+a digest shows each story's summary on one line.
+
 Long messages are shortened *before* escaping and markup: the plain texts (summary first,
 then title, rule, source) are clipped until the rendered HTML fits, so a tag or an entity
 is never cut in half. The budget is measured on the HTML source in UTF-16 code units,
@@ -71,7 +74,8 @@ def _link(href: str | None, inner_html: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Texts:
-    """The plain texts of one alert that may be shortened."""
+    """The plain texts of one alert that may be shortened; ``summary`` holds one key
+    point per line, so that shortening it drops the last points first."""
 
     title: str
     summary: str
@@ -84,7 +88,7 @@ class _Texts:
 def _texts(alert: Alert) -> _Texts:
     return _Texts(
         title=alert.title.strip() or "(untitled)",
-        summary=alert.summary.strip(),
+        summary=alert.summary.to_text(),
         rule=alert.rule,
         source=alert.source,
         link_text=alert.link or "",
@@ -102,7 +106,7 @@ def _alert_html(alert: Alert, t: _Texts) -> str:
         lines.append(f"🔎 <code>{html.escape(t.rule)}</code>")
     if t.summary:
         lines.append("")
-        lines.append(emphasise(t.summary, alert.words))
+        lines.extend(f"• {emphasise(point, alert.words)}" for point in t.summary.split("\n"))
     if t.link_text:
         lines.append("")
         lines.append(html.escape(t.link_text))
@@ -133,8 +137,8 @@ def _fit(
 
 
 def render_alert(alert: Alert, limit: int = MESSAGE_LIMIT) -> str:
-    """One alert as Telegram HTML: linked title, source and time, the rule, the summary
-    with matched words in bold, the link, and "also reported by"."""
+    """One alert as Telegram HTML: linked title, source and time, the rule, the summary's
+    key points as bullets with matched words in bold, the link, and "also reported by"."""
     texts = _texts(alert)
     html_text = _alert_html(alert, texts)
     if telegram_length(html_text) <= limit:
@@ -157,8 +161,9 @@ def _digest_entry(alert: Alert, detail: int, title_limit: int) -> str:
         meta = " · ".join(html.escape(p) for p in (alert.source, when(alert.published)) if p)
         if meta:
             entry += f"\n  {meta}"
-    if detail >= 2 and alert.summary.strip():
-        entry += f"\n  {emphasise(clip(alert.summary.strip(), DIGEST_SUMMARY), alert.words)}"
+    if detail >= 2 and alert.summary:
+        line = clip(alert.summary.one_line(), DIGEST_SUMMARY)
+        entry += f"\n  {emphasise(line, alert.words)}"
     return entry
 
 

@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.models import Summary
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
     """One story for one chat.
 
-    ``words`` are the story's words that made the rule match (as written in the story);
-    renderers emphasise them in the title and summary with :func:`highlight`.
+    ``summary`` holds the story's key points, which an alert shows as bullets and a
+    digest as one line. ``words`` are the story's words that made the rule match (as
+    written in the story); renderers emphasise them in the title and summary with
+    :func:`highlight`.
     """
 
     title: str
@@ -21,7 +25,7 @@ class Alert:
     source: str
     published: datetime | None
     rule: str
-    summary: str
+    summary: Summary
     words: tuple[str, ...] = ()
     author: str | None = None
     also_reported_by: tuple[str, ...] = field(default_factory=tuple)

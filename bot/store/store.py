@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
+from bot.models import Summary
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
 
@@ -110,7 +111,7 @@ class AlertDraft:
     rule_query: str
     words: list[str]
     spans: dict[str, list[list[int]]]
-    summary: str
+    summary: Summary
     not_before: datetime
 
 
@@ -388,7 +389,7 @@ class Store:
                         rule_query=alert.rule_query,
                         terms=alert.words,
                         spans=alert.spans,
-                        summary=alert.summary,
+                        summary=alert.summary.to_text(),
                         also_reported_by=[],
                         status="pending",
                         attempts=0,
@@ -803,7 +804,7 @@ class Store:
             source=feed_label(row.feed_name, row.feed_title, row.feed_url),
             published=_aware(row.published),
             rule=row.rule_query,
-            summary=row.summary,
+            summary=Summary.from_text(row.summary),
             words=tuple(row.terms or ()),
             author=row.author,
             also_reported_by=tuple(row.also_reported_by or ()),

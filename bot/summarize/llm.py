@@ -14,21 +14,27 @@ from typing import Any
 
 import httpx
 
-from bot.summarize.clip import clip_text
+from bot.models import Summary
+from bot.summarize.clip import clip_points
 from bot.summarize.extractive import ExtractiveSummarizer
+from bot.summarize.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
-    "You write the summary line of a news alert. Summarise the story in at most "
-    "{sentences} short sentences, in the language of the story, using only facts "
-    "stated in it. Plain text only: no markdown, no title, no preamble."
+    "You write the key points of a news alert. Give at most {sentences} key points "
+    "of the story, one per line, in the order the story gives them: each one short "
+    "sentence in the language of the story, using only facts stated in it. Plain "
+    "text only: no markdown, no bullets or numbers, no title, no preamble."
 )
 # Enough for the lead and the body of a long article; keeps cost and latency bounded.
 MAX_INPUT_CHARS = 12_000
 MAX_OUTPUT_TOKENS = 300
 # Reasoning models served through compatible APIs may prepend their scratch work.
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+# Models add list markers and markdown emphasis even when asked not to.
+_MARKER = re.compile(r"^\s*(?:[-•*–·▪●]|\d{1,2}[.)])\s+")
+_EMPHASIS = re.compile(r"\*\*|__")
 
 
 class LLMResponseError(ValueError):
@@ -68,7 +74,7 @@ class LLMSummarizer:
         self._owns_client = client is None
         self._client = client if client is not None else httpx.AsyncClient()
 
-    async def summarize(self, title: str, text: str) -> str:
+    async def summarize(self, title: str, text: str) -> Summary:
         """Summarise a story with the LLM, or extractively if the LLM fails.
 
         Args:
@@ -76,13 +82,14 @@ class LLMSummarizer:
             text: The story body as plain text.
 
         Returns:
-            At most ``fallback.max_chars`` characters of plain text; ``""`` for an empty body.
+            Up to ``fallback.sentences`` key points, cut like the extractive ones
+            (``fallback.max_chars`` in all); empty for an empty body.
         """
         if not text.strip():
-            return ""
+            return Summary()
         try:
             async with asyncio.timeout(self.timeout):
-                summary = await self._complete(title, text)
+                points = await self._complete(title, text)
         except (httpx.HTTPError, TimeoutError, ValueError) as exc:
             log.warning(
                 "summarize: LLM %s at %s failed (%s); using the extractive summary "
@@ -92,14 +99,15 @@ class LLMSummarizer:
                 _describe(exc),
             )
             return await self.fallback.summarize(title, text)
-        return clip_text(summary, self.fallback.max_chars)
+        fallback = self.fallback
+        return Summary(clip_points(points, fallback.max_chars, fallback.max_sentence_chars))
 
     async def aclose(self) -> None:
         """Close the HTTP client if this summariser created it."""
         if self._owns_client:
             await self._client.aclose()
 
-    async def _complete(self, title: str, text: str) -> str:
+    async def _complete(self, title: str, text: str) -> list[str]:
         prompt = SYSTEM_PROMPT.format(sentences=self.fallback.sentences)
         payload = {
             "model": self.model,
@@ -114,7 +122,8 @@ class LLMSummarizer:
             self.url, json=payload, headers=self._headers, timeout=self.timeout
         )
         response.raise_for_status()
-        return parse_completion(response.json())
+        answer = parse_completion(response.json())
+        return key_points(answer, self.fallback.sentences, self.fallback.language)
 
 
 def parse_completion(data: Any) -> str:
@@ -124,7 +133,7 @@ def parse_completion(data: Any) -> str:
         data: The decoded JSON body.
 
     Returns:
-        The first choice's message content, stripped of reasoning blocks and whitespace.
+        The first choice's message content without reasoning blocks, its lines kept.
 
     Raises:
         LLMResponseError: If the body is not a completion or the answer is empty.
@@ -135,10 +144,36 @@ def parse_completion(data: Any) -> str:
         raise LLMResponseError("response has no choices[0].message.content") from exc
     if not isinstance(content, str):
         raise LLMResponseError("choices[0].message.content is not a string")
-    content = " ".join(_THINKING.sub("", content).split())
+    content = _THINKING.sub("", content).strip()
     if not content:
         raise LLMResponseError("the model returned an empty summary")
     return content
+
+
+def key_points(answer: str, most: int, language: str = "en") -> list[str]:
+    """The key points in a model's answer: one per line, list markers, emphasis and
+    preamble lines ("Here are the key points:") removed.
+
+    A model that answers with one paragraph has its sentences taken as the points.
+
+    Args:
+        answer: The answer text (see :func:`parse_completion`).
+        most: Most points to keep; the first ones are kept.
+        language: ISO 639-1 code of the story, for splitting a paragraph.
+
+    Returns:
+        Up to ``most`` plain-text points.
+
+    Raises:
+        LLMResponseError: If the answer holds no point.
+    """
+    lines = (_EMPHASIS.sub("", _MARKER.sub("", line)).strip() for line in answer.splitlines())
+    points = [line for line in lines if line and not line.endswith(":")]
+    if len(points) == 1:
+        points = split_sentences(points[0], language)
+    if not points:
+        raise LLMResponseError("the model returned no key points")
+    return points[:most]
 
 
 def _describe(exc: Exception) -> str:

@@ -4,6 +4,11 @@ pysbd (a port of the Pragmatic Segmenter rules) knows abbreviations, decimals,
 initials and quotations for about twenty languages. Other languages, and any
 text pysbd chokes on, fall back to splitting after terminal punctuation, which
 is crude but never crashes.
+
+Line breaks end a sentence, except where a page broke one sentence into lines:
+text copied from a page, or extracted from it, often puts a link on a line of
+its own ("But" / "the minister's visit" / "last week, followed by …"). Such
+pieces are joined back before splitting (see :func:`join_broken_lines`).
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ from pysbd.languages import LANGUAGE_CODES
 
 log = logging.getLogger(__name__)
 
-# Paragraph breaks always end a sentence: feeds put headings, captions and
-# bylines on lines of their own, usually without a full stop.
-_PARAGRAPH_BREAK = re.compile(r"\s*\n\s*")
+# Line breaks end a sentence unless the next line continues it: feeds put
+# headings, captions and bylines on lines of their own, usually without a full stop.
+_LINE_BREAK = re.compile(r"\s*\n\s*")
+# A line that ends like this has finished its sentence.
+_FINISHED = re.compile(r"[.!?…。！？؟।:][\"'”’»)\]」』]*$")
+# A sentence never starts with these: the line goes on from the one before.
+_CONTINUING = frozenset(",;)]}%")
+# An unfinished line this short, followed by a continuing line, is the text of a
+# link (or other inline element) that sat on a line of its own.
+_MAX_INLINE_WORDS = 12
 _SPACES = re.compile(r"\s+")
 # CJK full stops need no following space; pysbd's English rules miss them, and
 # a story in Chinese or Japanese may arrive with language="en".
@@ -58,12 +70,51 @@ def _split_on(pattern: re.Pattern[str], text: str) -> list[str]:
     return parts
 
 
+def _continues(line: str) -> bool:
+    first = line[0]
+    return first.islower() or first in _CONTINUING
+
+
+def join_broken_lines(lines: list[str]) -> list[str]:
+    """Join lines that are pieces of one sentence, so that each piece is not taken
+    for a sentence of its own.
+
+    After a line without final punctuation, a line continues it when it starts in
+    lower case (or with ``, ; )``), or when it is short, has no final punctuation
+    either, and the line after it starts in lower case: "But" / "the minister's
+    visit" / "last week, followed by …" is one sentence. A line after a finished
+    sentence starts a new one, even in lower case ("eBay said …").
+
+    Args:
+        lines: The text's lines, stripped, without empty ones.
+
+    Returns:
+        The lines with continuations appended to the line they continue.
+    """
+    joined: list[str] = []
+    for index, line in enumerate(lines):
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        inline = (
+            len(line.split()) <= _MAX_INLINE_WORDS
+            and not _FINISHED.search(line)
+            and bool(following)
+            and _continues(following)
+        )
+        if joined and not _FINISHED.search(joined[-1]) and (_continues(line) or inline):
+            space = "" if line[0] in _CONTINUING else " "
+            joined[-1] = f"{joined[-1]}{space}{line}"
+        else:
+            joined.append(line)
+    return joined
+
+
 def split_sentences(text: str, language: str = "en") -> list[str]:
     """Split plain text into sentences.
 
-    Line breaks always end a sentence; within a paragraph pysbd's rules for
-    ``language`` apply (ISO 639-1 code, e.g. ``"en"``, ``"de"``, ``"ru"``).
-    Languages pysbd does not know are split after ``. ! ? …`` and CJK full stops.
+    Line breaks end a sentence unless :func:`join_broken_lines` finds that the
+    next line continues it; within a line pysbd's rules for ``language`` apply
+    (ISO 639-1 code, e.g. ``"en"``, ``"de"``, ``"ru"``). Languages pysbd does
+    not know are split after ``. ! ? …`` and CJK full stops.
 
     Args:
         text: Plain text, possibly with newlines between paragraphs.
@@ -72,11 +123,9 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     Returns:
         The sentences in order, whitespace-normalised, without empty ones.
     """
+    lines = (_SPACES.sub(" ", line).strip() for line in _LINE_BREAK.split(text.strip()))
     sentences: list[str] = []
-    for paragraph in _PARAGRAPH_BREAK.split(text.strip()):
-        paragraph = _SPACES.sub(" ", paragraph).strip()
-        if not paragraph:
-            continue
+    for paragraph in join_broken_lines([line for line in lines if line]):
         for part in _split_paragraph(paragraph, language.lower()):
             for piece in _split_on(_CJK_END, part):
                 piece = piece.strip()
