@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -100,6 +101,17 @@ def test_stories_and_alerts_are_recorded_once(store: Store) -> None:
     # The same poll again (a crash before the feed state was saved, or a second replica).
     assert _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")]) == 0
     assert [chat_pk for _, chat_pk in store.due_alerts(utcnow())] == [chat.id]
+
+
+def test_key_points_come_back_as_they_were_queued(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss")
+    chat = store.ensure_chat("console", "c1")
+    points = Summary(("First point.", "Second <b>point</b> & more.", "Third point."))
+    draft = replace(_draft(chat.id, "a"), summary=points)
+    assert _record(store, feed.id, [_story("a")], [draft]) == 1
+    ((alert_id, _),) = store.due_alerts(utcnow())
+    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    assert item is not None and item.alert.summary == points
 
 
 def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store) -> None:

@@ -94,6 +94,22 @@ PAGE_BODY = [
 ]
 
 
+# --- Summary -------------------------------------------------------------------------------
+
+
+def test_summary_points_are_normalised_and_stored_one_per_line() -> None:
+    summary = Summary(("  First\npoint. ", "", "Second   point."))
+    assert summary.points == ("First point.", "Second point.")
+    assert summary.to_text() == "First point.\nSecond point."
+    assert Summary.from_text(summary.to_text()) == summary
+    assert summary.one_line() == "First point. Second point."
+    assert summary and not Summary() and not Summary.from_text("")
+
+
+def test_a_stored_paragraph_reads_back_as_one_point() -> None:
+    assert Summary.from_text("One sentence. Another.").points == ("One sentence. Another.",)
+
+
 # --- split_sentences ---------------------------------------------------------------------
 
 
