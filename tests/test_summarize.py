@@ -337,6 +337,10 @@ def test_labelled_list_without_markers_ends_at_a_paragraph() -> None:
 def test_text_without_a_label_is_unchanged() -> None:
     assert drop_labelled_lists(BRIDGE) == BRIDGE
     assert drop_labelled_lists(BOILERPLATE_BODY) == BOILERPLATE_BODY
+    # Lines that start like a label but say more are the story.
+    for line in ("Summary judgment was granted", "Highlights of the season", "In brief remarks"):
+        text = f"{line}\nThe court sat on Monday.\nThe ruling came on Friday."
+        assert drop_labelled_lists(text) == text
 
 
 def test_clean_sentence_strips_datelines_and_tails() -> None:

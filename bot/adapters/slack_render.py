@@ -183,7 +183,7 @@ def render_alert(alert: Alert) -> Message:
     if matched:
         context.append(mrkdwn(matched))
     blocks.append({"type": "context", "elements": context})
-    summary = key_points(alert)
+    summary = key_points_block(alert)
     if summary:
         blocks.append(summary)
     footer: list[dict[str, Any]] = []
@@ -197,7 +197,7 @@ def render_alert(alert: Alert) -> Message:
     return Message(text=fallback_text(alert), blocks=blocks)
 
 
-def key_points(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
+def key_points_block(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
     """The summary's key points as a bulleted ``rich_text`` list, matched words in bold,
     at most ``limit`` characters in all; None when the alert has no summary.
 

@@ -72,9 +72,10 @@ _LIST_MARKER = re.compile(r"^(?:[-•*–·▪●]|\d{1,2}[.)])\s+")
 
 # A heading that introduces the page's own list of key points.
 _SUMMARY_LABEL = re.compile(
-    r"""^(?:key\ (?:points|facts|takeaways)|summary|story\ summary|in\ (?:brief|short)
-    |at\ a\ glance|quick\ read|tl;?\ ?dr|highlights|what\ we\ know|the\ big\ picture
-    |ai[-\ ]generated\ (?:summary|key\ points))\b[^.!?]{0,30}$""",
+    r"""^(?:(?:ai[-\ ]generated\ )?(?:key\ (?:points|facts|takeaways)|summary)|story\ summary
+    |in\ (?:brief|short)|at\ a\ glance|quick\ read|tl;?\ ?dr|highlights
+    |what\ we\ know(?:\ so\ far)?|the\ big\ picture)
+    \s*(?:[-–—:]?\s*\(?ai[-\ ]generated\)?)?\s*:?$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # A labelled list is at most this long; beyond it the text is the story again.

@@ -35,8 +35,8 @@ from bot.summarize.terms import terms
 # because on news it beat every other signal we tried. Centrality is kept small: it
 # lets a key sentence beat an aside, but at 0.2 it also let picture captions fused
 # into Daily Mail text (they restate the lead, so they look central) outrank the
-# third sentence, costing ~0.5 ROUGE-1 on CNN/DM; 0.1 beats lead-3 on both halves of
-# CNN/DM and costs ~0.2 on XSum.
+# third sentence (CNN/DM ROUGE-1 41.65 against 41.94 at 0.1, where it beats lead-3 on
+# both halves); 0.1 costs ~0.2 on XSum.
 # The title weight is a judgement call (the evaluation set has no titles): a
 # sentence restating the whole headline is worth about as much as being first.
 POSITION_WEIGHT = 1.0
