@@ -182,6 +182,11 @@ def test_split_sentences(text: str, language: str, expected: list[str]) -> None:
             "Storm closes bridge\nThe Harbour Bridge closed on Tuesday.",
             ["Storm closes bridge", "The Harbour Bridge closed on Tuesday."],
         ),
+        # A blank line ends a paragraph: a heading stays apart even from a lower-case start.
+        (
+            "Results\n\neBay said demand was strong.",
+            ["Results", "eBay said demand was strong."],
+        ),
         # A short unfinished line followed by an upper-case line is not joined.
         (
             "Key facts\nAna Ruiz\nThe mayor spoke on Tuesday.",

@@ -22,8 +22,10 @@ from pysbd.languages import LANGUAGE_CODES
 
 log = logging.getLogger(__name__)
 
-# Line breaks end a sentence unless the next line continues it: feeds put
-# headings, captions and bylines on lines of their own, usually without a full stop.
+# A blank line ends a paragraph, and so its sentence. A single line break ends a
+# sentence unless the next line continues it: feeds put headings, captions and
+# bylines on lines of their own, usually without a full stop.
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 _LINE_BREAK = re.compile(r"\s*\n\s*")
 # A line that ends like this has finished its sentence.
 _FINISHED = re.compile(r"[.!?…。！？؟।:][\"'”’»)\]」』]*$")
@@ -111,8 +113,9 @@ def join_broken_lines(lines: list[str]) -> list[str]:
 def split_sentences(text: str, language: str = "en") -> list[str]:
     """Split plain text into sentences.
 
-    Line breaks end a sentence unless :func:`join_broken_lines` finds that the
-    next line continues it; within a line pysbd's rules for ``language`` apply
+    A blank line always ends a sentence; a single line break ends one unless
+    :func:`join_broken_lines` finds that the next line continues it. Within a
+    line pysbd's rules for ``language`` apply
     (ISO 639-1 code, e.g. ``"en"``, ``"de"``, ``"ru"``). Languages pysbd does
     not know are split after ``. ! ? …`` and CJK full stops.
 
@@ -123,12 +126,13 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     Returns:
         The sentences in order, whitespace-normalised, without empty ones.
     """
-    lines = (_SPACES.sub(" ", line).strip() for line in _LINE_BREAK.split(text.strip()))
     sentences: list[str] = []
-    for paragraph in join_broken_lines([line for line in lines if line]):
-        for part in _split_paragraph(paragraph, language.lower()):
-            for piece in _split_on(_CJK_END, part):
-                piece = piece.strip()
-                if piece:
-                    sentences.append(piece)
+    for block in _BLANK_LINE.split(text.strip()):
+        lines = (_SPACES.sub(" ", line).strip() for line in _LINE_BREAK.split(block.strip()))
+        for paragraph in join_broken_lines([line for line in lines if line]):
+            for part in _split_paragraph(paragraph, language.lower()):
+                for piece in _split_on(_CJK_END, part):
+                    piece = piece.strip()
+                    if piece:
+                        sentences.append(piece)
     return sentences
