@@ -18,6 +18,7 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/ruff format --check bot tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -q
 
 # Benchmarks print their figures and write JSON under benchmarks/results/.
