@@ -1,8 +1,9 @@
 """Counts over the whole database, read when Prometheus scrapes ``/metrics``.
 
 Kept apart from :class:`~bot.store.Store`: these are read-only aggregates for operators,
-not part of what the service does. Every query is a ``GROUP BY`` on an indexed or small
-table, so a scrape stays cheap at hundreds of thousands of alerts.
+not part of what the service does. The outbox count by status reads the whole table: a
+scrape takes about 40 ms on SQLite and 80 ms on PostgreSQL with 200,000 alerts, growing
+with the outbox (``benchmarks/scrape.py``).
 """
 
 from __future__ import annotations
