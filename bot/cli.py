@@ -56,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("newsbot: the configuration has problems:", file=sys.stderr)
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
-        return 2
+        # A container HEALTHCHECK knows 0 and 1 only (Docker reserves 2).
+        return 1 if args.command == "health" else 2
     setup_logging(settings.log_level)
     if args.command == "rule":
         return rule_test(args, settings)

@@ -57,7 +57,8 @@ class Metrics:
         GCCollector(registry=self.registry)
         self.polls = Counter(
             "newsbot_polls",
-            "Feed polls by outcome: ok, not_modified, error, skipped (another replica had it).",
+            "Feed polls by outcome: ok, not_modified, error, skipped (not due: backing off "
+            "after errors, or another replica polled it).",
             ["outcome"],
             registry=self.registry,
         )

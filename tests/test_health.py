@@ -17,20 +17,24 @@ import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, text
 from werkzeug import Response
 
 from bot.adapters.base import RateLimits, RetryAfter, TransientError
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.slack import SlackAdapter
 from bot.app import App
 from bot.cli import main
+from bot.config import SlackSettings
 from bot.delivery.alert import Alert
 from bot.metrics import Metrics
 from bot.store import AlertDraft, NewStory, Store, utcnow
 from bot.store.stats import read_stats
 from tests.conftest import PG_ADMIN_URL, _pg_available, free_port, make_settings
 from tests.feedserver import BELARUS, WEATHER, rss
+from tests.slack_api import SlackApiStandIn
 from tests.telegram_api import FakeBotAPI
 
 RULE = 'Belarus AND "prisoner release"'
@@ -263,6 +267,31 @@ async def test_readyz_is_503_while_telegram_polling_fails(
         await app.stop()
 
 
+async def test_slack_is_connected_while_its_socket_mode_session_is_open(
+    slack_api: SlackApiStandIn,
+) -> None:
+    adapter = SlackAdapter(
+        SlackSettings(
+            bot_token=SecretStr(slack_api.token),
+            app_token=SecretStr(slack_api.app_token),
+            api_base_url=slack_api.api_base_url,
+        )
+    )
+    assert await adapter.connection_problem() == "slack: not started"
+    await adapter.start(service=None)  # type: ignore[arg-type]  # no command is sent
+    try:
+        await asyncio.wait_for(slack_api.connected(), 5)
+
+        async def problem(expected: str | None) -> bool:
+            return await adapter.connection_problem() == expected
+
+        assert await eventually(lambda: problem(None))
+        await slack_api.stop()  # Slack goes away; slack_sdk keeps trying to reconnect
+        assert await eventually(lambda: problem("slack: Socket Mode is not connected"))
+    finally:
+        await adapter.stop()
+
+
 async def test_readyz_is_503_before_start_and_after_stop(sqlite_url: str) -> None:
     app = App(make_settings(sqlite_url), adapters={"console": ConsoleAdapter(io.StringIO())})
     assert await app.readiness() == ["not started (or stopping)"]
@@ -306,3 +335,11 @@ def test_health_command_with_the_endpoint_off(
     config = write_config(tmp_path, health={"listen": None})
     assert main(["health", "--config", config]) == 0
     assert "nothing to probe, the endpoint is off" in capsys.readouterr().out
+
+
+def test_health_command_with_a_bad_config_exits_1_as_docker_expects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, health={"listen": "8080"})
+    assert main(["health", "--config", config]) == 1
+    assert "health.listen: '8080' is not host:port" in capsys.readouterr().err

@@ -277,7 +277,7 @@ class SlackAdapter:
     async def connection_problem(self) -> str | None:
         """None when commands can arrive: the Socket Mode session is open, or the HTTP
         server listens (send-only has nothing to connect)."""
-        if self._service is None:
+        if self.bolt is None:
             return "slack: not started"
         if self.mode == "socket":
             if self._socket is None or not await self._socket.client.is_connected():
