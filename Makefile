@@ -27,3 +27,4 @@ bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/match.py --json benchmarks/results/match.json
 	$(BIN)/python benchmarks/summary.py --json benchmarks/results/summary.json
+	$(BIN)/python benchmarks/scrape.py --json benchmarks/results/scrape.json
