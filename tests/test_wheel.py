@@ -9,7 +9,9 @@ environment's dependencies through a .pth file.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -77,17 +79,21 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
     bin_dir = install_wheel(tmp_path)
     workdir = tmp_path / "run"
     workdir.mkdir()
+    # As in the image: ./config.yaml found from the working directory, no health.listen
+    # in it, and the Dockerfile's NEWSBOT_HEALTH_LISTEN host (on a free port here).
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    image_listen = re.search(r"NEWSBOT_HEALTH_LISTEN=(\S+):\d+", dockerfile)
+    check = re.search(r"^HEALTHCHECK .*CMD (.+)$", dockerfile, re.MULTILINE)
+    assert image_listen is not None and check is not None
     port = free_port()
     config = workdir / "config.yaml"
-    config.write_text(
-        f"database: sqlite:///{workdir}/data/newsbot.db\nhealth:\n  listen: 127.0.0.1:{port}\n",
-        encoding="utf-8",
-    )
+    config.write_text("database: sqlite:///data/newsbot.db\n", encoding="utf-8")
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("NEWSBOT_", "TELEGRAM_", "SLACK_", "PYTHON"))
     }
+    env["NEWSBOT_HEALTH_LISTEN"] = f"{image_listen.group(1)}:{port}"
     where = subprocess.run(
         [str(bin_dir / "python"), "-c", "import bot; print(bot.__file__)"],
         cwd=workdir,
@@ -100,7 +106,7 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
 
     newsbot = [str(bin_dir / "newsbot")]
     migrated = subprocess.run(
-        [*newsbot, "migrate", "--config", str(config)],
+        [*newsbot, "migrate"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -111,7 +117,7 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
     assert "database schema is up to date" in migrated.stdout
 
     service = subprocess.Popen(
-        [*newsbot, "run", "--config", str(config)],
+        [*newsbot, "run"],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -128,8 +134,9 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
             except httpx.TransportError:
                 time.sleep(0.2)
         assert status == 200, service.stdout.read() if service.poll() is not None else ""
+        command = json.loads(check.group(1))  # the image's HEALTHCHECK, run from the wheel
         probe = subprocess.run(
-            [*newsbot, "health", "--config", str(config)],
+            [str(bin_dir / command[0]), *command[1:]],
             cwd=workdir,
             env=env,
             capture_output=True,
@@ -137,6 +144,7 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
             timeout=60,
         )
         assert probe.returncode == 0, probe.stderr
+        assert f"healthy: http://127.0.0.1:{port}/healthz answered 200" in probe.stdout
         service.send_signal(signal.SIGTERM)
         output, _ = service.communicate(timeout=60)
     finally:
