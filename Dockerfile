@@ -1,5 +1,8 @@
 # Build stage: a C compiler for the rule index's C part (bot/rules/_speedups.c).
 FROM python:3.11-slim AS build
+# DL3008 (pin apt package versions): gcc and libc6-dev must match the base image's
+# Debian release, and pinned versions vanish from its archive at every point release.
+# hadolint ignore=DL3008
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -8,14 +11,24 @@ COPY bot ./bot
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+LABEL org.opencontainers.image.title="newsbot" \
+      org.opencontainers.image.description="Self-hosted news alerts: RSS/Atom feeds matched against watch rules, sent to Telegram and Slack" \
+      org.opencontainers.image.licenses="MIT"
 WORKDIR /app
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# NEWSBOT_HEALTH_LISTEN: health.listen's default here, so the port can be published; a
+# config file that sets health.listen wins, and `newsbot health` follows either.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 NEWSBOT_HEALTH_LISTEN=0.0.0.0:8080
 COPY --from=build /wheels /wheels
+# A numeric uid, so a host or an orchestrator can tell the user is not root; 1000 is the
+# uid that owns the files of existing data volumes.
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
-    && useradd --create-home newsbot && mkdir -p /app/data && chown newsbot /app/data
-USER newsbot
+    && useradd --create-home --uid 1000 newsbot && mkdir -p /app/data && chown newsbot /app/data
+USER 1000
 VOLUME ["/app/data"]
 EXPOSE 8080 3000 8443
-HEALTHCHECK CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=3)" || exit 1
+# Probes /healthz at the address the config gives (health.listen); with the endpoint off
+# it reports healthy while the process runs. Use NEWSBOT_CONFIG rather than --config so
+# the probe reads the same file as the service.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["newsbot", "health"]
 ENTRYPOINT ["newsbot"]
 CMD ["run"]

@@ -18,6 +18,7 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/ruff format --check bot tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/pytest -q
 
 # Benchmarks print their figures and write JSON under benchmarks/results/.
@@ -26,3 +27,4 @@ bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/match.py --json benchmarks/results/match.json
 	$(BIN)/python benchmarks/summary.py --json benchmarks/results/summary.json
+	$(BIN)/python benchmarks/scrape.py --json benchmarks/results/scrape.json

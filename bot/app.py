@@ -16,7 +16,8 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.errors import ConfigError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
-from bot.health import HealthServer
+from bot.health import HealthServer, database_problem
+from bot.metrics import Metrics
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
@@ -82,6 +83,8 @@ class App:
     ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.database)
+        self.metrics = Metrics()
+        self.metrics.read_store(self.engine)
         self.store = Store(self.engine)
         self.rulebook = RuleBook(self.store, rule_settings(settings))
         self.fetcher = Fetcher(
@@ -90,6 +93,7 @@ class App:
             allow_private_addresses=settings.fetch.allow_private_addresses,
             user_agent=settings.fetch.user_agent,
             max_connections=settings.poll.concurrency,
+            observe=self.metrics.fetched,
         )
         self.summarizer = build_summarizer(settings)
         self.pipeline = FeedPipeline(
@@ -101,14 +105,19 @@ class App:
         )
         self.dispatcher = Dispatcher(
             self.store,
-            self.adapters,
+            {name: self.metrics.timed(adapter) for name, adapter in self.adapters.items()},
             worker=f"{socket.gethostname()}:{os.getpid()}",
             follow_migration=self.service.follow_migration,
         )
         self.scheduler = Scheduler(jitter=settings.poll.jitter)
         self._poll_slots = asyncio.Semaphore(settings.poll.concurrency)
         self.health = (
-            HealthServer(self.store, settings.health.listen, lambda: self._started)
+            HealthServer(
+                settings.health.listen,
+                live=lambda: self._started,
+                ready=self.readiness,
+                metrics=self.metrics,
+            )
             if health and settings.health.listen
             else None
         )
@@ -160,6 +169,15 @@ class App:
             await aclose()
         self.engine.dispose()
 
+    async def readiness(self) -> list[str]:
+        """What keeps the service from working now (empty when ready): not started, the
+        database not answering, an adapter not connected."""
+        if not self._started:
+            return ["not started (or stopping)"]
+        problems = [await database_problem(self.engine)]
+        problems += [await adapter.connection_problem() for adapter in self.adapters.values()]
+        return [p for p in problems if p]
+
     def seed(self) -> None:
         """Create the config's feeds and subscriptions (idempotent)."""
         s = self.settings
@@ -204,7 +222,7 @@ class App:
     async def _poll(self, feed_id: int) -> None:
         with self._tracked():
             async with self._poll_slots:
-                await self.pipeline.poll(feed_id)
+                self.metrics.polled(await self.pipeline.poll(feed_id))
 
     async def _dispatch(self) -> None:
         with self._tracked():

@@ -1,4 +1,4 @@
-"""The ``newsbot`` command line: run, check, rule test, migrate."""
+"""The ``newsbot`` command line: run, check, rule test, migrate, health."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import contextlib
 import gc
 import signal
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
         "check", parents=[common], help="poll every feed once and show matches; sends nothing"
     )
     sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    sub.add_parser(
+        "health",
+        parents=[common],
+        help="probe the running service's /healthz at health.listen (exit 0 healthy, 1 not)",
+    )
     rule = sub.add_parser("rule", help="work with rules")
     rule_sub = rule.add_subparsers(dest="rule_command", required=True)
     test = rule_sub.add_parser("test", parents=[common], help="match one rule against one story")
@@ -49,10 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("newsbot: the configuration has problems:", file=sys.stderr)
         for line in exc.problems:
             print(f"  {line}", file=sys.stderr)
-        return 2
+        # A container HEALTHCHECK knows 0 and 1 only (Docker reserves 2).
+        return 1 if args.command == "health" else 2
     setup_logging(settings.log_level)
     if args.command == "rule":
         return rule_test(args, settings)
+    if args.command == "health":
+        return health_command(settings)
     try:
         if args.command == "migrate":
             return migrate_command(settings)
@@ -76,6 +86,42 @@ def migrate_command(settings: Settings) -> int:
     engine.dispose()
     print("database schema is up to date")
     return 0
+
+
+HEALTH_TIMEOUT = 3.0  # seconds; a container HEALTHCHECK allows a little more
+
+
+def probe_url(listen: str) -> str:
+    """The /healthz URL to probe for ``health.listen``: a wildcard address is reached on
+    loopback."""
+    host, _, port = listen.rpartition(":")
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "[::]": "[::1]"}.get(host, host)  # noqa: S104
+    return f"http://{host}:{port}/healthz"
+
+
+def health_command(settings: Settings) -> int:
+    """Probe the service this config describes: exit 0 healthy, 1 not.
+
+    With the endpoint off (``health.listen: null``) there is nothing to probe: it says so
+    and exits 0, so a container check does not mark a service unhealthy for that.
+    """
+    if settings.health.listen is None:
+        print("healthy: nothing to probe, the endpoint is off (health.listen: null)")
+        return 0
+    url = probe_url(settings.health.listen)
+    # No proxy: HTTP_PROXY in a container's environment must not catch a loopback probe.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=HEALTH_TIMEOUT) as response:
+            print(f"healthy: {url} answered {response.status}")
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"unhealthy: {url} answered {exc.code}", file=sys.stderr)
+    except urllib.error.URLError as exc:
+        print(f"unhealthy: {url}: {exc.reason}", file=sys.stderr)
+    except OSError as exc:  # e.g. a timeout while reading the answer
+        print(f"unhealthy: {url}: {exc}", file=sys.stderr)
+    return 1
 
 
 def rule_test(args: argparse.Namespace, settings: Settings) -> int:

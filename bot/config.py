@@ -273,6 +273,21 @@ def _expand_env(value: Any, path: str, problems: list[str], unset: list[str]) ->
     return value
 
 
+def _environment_defaults(raw: dict[str, Any], problems: list[str]) -> None:
+    """Defaults the environment sets for keys the file leaves out: the container image
+    sets ``NEWSBOT_HEALTH_LISTEN=0.0.0.0:8080`` so that its health port can be published."""
+    listen = os.environ.get("NEWSBOT_HEALTH_LISTEN")
+    health = raw.get("health")
+    if not listen or (isinstance(health, dict) and "listen" in health):
+        return
+    try:
+        _listen_address(listen)
+    except ValueError as exc:
+        problems.append(f"NEWSBOT_HEALTH_LISTEN: {exc}")
+        return
+    raw["health"] = {**(health if isinstance(health, dict) else {}), "listen": listen}
+
+
 def _format_error(error: Any) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -316,6 +331,7 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
     problems: list[str] = []
     unset: list[str] = []
     expanded = _expand_env(raw, "", problems, unset)
+    _environment_defaults(expanded, problems)
     try:
         settings = Settings.model_validate(expanded)
     except ValidationError as exc:

@@ -1,28 +1,53 @@
-"""``/healthz`` and ``/metrics`` (Prometheus text format) on ``health.listen``."""
+"""``/healthz``, ``/readyz`` and ``/metrics`` on ``health.listen``, for orchestrators and
+Prometheus.
+
+``/healthz`` is liveness: 200 once the service has started, until it stops. ``/readyz``
+is readiness: 200 only while the database answers and every chat adapter is connected,
+else 503 with one line per reason.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store import Store, utcnow
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DB_TIMEOUT = 5.0  # seconds a readiness probe waits for the database
 
 
 class HealthServer:
-    """A tiny HTTP server; ``healthy()`` decides the /healthz status."""
+    """A small HTTP server: ``live()`` decides /healthz, ``ready()`` lists what keeps
+    /readyz at 503."""
 
-    def __init__(self, store: Store, listen: str, healthy: Callable[[], bool]) -> None:
-        self.store = store
-        self.host, _, port = listen.rpartition(":")
+    def __init__(
+        self,
+        listen: str,
+        *,
+        live: Callable[[], bool],
+        ready: Callable[[], Awaitable[list[str]]],
+        metrics: Metrics,
+    ) -> None:
+        host, _, port = listen.rpartition(":")
+        self.host = host.strip("[]")
         self.port = int(port)
-        self.healthy = healthy
+        self.live = live
+        self.ready = ready
+        self.metrics = metrics
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -33,21 +58,39 @@ class HealthServer:
             await self._runner.cleanup()
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        ok = self.healthy()
+        ok = self.live()
         return web.Response(status=200 if ok else 503, text="ok\n" if ok else "unhealthy\n")
 
+    async def _readyz(self, request: web.Request) -> web.Response:
+        problems = await self.ready()
+        if not problems:
+            return web.Response(text="ready\n")
+        body = "not ready:\n" + "".join(f"- {p}\n" for p in problems)
+        return web.Response(status=503, text=body)
+
     async def _metrics(self, request: web.Request) -> web.Response:
-        feeds = await asyncio.to_thread(self.store.list_feeds)
-        day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        counts = await asyncio.to_thread(self.store.alert_counts, None, day)
-        lines = [
-            "# HELP newsbot_feeds Feeds known, by health.",
-            "# TYPE newsbot_feeds gauge",
-            f'newsbot_feeds{{state="ok"}} {sum(1 for f in feeds if not f.error_count)}',
-            f'newsbot_feeds{{state="failing"}} {sum(1 for f in feeds if f.error_count)}',
-            "# HELP newsbot_alerts_today Alerts since midnight UTC, by status.",
-            "# TYPE newsbot_alerts_today gauge",
-        ]
-        for status in ("pending", "sending", "sent", "failed", "dropped", "uncertain"):
-            lines.append(f'newsbot_alerts_today{{status="{status}"}} {counts.get(status, 0)}')
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        body = await asyncio.to_thread(self.metrics.exposition)  # it reads the database
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def database_problem(engine: Engine) -> str | None:
+    """None when the database answers a ``SELECT 1`` within ``DB_TIMEOUT``, else why not."""
+
+    def ping() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.wait_for(asyncio.to_thread(ping), DB_TIMEOUT)
+    except TimeoutError:
+        return f"database: no answer within {DB_TIMEOUT:g}s"
+    except SQLAlchemyError as exc:
+        return f"database: {describe_db_error(exc)}"
+    return None
+
+
+def describe_db_error(exc: SQLAlchemyError) -> str:
+    """The driver's own first line (SQLAlchemy's adds the statement and a link)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

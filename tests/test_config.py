@@ -155,3 +155,20 @@ def test_duplicate_feeds_refused() -> None:
 def test_webhook_secret_must_be_what_telegram_accepts() -> None:
     with pytest.raises(ConfigError, match="telegram.webhook_secret: use 1-256 characters"):
         settings_from_dict({"telegram": {"webhook_secret": "not allowed!"}})
+
+
+def test_health_listen_default_comes_from_the_image_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert settings_from_dict({}).health.listen == "127.0.0.1:8080"
+    monkeypatch.setenv("NEWSBOT_HEALTH_LISTEN", "0.0.0.0:8080")
+    assert settings_from_dict({}).health.listen == "0.0.0.0:8080"
+    assert settings_from_dict({"health": {}}).health.listen == "0.0.0.0:8080"
+    # The config file still decides: another port, or the endpoint off.
+    assert settings_from_dict({"health": {"listen": "0.0.0.0:9000"}}).health.listen == (
+        "0.0.0.0:9000"
+    )
+    assert settings_from_dict({"health": {"listen": None}}).health.listen is None
+    monkeypatch.setenv("NEWSBOT_HEALTH_LISTEN", "8080")
+    with pytest.raises(ConfigError, match="NEWSBOT_HEALTH_LISTEN: '8080' is not host:port"):
+        settings_from_dict({})

@@ -74,6 +74,11 @@ class ChatAdapter(Protocol):
     async def stop(self) -> None:
         """Disconnect; in-flight handlers finish."""
 
+    async def connection_problem(self) -> str | None:
+        """Why the adapter cannot receive commands or send now, or None when it is connected
+        (``/readyz``)."""
+        ...
+
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
         """Deliver one alert; returns the platform's message id.
 

@@ -66,6 +66,9 @@ class ConsoleAdapter:
     async def stop(self) -> None:
         self._service = None
 
+    async def connection_problem(self) -> str | None:
+        return None  # the terminal is always there
+
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
         self.sent.append((chat_id, alert))
         print(f"--- alert for {chat_id} ---\n{render(alert)}\n", file=self.out, flush=True)

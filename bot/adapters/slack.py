@@ -274,6 +274,18 @@ class SlackAdapter:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=STOP_GRACE)
 
+    async def connection_problem(self) -> str | None:
+        """None when commands can arrive: the Socket Mode session is open, or the HTTP
+        server listens (send-only has nothing to connect)."""
+        if self.bolt is None:
+            return "slack: not started"
+        if self.mode == "socket":
+            if self._socket is None or not await self._socket.client.is_connected():
+                return "slack: Socket Mode is not connected"
+        elif self.mode == "http" and self._runner is None:
+            return "slack: not listening for HTTP requests"
+        return None
+
     async def _check_token(self) -> None:
         try:
             answer = await self.command_client.auth_test()

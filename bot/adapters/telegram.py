@@ -154,6 +154,31 @@ def chat_key(chat_id: str) -> int | str:
     return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
 
+class PollingRequest(HTTPXRequest):
+    """The connection getUpdates uses, remembering how its last call ended (``/readyz``).
+
+    python-telegram-bot retries a failing long poll on its own and tells nothing when it
+    succeeds again; the outcome of the last call is the truth about "connected".
+    """
+
+    problem: str | None = None
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        try:
+            code, payload = await super().do_request(*args, **kwargs)
+        except tg.TelegramError as exc:
+            # The class only: a transport error's text may quote the URL, which holds the token.
+            self.problem = f"getUpdates failed ({type(exc).__name__})"
+            raise
+        if code == 409:
+            self.problem = "getUpdates answered 409 Conflict: another process polls this token"
+        elif code != 200:
+            self.problem = f"getUpdates answered HTTP {code}"
+        else:
+            self.problem = None
+        return code, payload
+
+
 class TelegramAdapter:
     """Commands in, alerts out, for one bot token."""
 
@@ -181,6 +206,7 @@ class TelegramAdapter:
         self._webhook: web.AppRunner | None = None
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         self._migrations = asyncio.Lock()
+        self._polling: PollingRequest | None = None
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -231,9 +257,24 @@ class TelegramAdapter:
         await app.shutdown()
         self._app = None
 
+    async def connection_problem(self) -> str | None:
+        """None while updates arrive: the webhook is served, or the last getUpdates
+        succeeded (one in flight after a success counts as connected)."""
+        app = self._app
+        if app is None or not app.running:
+            return "telegram: not started"
+        if self.settings.mode == "webhook":
+            return None if self._webhook is not None else "telegram: webhook not served"
+        if app.updater is None or not app.updater.running:
+            return "telegram: not polling for updates"
+        if self._polling is not None and self._polling.problem:
+            return f"telegram: {self._polling.problem}"
+        return None
+
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         base = self.settings.api_base_url.rstrip("/")
         timeout = self.request_timeout
+        self._polling = PollingRequest(connection_pool_size=2, read_timeout=timeout)
         builder = (
             Application.builder()
             .token(self._token)
@@ -248,7 +289,7 @@ class TelegramAdapter:
                     pool_timeout=timeout,
                 )
             )
-            .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=timeout))
+            .get_updates_request(self._polling)
             # Commands of different chats run side by side (an addfeed may take seconds);
             # within one chat they keep their order through _chat_turn.
             .concurrent_updates(True)

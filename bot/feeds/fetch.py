@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import http
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -72,6 +74,7 @@ class Fetcher:
         user_agent: str = "newsbot/0.1 (+https://github.com/newsbot)",
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: Callable[[str, str, float], None] | None = None,
     ) -> None:
         """Create the fetcher and its connection pool.
 
@@ -83,7 +86,10 @@ class Fetcher:
             max_connections: Fetches running at once, and the pool's connection limit.
             transport: Replaces the network transport (tests). The URL check still runs,
                 but the connect-time address check of the default transport does not.
+            observe: Called after each fetch with its kind (``feed`` or ``page``), its
+                outcome (``ok``, ``not_modified``, ``error``) and its seconds (metrics).
         """
+        self._observe = observe
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._allow_private = allow_private_addresses
@@ -152,13 +158,19 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         async with self._slots:
+            started, outcome = time.perf_counter(), "error"
             try:
                 async with asyncio.timeout(self._timeout):
                     result = await self._follow(url, headers)
+                outcome = "not_modified" if result.not_modified else "ok"
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise FetchError(f"timed out after {self._timeout:g}s") from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(_describe_transport_error(exc)) from exc
+            finally:
+                if self._observe is not None:  # the wait for a slot is not the feed's time
+                    kind = "page" if accept else "feed"
+                    self._observe(kind, outcome, time.perf_counter() - started)
         if result.not_modified:
             # Keep the validators we sent when the server's 304 does not repeat them.
             result = FetchResult(

@@ -7,10 +7,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATE_LOCK = 0x6E657773626F74  # "newsbot": the advisory lock migrations hold
 
 
 def make_engine(url: str) -> Engine:
@@ -45,5 +46,9 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas started together would each create the same tables; they take turns,
+            # and those after the first find the schema up to date. Released at commit.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
