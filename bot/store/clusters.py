@@ -1,10 +1,10 @@
 """Event clusters in the database: the one record every process and replica reads.
 
 A story's cluster is decided once, under a lock that every replica takes
-(``pg_advisory_xact_lock`` on PostgreSQL; SQLite serves one process, whose own lock the
-caller holds), by a process that first reads every assignment made since it last looked.
-So two replicas never decide with different windows, and a decision, once stored, is
-what everyone sees from then on: nothing is re-decided on restart.
+(``pg_advisory_xact_lock`` on PostgreSQL, the database's write lock on SQLite), by a
+process that first reads every assignment made since it last looked. So two replicas
+never decide with different windows, and a decision, once stored, is what everyone sees
+from then on: nothing is re-decided on restart.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class ClusterStore:
 
     @contextmanager
     def turn(self) -> Iterator[ClusterTurn]:
-        """One transaction holding the cluster lock of every replica (PostgreSQL).
+        """One transaction holding the lock on cluster decisions, for every replica.
 
         Yields:
             The turn to read and record assignments with; committed on exit.
@@ -111,6 +111,10 @@ class ClusterStore:
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            else:
+                # A write statement, even one that changes nothing, takes SQLite's write
+                # lock now rather than at the first insert, after the window was read.
+                conn.execute(text("UPDATE story_clusters SET id = id WHERE 0 = 1"))
             yield ClusterTurn(conn)
 
     def rows_after(self, row_id: int, since: datetime) -> list[ClusterRow]:
