@@ -61,6 +61,7 @@ def _cluster(stories: list[dict[str, Any]], window: timedelta = 2 * DAY) -> dict
         "us-kirk-shot",
         "jm-melissa",
         "np-oli-resigns",
+        "mm-earthquake",  # "over 150 dead" and "7.7 quake" headlines: one event
     ],
 )
 def test_reports_of_one_event_share_one_cluster(event: str) -> None:
@@ -78,6 +79,7 @@ def test_reports_of_one_event_share_one_cluster(event: str) -> None:
         ("by-52-freed", "by-tsikhanouski-freed"),  # another release of prisoners
         ("by-52-freed", "by-pardon-25"),
         ("ua-swap-final", "ua-swap-first"),  # another exchange of prisoners
+        ("de-merz-first-round", "de-merz-second-round"),  # six hours apart, 4 languages
         ("pt-lisbon-funicular", "pt-lisbon-mourning"),
         ("fr-louvre-heist", "fr-louvre-closed-monday"),
         ("fr-bayrou-falls", "fr-bayrou-markets"),
@@ -111,12 +113,33 @@ def test_the_labelled_set_meets_the_precision_target() -> None:
     assert hits_lang / same_lang >= 0.90
 
 
-def test_headlines_with_different_numbers_never_merge() -> None:
-    first = extract("Merz fails in first round of chancellor vote", "", ANALYZER)
-    second = extract("Merz elected chancellor in 2nd-round vote", "", ANALYZER)
-    no_number = extract("Merz elected chancellor", "", ANALYZER)
-    assert conflicting(first, second)
-    assert not conflicting(first, no_number)
+@pytest.mark.parametrize(
+    ("one", "other", "apart"),
+    [
+        (
+            ("Merz fails in first round of chancellor vote", ""),
+            ("Merz elected in 2nd round", ""),
+            True,
+        ),
+        (
+            ("Merz im ersten Wahlgang gescheitert", ""),
+            ("Merz im zweiten Wahlgang gewählt", ""),
+            True,
+        ),
+        (("Belarus frees 52 prisoners", ""), ("Belarus frees 14 prisoners", ""), True),
+        (("Merz fails in first round", ""), ("Merz elected chancellor", ""), False),
+        # Another figure of the same event: the other story's lead gives it too.
+        (
+            ("Quake: over 150 dead", "The 7.7 quake hit Mandalay."),
+            ("7.7 quake hits Myanmar", ""),
+            False,
+        ),
+    ],
+)
+def test_headlines_naming_other_rounds_or_figures_never_merge(
+    one: tuple[str, str], other: tuple[str, str], apart: bool
+) -> None:
+    assert conflicting(extract(*one, ANALYZER), extract(*other, ANALYZER)) is apart
 
 
 def test_numbers_and_names_meet_across_scripts() -> None:

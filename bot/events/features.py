@@ -9,6 +9,8 @@ Pure functions. A story is reduced to what tells one event from another:
   ``1``/``2``), the sharpest separator of events on one topic (52 freed vs 1,300 asked for;
   310 votes in the first round vs 325 in the second);
 * ``title_numbers``: the numbers of the headline alone, which name the event itself;
+* ``title_ordinals``: the ordinals of the headline (``first``, ``2nd``, ``zweiten``,
+  ``secondo``): which round, vote or stage it reports;
 * ``names``: words written with a capital inside a sentence (people, places, bodies),
   cut to their first letters so ``Lukashenko``/``Lukashenka`` and case endings meet.
 
@@ -49,6 +51,16 @@ _ORDINAL_WORDS = {
     "ninth": "9",
     "tenth": "10",
 }
+# Ordinals of other languages, read in headlines only: in running text some are also
+# common words (Italian "secondo" is "according to").
+_TITLE_ORDINAL_WORDS = {
+    **_ORDINAL_WORDS,
+    **dict.fromkeys(("erste", "ersten", "erster", "primo", "prima", "premier", "premiere"), "1"),
+    **dict.fromkeys(("primero", "primera", "pervyi", "pervom", "pervogo"), "1"),
+    **dict.fromkeys(("zweite", "zweiten", "zweiter", "secondo", "seconda", "deuxieme"), "2"),
+    **dict.fromkeys(("segundo", "segunda", "vtoroi", "vtorom", "vtorogo"), "2"),
+    **dict.fromkeys(("dritte", "dritten", "terzo", "terza", "troisieme", "tercero"), "3"),
+}
 
 # Words that say nothing about which event a story reports. Rarer words are weighed by
 # how few stories of the window use them; these are dropped outright so a small window
@@ -74,6 +86,7 @@ class EventFeatures:
     terms: dict[str, int]
     numbers: frozenset[str]
     title_numbers: frozenset[str]
+    title_ordinals: frozenset[str]
     names: frozenset[str]
 
     def to_json(self) -> dict[str, Any]:
@@ -83,6 +96,7 @@ class EventFeatures:
             "terms": dict(sorted(self.terms.items())),
             "numbers": sorted(self.numbers),
             "title_numbers": sorted(self.title_numbers),
+            "title_ordinals": sorted(self.title_ordinals),
             "names": sorted(self.names),
         }
 
@@ -95,6 +109,7 @@ class EventFeatures:
             terms={str(k): int(v) for k, v in data["terms"].items()},
             numbers=frozenset(data["numbers"]),
             title_numbers=frozenset(data["title_numbers"]),
+            title_ordinals=frozenset(data["title_ordinals"]),
             names=frozenset(data["names"]),
         )
 
@@ -126,6 +141,7 @@ def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
         terms=dict(terms),
         numbers=_numbers(f"{title} {head}", analyzer),
         title_numbers=_numbers(title, analyzer),
+        title_ordinals=_ordinals(title, analyzer),
         names=_names(f"{title}. {head}", analyzer),
     )
 
@@ -156,6 +172,17 @@ def _numbers(text: str, analyzer: Analyzer) -> frozenset[str]:
         elif word[:1].isdigit():
             ordinal = _ORDINAL.fullmatch(word)
             found.add(ordinal.group(1) if ordinal else word)
+    return frozenset(found)
+
+
+def _ordinals(title: str, analyzer: Analyzer) -> frozenset[str]:
+    found = set()
+    for _, word in _words(title, analyzer):
+        ordinal = _ORDINAL.fullmatch(word)
+        if ordinal:
+            found.add(ordinal.group(1))
+        elif word in _TITLE_ORDINAL_WORDS:
+            found.add(_TITLE_ORDINAL_WORDS[word])
     return frozenset(found)
 
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.events.features import EventFeatures
-from bot.events.similarity import DEFAULT_WEIGHTS, Weights, conflicting, score
+from bot.events.similarity import DEFAULT_WEIGHTS, Weights, conflicting, score, weigh
 
 # A new story scores at most this many peers (those sharing the most clues).
-MAX_CANDIDATES = 100
+MAX_CANDIDATES = 30
 # Clues carried by more than this share of the window are too common to look up...
 COMMON_SHARE = 0.05
 # ...unless the window is small, when every clue below this count is looked up.
@@ -60,6 +61,20 @@ class Assignment:
     def joined(self) -> bool:
         """True when the story joined an earlier story's cluster."""
         return self.matched_id is not None
+
+
+class _Memo(dict[str, float]):
+    """A stem's weight, worked out once per decision (candidates share many stems)."""
+
+    def __init__(self, idf: Callable[[str], float]) -> None:
+        super().__init__()
+        self._idf = idf
+
+    def __call__(self, term: str) -> float:
+        found = self.get(term)
+        if found is None:
+            found = self[term] = self._idf(term)
+        return found
 
 
 def _keys(features: EventFeatures) -> set[str]:
@@ -152,12 +167,15 @@ class EventIndex:
             The assignment: the best cluster it may join, or a new one.
         """
         best: dict[int, tuple[float, int]] = {}
+        idf = _Memo(self.idf)
+        vector = weigh(features.terms, idf)
         for peer_id in self.candidates(features):
             peer = self._members[peer_id]
             apart = (at - peer.at).total_seconds() / 3600.0
             if abs(apart) > self.window.total_seconds() / 3600.0:
                 continue
-            value = score(features, peer.features, apart, self.idf, self.weights)
+            vectors = (vector, weigh(peer.features.terms, idf))
+            value = score(features, peer.features, apart, vectors, self.weights)
             if value >= self.weights.threshold and value > best.get(peer.cluster_id, (-1.0, 0))[0]:
                 best[peer.cluster_id] = (value, peer_id)
         for cluster_id, (value, peer_id) in sorted(best.items(), key=lambda item: -item[1][0]):
