@@ -62,6 +62,7 @@ def _cluster(stories: list[dict[str, Any]], window: timedelta = 2 * DAY) -> dict
         "jm-melissa",
         "np-oli-resigns",
         "mm-earthquake",  # "over 150 dead" and "7.7 quake" headlines: one event
+        "th-kh-clashes",  # "F-16 jets" and "11 killed" headlines: one event
     ],
 )
 def test_reports_of_one_event_share_one_cluster(event: str) -> None:
@@ -110,7 +111,8 @@ def test_the_labelled_set_meets_the_precision_target() -> None:
         same_lang += one_event and lang[x] == lang[y]
         hits_lang += one_event and joined and lang[x] == lang[y]
     assert hits / together >= 0.98
-    assert hits_lang / same_lang >= 0.90
+    assert hits / same >= 0.85
+    assert hits_lang / same_lang >= 0.95
 
 
 @pytest.mark.parametrize(
@@ -128,6 +130,8 @@ def test_the_labelled_set_meets_the_precision_target() -> None:
         ),
         (("Belarus frees 52 prisoners", ""), ("Belarus frees 14 prisoners", ""), True),
         (("Merz fails in first round", ""), ("Merz elected chancellor", ""), False),
+        # F-16 names a jet, not a figure.
+        (("Thai F-16 jets strike Cambodia", ""), ("Thai-Cambodian clash: 11 killed", ""), False),
         # Another figure of the same event: the other story's lead gives it too.
         (
             ("Quake: over 150 dead", "The 7.7 quake hit Mandalay."),

@@ -39,6 +39,8 @@ VERSION = 1
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _EDGE = "()[]{}<>\"'.,;:!?-\u2013\u2014\u2018\u2019\u201c\u201d\u00ab\u00bb"
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+# Letters, hyphen, digits: a designation (F-16, Su-30, COVID-19), not a figure.
+_DESIGNATION = re.compile(r"\b[^\W\d_]+-\d+\w*")
 _ORDINAL_WORDS = {
     "first": "1",
     "second": "2",
@@ -166,7 +168,7 @@ def _content_stems(text: str, analyzer: Analyzer) -> list[str]:
 
 def _numbers(text: str, analyzer: Analyzer) -> frozenset[str]:
     found = set()
-    for _, word in _words(text, analyzer):
+    for _, word in _words(_DESIGNATION.sub(" ", text), analyzer):
         if word in _ORDINAL_WORDS:
             found.add(_ORDINAL_WORDS[word])
         elif word[:1].isdigit():
