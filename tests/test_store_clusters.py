@@ -159,9 +159,10 @@ def test_a_failed_turn_leaves_no_decision_behind(engine: Engine) -> None:
 def test_deleting_a_story_deletes_its_assignment(engine: Engine) -> None:
     ids = _stories(engine, 1)
     _clusters(engine).assign(ids[0], *REFUSAL[0], NOW)
+    assert _clusters(engine).cluster_of(ids[0]) == ids[0]
     with engine.begin() as conn:
         conn.execute(delete(stories).where(stories.c.id == ids[0]))
-    assert ClusterStore(engine).cluster_of(ids[0]) is None
+    assert _clusters(engine).cluster_of(ids[0]) is None
 
 
 def test_the_migration_builds_the_table_the_schema_describes(engine: Engine) -> None:

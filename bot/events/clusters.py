@@ -105,6 +105,10 @@ class EventClusters:
         """The stories of a cluster, in the order they joined it."""
         return self._store.members(cluster_id)
 
+    def cluster_of(self, story_id: int) -> int | None:
+        """The stored cluster of a story, or None when it was never placed."""
+        return self._store.cluster_of(story_id)
+
     def _decide_all(
         self, turn: ClusterTurn, reports: Sequence[Report], features: Sequence[EventFeatures]
     ) -> list[Assignment]:

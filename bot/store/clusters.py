@@ -53,7 +53,12 @@ class ClusterTurn:
 
     def rows_after(self, row_id: int, since: datetime) -> list[ClusterRow]:
         """Assignments stored after ``row_id`` whose time is ``since`` or later, in order."""
-        return _rows_after(self._conn, row_id, since)
+        rows = self._conn.execute(
+            select(story_clusters)
+            .where(story_clusters.c.id > row_id, story_clusters.c.at >= since)
+            .order_by(story_clusters.c.id)
+        )
+        return [_row(row) for row in rows]
 
     def cluster_of(self, story_id: int) -> int | None:
         """The stored cluster of a story, or None when it has none yet."""
@@ -86,15 +91,6 @@ class ClusterTurn:
         return int(row_id)
 
 
-def _rows_after(conn: Connection, row_id: int, since: datetime) -> list[ClusterRow]:
-    rows = conn.execute(
-        select(story_clusters)
-        .where(story_clusters.c.id > row_id, story_clusters.c.at >= since)
-        .order_by(story_clusters.c.id)
-    )
-    return [_row(row) for row in rows]
-
-
 class ClusterStore:
     """Stored event clusters on one SQLAlchemy engine."""
 
@@ -116,11 +112,6 @@ class ClusterStore:
                 # lock now rather than at the first insert, after the window was read.
                 conn.execute(text("UPDATE story_clusters SET id = id WHERE 0 = 1"))
             yield ClusterTurn(conn)
-
-    def rows_after(self, row_id: int, since: datetime) -> list[ClusterRow]:
-        """Assignments stored after ``row_id`` whose time is ``since`` or later, in order."""
-        with self.engine.connect() as conn:
-            return _rows_after(conn, row_id, since)
 
     def cluster_of(self, story_id: int) -> int | None:
         """The cluster of a story, or None when it has none."""
