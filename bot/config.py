@@ -189,6 +189,13 @@ class SubscriptionSettings(_Section):
         return str(value)
 
 
+class ClustersSettings(_Section):
+    """Event clustering: one alert per news event across outlets (see docs/events.md)."""
+
+    enabled: bool = True
+    window: Duration = 48 * 3600.0
+
+
 class HealthSettings(_Section):
     listen: Annotated[str, BeforeValidator(_listen_address)] | None = "127.0.0.1:8080"
 
@@ -203,6 +210,7 @@ class Settings(_Section):
     summary: SummarySettings = SummarySettings()
     rules: RulesSettings = RulesSettings()
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+    clusters: ClustersSettings = ClustersSettings()
     health: HealthSettings = HealthSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -134,4 +135,22 @@ outbox = Table(
     Column("sent_at", UTC_DATETIME),
     UniqueConstraint("chat_pk", "fingerprint", name="uq_outbox_chat_fingerprint"),
     Index("ix_outbox_status_not_before", "status", "not_before"),
+)
+
+# The event cluster of each story (see bot/events). cluster_id is the id of the cluster's
+# first story; features are what the story was compared on, kept so that a restarted
+# process or another replica rebuilds the same window without analysing text again.
+story_clusters = Table(
+    "story_clusters",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("cluster_id", Integer, nullable=False),
+    Column("at", UTC_DATETIME, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("score", Float),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("story_id", name="uq_story_clusters_story_id"),
+    Index("ix_story_clusters_cluster_id", "cluster_id"),
+    Index("ix_story_clusters_at", "at"),
 )

@@ -1,0 +1,231 @@
+"""Event clustering: quality on the labelled set, and cost with 10,000 stories in the window.
+
+Usage::
+
+    .venv/bin/python benchmarks/clusters.py [--data FILE] [--background 10000] [--json out.json]
+
+Quality: the stories of ``benchmarks/clusters_eval.json`` (real events, each told by
+2-6 outlets in their own words, plus near misses: same topic, another event) go through
+the clustering in order of publication, with the default 48 h window. Reported:
+
+* pairwise precision and recall: of the story pairs put together, how many report one
+  event; of the pairs that report one event, how many were put together;
+* the same recall over pairs written in one language (the clustering links languages only
+  through shared numbers and names, so pairs across languages are the hard part);
+* B-cubed precision, recall and F1 (per story: how pure and how complete its cluster is);
+* every near-miss pair of events that ended up sharing a cluster (should be none).
+
+Cost: ``--background`` synthetic stories (drawn from the set's vocabulary, so their
+stems, numbers and names collide with real ones) fill the window; then each labelled story
+is timed through feature extraction, the decision and filing, one by one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.events import EventIndex, Member, extract  # noqa: E402
+from bot.rules.analysis import get_analyzer  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parent / "clusters_eval.json"
+WINDOW = timedelta(hours=48)
+
+
+def load(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """The stories (each with its ``event``) in order of publication, and the near misses."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    stories = []
+    for event in doc["events"]:
+        for story in event["stories"]:
+            at = datetime.fromisoformat(story["published"].replace("Z", "+00:00"))
+            stories.append({**story, "event": event["id"], "at": at})
+    stories.sort(key=lambda s: (s["at"], s["id"]))
+    return stories, doc["near_misses"]
+
+
+def cluster(stories: list[dict[str, Any]], window: timedelta = WINDOW) -> dict[str, int]:
+    """Runs the clustering over the stories in order; returns story id -> cluster id."""
+    analyzer = get_analyzer("english")
+    index = EventIndex(window)
+    found: dict[str, int] = {}
+    for number, story in enumerate(stories, start=1):
+        features = extract(story["title"], story["text"], analyzer)
+        index.expire(story["at"])
+        assignment = index.decide(number, features, story["at"])
+        index.add(Member(number, assignment.cluster_id, story["at"], features))
+        found[story["id"]] = assignment.cluster_id
+    return found
+
+
+def pairwise(truth: dict[str, str], found: dict[str, int], pairs: list[tuple[str, str]]) -> dict:
+    """Pairwise precision and recall over the given story pairs."""
+    together = [(a, b) for a, b in pairs if found[a] == found[b]]
+    same = [(a, b) for a, b in pairs if truth[a] == truth[b]]
+    hits = sum(1 for a, b in together if truth[a] == truth[b])
+    precision = hits / len(together) if together else 1.0
+    recall = hits / len(same) if same else 1.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": _f1(precision, recall),
+        "pairs_same_event": len(same),
+        "pairs_put_together": len(together),
+    }
+
+
+def bcubed(truth: dict[str, str], found: dict[str, int]) -> dict[str, float]:
+    """B-cubed precision, recall and F1."""
+    by_event: dict[str, set[str]] = defaultdict(set)
+    by_cluster: dict[int, set[str]] = defaultdict(set)
+    for story, event in truth.items():
+        by_event[event].add(story)
+        by_cluster[found[story]].add(story)
+    precision = recall = 0.0
+    for story in truth:
+        event, mine = by_event[truth[story]], by_cluster[found[story]]
+        both = len(event & mine)
+        precision += both / len(mine)
+        recall += both / len(event)
+    precision /= len(truth)
+    recall /= len(truth)
+    return {"precision": precision, "recall": recall, "f1": _f1(precision, recall)}
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def quality(path: Path) -> dict[str, Any]:
+    """All quality figures for the labelled set."""
+    stories, near_misses = load(path)
+    found = cluster(stories)
+    truth = {s["id"]: s["event"] for s in stories}
+    lang = {s["id"]: s["lang"] for s in stories}
+    pairs = list(itertools.combinations(truth, 2))
+    one_language = [(a, b) for a, b in pairs if lang[a] == lang[b]]
+    merged_near = []
+    for near in near_misses:
+        for a, b in itertools.product(truth, truth):
+            if truth[a] == near["a"] and truth[b] == near["b"] and found[a] == found[b]:
+                merged_near.append({"a": a, "b": b, "why": near["why"]})
+    split = {
+        event: sorted({found[s] for s in truth if truth[s] == event})
+        for event in sorted(set(truth.values()))
+    }
+    events = {e: len([s for s in truth if truth[s] == e]) for e in split}
+    return {
+        "stories": len(stories),
+        "events": len(events),
+        "events_with_2_or_more_outlets": sum(1 for n in events.values() if n >= 2),
+        "near_miss_pairs_of_events": len(near_misses),
+        "pairwise": pairwise(truth, found, pairs),
+        "pairwise_one_language": pairwise(truth, found, one_language),
+        "bcubed": bcubed(truth, found),
+        "near_misses_merged": merged_near,
+        "events_split": {e: len(c) for e, c in split.items() if len(c) > 1},
+        "clusters_mixing_events": [
+            sorted(s for s in truth if found[s] == c)
+            for c in sorted(set(found.values()))
+            if len({truth[s] for s in truth if found[s] == c}) > 1
+        ],
+    }
+
+
+def background(stories: list[dict[str, Any]], count: int, seed: int = 7) -> list[tuple[str, str]]:
+    """Synthetic stories whose words, numbers and names come from the labelled set."""
+    rng = random.Random(seed)
+    vocabulary = sorted({w for s in stories for w in (s["title"] + " " + s["text"]).split()})
+    made = []
+    for _ in range(count):
+        title = " ".join(rng.choices(vocabulary, k=rng.randint(6, 12)))
+        text = " ".join(rng.choices(vocabulary, k=rng.randint(40, 160)))
+        made.append((title, text))
+    return made
+
+
+def cost(path: Path, count: int) -> dict[str, Any]:
+    """Time per new story with ``count`` stories in the window."""
+    stories, _ = load(path)
+    analyzer = get_analyzer("english")
+    index = EventIndex(WINDOW)
+    now = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
+    for number, (title, text) in enumerate(background(stories, count), start=1):
+        at = now - WINDOW + timedelta(seconds=number * WINDOW.total_seconds() / (count + 1))
+        index.add(Member(number, number, at, extract(title, text, analyzer)))
+    timings, candidates = [], []
+    for number, story in enumerate(stories, start=count + 1):
+        started = time.perf_counter()
+        features = extract(story["title"], story["text"], analyzer)
+        assignment = index.decide(number, features, now)
+        index.add(Member(number, assignment.cluster_id, now, features))
+        timings.append(time.perf_counter() - started)
+        candidates.append(len(index.candidates(features)))
+    timings.sort()
+    return {
+        "window_stories": count,
+        "new_stories": len(stories),
+        "ms_per_story_median": statistics.median(timings) * 1000,
+        "ms_per_story_p90": timings[int(len(timings) * 0.9)] * 1000,
+        "ms_per_story_max": timings[-1] * 1000,
+        "candidates_scored_median": statistics.median(candidates),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled set (JSON)")
+    parser.add_argument("--background", type=int, default=10_000, help="stories in the window")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    figures = {"quality": quality(args.data), "cost": cost(args.data, args.background)}
+    _print(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _print(figures: dict[str, Any]) -> None:
+    q, c = figures["quality"], figures["cost"]
+    print(
+        f"labelled set: {q['stories']} stories, {q['events']} events "
+        f"({q['events_with_2_or_more_outlets']} told by 2-6 outlets), "
+        f"{q['near_miss_pairs_of_events']} near-miss pairs of events"
+    )
+    print(f"{'measure':<34}{'precision':>10}{'recall':>10}{'F1':>10}")
+    for label, key in (
+        ("pairwise", "pairwise"),
+        ("pairwise, pairs in one language", "pairwise_one_language"),
+        ("B-cubed", "bcubed"),
+    ):
+        row = q[key]
+        print(f"{label:<34}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}")
+    print(f"near-miss story pairs merged: {len(q['near_misses_merged'])}")
+    for merged in q["near_misses_merged"]:
+        print(f"  {merged['a']} + {merged['b']} ({merged['why']})")
+    for mixed in q["clusters_mixing_events"]:
+        print(f"  cluster mixing events: {', '.join(mixed)}")
+    print(f"events split over several clusters: {len(q['events_split'])}")
+    for event, parts in q["events_split"].items():
+        print(f"  {event}: {parts} clusters")
+    print(
+        f"cost with {c['window_stories']:,} stories in the window: "
+        f"{c['ms_per_story_median']:.2f} ms per new story (median), "
+        f"p90 {c['ms_per_story_p90']:.2f} ms, max {c['ms_per_story_max']:.2f} ms; "
+        f"{c['candidates_scored_median']} candidates scored (median)"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

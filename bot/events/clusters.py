@@ -1,0 +1,141 @@
+"""Event clusters kept in the database: what the pipeline calls for each new story.
+
+``EventClusters.assign_many`` takes a poll's new stories (already stored, so they have
+ids), and for each one decides the cluster it joins (an earlier story's, when it reports
+the same event within the window) or starts. Decisions are taken in turn across every
+process and replica (see :mod:`bot.store.clusters`), each after reading what the others
+decided, and are stored with the features they were based on; a restarted process
+rebuilds its window from those rows, so it carries on with the same clusters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.events.features import EventFeatures, extract
+from bot.events.index import Assignment, EventIndex, Member
+from bot.events.similarity import DEFAULT_WEIGHTS, Weights
+from bot.rules.analysis import get_analyzer
+from bot.store.clusters import ClusterStore, ClusterTurn
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A stored story to place in a cluster.
+
+    Attributes:
+        story_id: Its id in ``stories``.
+        title: Its headline.
+        text: Its fullest text (only the lead is read).
+        at: When it was published, else when it was first seen (timezone-aware).
+    """
+
+    story_id: int
+    title: str
+    text: str
+    at: datetime
+
+
+class EventClusters:
+    """Places new stories in event clusters shared by every replica."""
+
+    def __init__(
+        self,
+        store: ClusterStore,
+        window: timedelta,
+        *,
+        language: str = "english",
+        weights: Weights = DEFAULT_WEIGHTS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        """Creates the service; the window is read from the database at first use.
+
+        Args:
+            store: Where clusters are kept.
+            window: How far apart two reports of one event may be (``clusters.window``).
+            language: The stemmer language of the rules (``rules.language``).
+            weights: The scoring weights.
+            clock: The current time (tests set it).
+        """
+        self._store = store
+        self._window = window
+        self._weights = weights
+        self._analyzer = get_analyzer(language)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._index = EventIndex(window, weights)
+        self._last_row = 0
+
+    def assign(self, story_id: int, title: str, text: str, at: datetime) -> Assignment:
+        """Places one stored story; see :meth:`assign_many`."""
+        return self.assign_many([Report(story_id, title, text, at)])[0]
+
+    def assign_many(self, reports: Sequence[Report]) -> list[Assignment]:
+        """Places stored stories in clusters, in the given order, and stores the decisions.
+
+        A story placed before keeps its stored cluster, so calling again is harmless.
+
+        Args:
+            reports: The stories, oldest first.
+
+        Returns:
+            One assignment per story, in the same order.
+        """
+        if not reports:
+            return []
+        features = [extract(r.title, r.text, self._analyzer) for r in reports]
+        with self._lock:
+            try:
+                with self._store.turn() as turn:
+                    return self._decide_all(turn, reports, features)
+            except BaseException:
+                # The index may hold decisions the rollback undid: read them all again.
+                self._index = EventIndex(self._window, self._weights)
+                self._last_row = 0
+                raise
+
+    def members(self, cluster_id: int) -> list[int]:
+        """The stories of a cluster, in the order they joined it."""
+        return self._store.members(cluster_id)
+
+    def cluster_of(self, story_id: int) -> int | None:
+        """The stored cluster of a story, or None when it was never placed."""
+        return self._store.cluster_of(story_id)
+
+    def _decide_all(
+        self, turn: ClusterTurn, reports: Sequence[Report], features: Sequence[EventFeatures]
+    ) -> list[Assignment]:
+        now = self._clock()
+        self._index.expire(now)
+        self._catch_up(turn, now)
+        decided = []
+        for report, found in zip(reports, features, strict=True):
+            stored = turn.cluster_of(report.story_id)
+            if stored is not None:
+                decided.append(Assignment(report.story_id, stored))
+                continue
+            # A feed may date a story in the future; it cannot be newer than now.
+            at = min(report.at, now)
+            assignment = self._index.decide(report.story_id, found, at)
+            self._last_row = turn.record(
+                report.story_id, assignment.cluster_id, at, found.to_json(), assignment.score
+            )
+            self._index.add(Member(report.story_id, assignment.cluster_id, at, found))
+            decided.append(assignment)
+        return decided
+
+    def _catch_up(self, turn: ClusterTurn, now: datetime) -> None:
+        """Files the decisions stored since this process last looked (its own on restart,
+        other replicas' always)."""
+        for row in turn.rows_after(self._last_row, now - self._window):
+            self._last_row = row.row_id
+            stored = EventFeatures.from_json(row.features)
+            if stored is not None:
+                self._index.add(Member(row.story_id, row.cluster_id, row.at, stored))

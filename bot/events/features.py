@@ -1,0 +1,202 @@
+"""What a story says about its event: the words, numbers and names of its title and lead.
+
+Pure functions. A story is reduced to what tells one event from another:
+
+* ``terms``: the folded, stemmed content words of the title (counted twice: outlets put
+  the event in the headline) and of the first ``LEAD_WORDS`` words of the text, so a
+  three-sentence aggregator copy and the full wire story are compared on the same part;
+* ``numbers``: the numbers of title and lead (``1,300`` = ``1300``; ``first``/``2nd`` as
+  ``1``/``2``), the sharpest separator of events on one topic (52 freed vs 1,300 asked for;
+  310 votes in the first round vs 325 in the second);
+* ``title_numbers``: the numbers of the headline alone, which name the event itself;
+* ``title_ordinals``: the ordinals of the headline (``first``, ``2nd``, ``zweiten``,
+  ``secondo``): which round, vote or stage it reports;
+* ``names``: words written with a capital inside a sentence (people, places, bodies),
+  cut to their first letters so ``Lukashenko``/``Lukashenka`` and case endings meet.
+
+Every script is transliterated first (anyascii), so a Russian ``Лукашенко`` and an English
+``Lukashenko`` give the same name, and numbers and names link stories across languages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from anyascii import anyascii
+
+from bot.rules.analysis import Analyzer
+
+# How much of a story's text counts: its lead, where every outlet states the event.
+LEAD_WORDS = 100
+# Names are compared on their first letters: "Tsikhanouski"/"Tsikhanouskaya", case endings.
+NAME_PREFIX = 5
+# Bumped whenever extraction changes: stored features of another version are not compared.
+VERSION = 1
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_EDGE = "()[]{}<>\"'.,;:!?-\u2013\u2014\u2018\u2019\u201c\u201d\u00ab\u00bb"
+_ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+# Letters, hyphen, digits: a designation (F-16, Su-30, COVID-19), not a figure.
+_DESIGNATION = re.compile(r"\b[^\W\d_]+-\d+\w*")
+_ORDINAL_WORDS = {
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "fifth": "5",
+    "sixth": "6",
+    "seventh": "7",
+    "eighth": "8",
+    "ninth": "9",
+    "tenth": "10",
+}
+# Ordinals of other languages, read in headlines only: in running text some are also
+# common words (Italian "secondo" is "according to").
+_TITLE_ORDINAL_WORDS = {
+    **_ORDINAL_WORDS,
+    **dict.fromkeys(("erste", "ersten", "erster", "primo", "prima", "premier", "premiere"), "1"),
+    **dict.fromkeys(("primero", "primera", "pervyi", "pervom", "pervogo"), "1"),
+    **dict.fromkeys(("zweite", "zweiten", "zweiter", "secondo", "seconda", "deuxieme"), "2"),
+    **dict.fromkeys(("segundo", "segunda", "vtoroi", "vtorom", "vtorogo"), "2"),
+    **dict.fromkeys(("dritte", "dritten", "terzo", "terza", "troisieme", "tercero"), "3"),
+}
+
+# Words that say nothing about which event a story reports. Rarer words are weighed by
+# how few stories of the window use them; these are dropped outright so a small window
+# does not mistake "the" for a clue.
+_STOPWORDS = """
+    a about above after again against all also am an and any are as at be been before
+    being below between both but by can could did do does doing down during each even
+    ever every few for from further get got had has have having he her here hers him his
+    how i if in into is it its itself just last like made make many may me might more
+    most much must my new no nor not now of off on once one only or other our out over
+    own per said same say says she should since so some still such than that the their
+    them then there these they this those through to too two under until up upon us very
+    was we were what when where which while who whom why will with would year years yet
+    you your
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+@dataclass(frozen=True, slots=True)
+class EventFeatures:
+    """The event clues of one story (see the module docstring)."""
+
+    terms: dict[str, int]
+    numbers: frozenset[str]
+    title_numbers: frozenset[str]
+    title_ordinals: frozenset[str]
+    names: frozenset[str]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping, as stored next to the story's cluster."""
+        return {
+            "v": VERSION,
+            "terms": dict(sorted(self.terms.items())),
+            "numbers": sorted(self.numbers),
+            "title_numbers": sorted(self.title_numbers),
+            "title_ordinals": sorted(self.title_ordinals),
+            "names": sorted(self.names),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventFeatures | None:
+        """Features stored by :meth:`to_json`; None when another version stored them."""
+        if data.get("v") != VERSION:
+            return None
+        return cls(
+            terms={str(k): int(v) for k, v in data["terms"].items()},
+            numbers=frozenset(data["numbers"]),
+            title_numbers=frozenset(data["title_numbers"]),
+            title_ordinals=frozenset(data["title_ordinals"]),
+            names=frozenset(data["names"]),
+        )
+
+
+def lead(text: str, words: int = LEAD_WORDS) -> str:
+    """The first ``words`` words of a text."""
+    return " ".join(text.split()[:words])
+
+
+def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
+    """Reduces a story to its event clues.
+
+    Args:
+        title: The story's headline as the feed gave it.
+        text: Its text (the fullest the feed gave); only the lead is read.
+        analyzer: The analysis chain of the rules (folding and stemming).
+
+    Returns:
+        The features; empty sets and mappings for a story with no words.
+    """
+    title = anyascii(title)
+    head = lead(anyascii(text))
+    terms: Counter[str] = Counter()
+    for stem in _content_stems(title, analyzer):
+        terms[stem] += 2
+    for stem in _content_stems(head, analyzer):
+        terms[stem] += 1
+    return EventFeatures(
+        terms=dict(terms),
+        numbers=_numbers(f"{title} {head}", analyzer),
+        title_numbers=_numbers(title, analyzer),
+        title_ordinals=_ordinals(title, analyzer),
+        names=_names(f"{title}. {head}", analyzer),
+    )
+
+
+def _words(text: str, analyzer: Analyzer) -> list[tuple[str, str]]:
+    """(stem, folded word) of each single-position token of a text."""
+    out = []
+    for chunk in text.split():
+        for entry in analyzer.info[chunk].entries:
+            if entry.first == entry.last:
+                out.append((entry.stem, entry.word))
+    return out
+
+
+def _content_stems(text: str, analyzer: Analyzer) -> list[str]:
+    return [
+        stem
+        for stem, word in _words(text, analyzer)
+        if word not in STOPWORDS and stem not in STOPWORDS
+    ]
+
+
+def _numbers(text: str, analyzer: Analyzer) -> frozenset[str]:
+    found = set()
+    for _, word in _words(_DESIGNATION.sub(" ", text), analyzer):
+        if word in _ORDINAL_WORDS:
+            found.add(_ORDINAL_WORDS[word])
+        elif word[:1].isdigit():
+            ordinal = _ORDINAL.fullmatch(word)
+            found.add(ordinal.group(1) if ordinal else word)
+    return frozenset(found)
+
+
+def _ordinals(title: str, analyzer: Analyzer) -> frozenset[str]:
+    found = set()
+    for _, word in _words(title, analyzer):
+        ordinal = _ORDINAL.fullmatch(word)
+        if ordinal:
+            found.add(ordinal.group(1))
+        elif word in _TITLE_ORDINAL_WORDS:
+            found.add(_TITLE_ORDINAL_WORDS[word])
+    return frozenset(found)
+
+
+def _names(text: str, analyzer: Analyzer) -> frozenset[str]:
+    """Capitalised words that do not open a sentence: the people, places and bodies."""
+    found = set()
+    for sentence in _SENTENCE_END.split(text):
+        for position, raw in enumerate(sentence.split()):
+            core = raw.strip(_EDGE)
+            if position == 0 or len(core) < 3 or not core[:1].isupper():
+                continue
+            for _, word in _words(core, analyzer):
+                if word not in STOPWORDS and not word[:1].isdigit():
+                    found.add(word[:NAME_PREFIX])
+    return frozenset(found)

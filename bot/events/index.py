@@ -1,0 +1,185 @@
+"""The stories of the window, indexed so a new story meets only its likely peers.
+
+Each story is filed under its rarer clues (stems, numbers, names). A new story looks up
+its own clues and scores only the stories that share at least two of them; clues carried
+by a large part of the window ("president", "said") are not looked up at all. So the
+cost of a story grows with the handful of stories about its topic, not with the window.
+
+Decisions are precision first: a story joins the cluster of its best-scoring peer only if
+the score reaches the threshold and no member of that cluster conflicts with it (see
+:func:`bot.events.similarity.conflicting`); otherwise it starts a cluster of its own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.events.features import EventFeatures
+from bot.events.similarity import DEFAULT_WEIGHTS, Weights, conflicting, score, weigh
+
+# A new story scores at most this many peers (those sharing the most clues).
+MAX_CANDIDATES = 30
+# Clues carried by more than this share of the window are too common to look up...
+COMMON_SHARE = 0.05
+# ...unless the window is small, when every clue below this count is looked up.
+COMMON_FLOOR = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A story of the window and the cluster it belongs to."""
+
+    story_id: int
+    cluster_id: int
+    at: datetime
+    features: EventFeatures
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where a new story goes.
+
+    Attributes:
+        story_id: The new story.
+        cluster_id: Its cluster: the id of the cluster's first story (its own id when it
+            starts one).
+        matched_id: The member whose report it matched best, or None for a new cluster.
+        score: That match's score, or None.
+    """
+
+    story_id: int
+    cluster_id: int
+    matched_id: int | None = None
+    score: float | None = None
+
+    @property
+    def joined(self) -> bool:
+        """True when the story joined an earlier story's cluster."""
+        return self.matched_id is not None
+
+
+class _Memo(dict[str, float]):
+    """A stem's weight, worked out once per decision (candidates share many stems)."""
+
+    def __init__(self, idf: Callable[[str], float]) -> None:
+        super().__init__()
+        self._idf = idf
+
+    def __call__(self, term: str) -> float:
+        found = self.get(term)
+        if found is None:
+            found = self[term] = self._idf(term)
+        return found
+
+
+def _keys(features: EventFeatures) -> set[str]:
+    return (
+        {f"t:{term}" for term in features.terms}
+        | {f"n:{number}" for number in features.numbers}
+        | {f"p:{name}" for name in features.names}
+    )
+
+
+class EventIndex:
+    """The window's stories, their clusters, and the look-up of a new story's peers."""
+
+    def __init__(self, window: timedelta, weights: Weights = DEFAULT_WEIGHTS) -> None:
+        """Creates an empty index.
+
+        Args:
+            window: How far apart in time two reports of one event may be.
+            weights: The scoring weights.
+        """
+        self.window = window
+        self.weights = weights
+        self._members: dict[int, Member] = {}
+        self._postings: dict[str, set[int]] = defaultdict(set)
+        self._clusters: dict[int, set[int]] = defaultdict(set)
+        self._expiry: list[tuple[datetime, int]] = []
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, story_id: object) -> bool:
+        return story_id in self._members
+
+    def add(self, member: Member) -> None:
+        """Files a story (already assigned to its cluster) in the window."""
+        if member.story_id in self._members:
+            return
+        self._members[member.story_id] = member
+        for key in _keys(member.features):
+            self._postings[key].add(member.story_id)
+        self._clusters[member.cluster_id].add(member.story_id)
+        heapq.heappush(self._expiry, (member.at, member.story_id))
+
+    def expire(self, now: datetime) -> int:
+        """Drops the stories older than the window before ``now``; returns how many."""
+        dropped = 0
+        limit = now - self.window
+        while self._expiry and self._expiry[0][0] < limit:
+            _, story_id = heapq.heappop(self._expiry)
+            member = self._members.pop(story_id, None)
+            if member is None:
+                continue
+            for key in _keys(member.features):
+                posting = self._postings[key]
+                posting.discard(story_id)
+                if not posting:
+                    del self._postings[key]
+            cluster = self._clusters[member.cluster_id]
+            cluster.discard(story_id)
+            if not cluster:
+                del self._clusters[member.cluster_id]
+            dropped += 1
+        return dropped
+
+    def idf(self, term: str) -> float:
+        """Weight of a stem: higher the fewer stories of the window use it."""
+        frequency = len(self._postings.get(f"t:{term}", ()))
+        return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
+
+    def candidates(self, features: EventFeatures) -> list[int]:
+        """The stories sharing at least two uncommon clues, most shared first."""
+        common = max(COMMON_FLOOR, int(len(self._members) * COMMON_SHARE))
+        hits: Counter[int] = Counter()
+        for key in _keys(features):
+            posting = self._postings.get(key)
+            if posting and len(posting) <= common:
+                hits.update(posting)
+        ranked = [story_id for story_id, count in hits.most_common() if count >= 2]
+        return ranked[:MAX_CANDIDATES]
+
+    def decide(self, story_id: int, features: EventFeatures, at: datetime) -> Assignment:
+        """Where a new story goes; the index is not changed (see :meth:`add`).
+
+        Args:
+            story_id: The new story's id.
+            features: Its features.
+            at: Its time (published, else first seen).
+
+        Returns:
+            The assignment: the best cluster it may join, or a new one.
+        """
+        best: dict[int, tuple[float, int]] = {}
+        idf = _Memo(self.idf)
+        vector = weigh(features.terms, idf)
+        for peer_id in self.candidates(features):
+            peer = self._members[peer_id]
+            apart = (at - peer.at).total_seconds() / 3600.0
+            if abs(apart) > self.window.total_seconds() / 3600.0:
+                continue
+            vectors = (vector, weigh(peer.features.terms, idf))
+            value = score(features, peer.features, apart, vectors, self.weights)
+            if value >= self.weights.threshold and value > best.get(peer.cluster_id, (-1.0, 0))[0]:
+                best[peer.cluster_id] = (value, peer_id)
+        for cluster_id, (value, peer_id) in sorted(best.items(), key=lambda item: -item[1][0]):
+            members = self._clusters.get(cluster_id, ())
+            if not any(conflicting(features, self._members[m].features) for m in members):
+                return Assignment(story_id, cluster_id, peer_id, value)
+        return Assignment(story_id, story_id)

@@ -1,0 +1,129 @@
+"""Event clusters in the database: the one record every process and replica reads.
+
+A story's cluster is decided once, under a lock that every replica takes
+(``pg_advisory_xact_lock`` on PostgreSQL, the database's write lock on SQLite), by a
+process that first reads every assignment made since it last looked. So two replicas
+never decide with different windows, and a decision, once stored, is what everyone sees
+from then on: nothing is re-decided on restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.engine import Connection
+
+from bot.store.schema import story_clusters
+
+# Any constant shared by all replicas: the key of the advisory lock on cluster decisions.
+_LOCK_KEY = 0x6E657773  # "news"
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    """One story's stored assignment."""
+
+    row_id: int
+    story_id: int
+    cluster_id: int
+    at: datetime
+    features: dict[str, Any]
+
+
+def _row(row: Any) -> ClusterRow:
+    m = row._mapping
+    return ClusterRow(m["id"], m["story_id"], m["cluster_id"], _aware(m["at"]), m["features"])
+
+
+class ClusterTurn:
+    """Reads and writes inside one locked transaction (see :meth:`ClusterStore.turn`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def rows_after(self, row_id: int, since: datetime) -> list[ClusterRow]:
+        """Assignments stored after ``row_id`` whose time is ``since`` or later, in order."""
+        rows = self._conn.execute(
+            select(story_clusters)
+            .where(story_clusters.c.id > row_id, story_clusters.c.at >= since)
+            .order_by(story_clusters.c.id)
+        )
+        return [_row(row) for row in rows]
+
+    def cluster_of(self, story_id: int) -> int | None:
+        """The stored cluster of a story, or None when it has none yet."""
+        found = self._conn.execute(
+            select(story_clusters.c.cluster_id).where(story_clusters.c.story_id == story_id)
+        ).scalar()
+        return None if found is None else int(found)
+
+    def record(
+        self,
+        story_id: int,
+        cluster_id: int,
+        at: datetime,
+        features: dict[str, Any],
+        score: float | None,
+    ) -> int:
+        """Stores a story's assignment; returns the new row's id."""
+        row_id = self._conn.execute(
+            story_clusters.insert()
+            .values(
+                story_id=story_id,
+                cluster_id=cluster_id,
+                at=at,
+                features=features,
+                score=score,
+                created_at=datetime.now(UTC),
+            )
+            .returning(story_clusters.c.id)
+        ).scalar_one()
+        return int(row_id)
+
+
+class ClusterStore:
+    """Stored event clusters on one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def turn(self) -> Iterator[ClusterTurn]:
+        """One transaction holding the lock on cluster decisions, for every replica.
+
+        Yields:
+            The turn to read and record assignments with; committed on exit.
+        """
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            else:
+                # A write statement, even one that changes nothing, takes SQLite's write
+                # lock now rather than at the first insert, after the window was read.
+                conn.execute(text("UPDATE story_clusters SET id = id WHERE 0 = 1"))
+            yield ClusterTurn(conn)
+
+    def cluster_of(self, story_id: int) -> int | None:
+        """The cluster of a story, or None when it has none."""
+        with self.engine.connect() as conn:
+            return ClusterTurn(conn).cluster_of(story_id)
+
+    def members(self, cluster_id: int) -> list[int]:
+        """The stories of a cluster, in the order they joined it."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(story_clusters.c.story_id)
+                .where(story_clusters.c.cluster_id == cluster_id)
+                .order_by(story_clusters.c.id)
+            )
+            return [int(story_id) for story_id in rows.scalars()]
