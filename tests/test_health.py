@@ -30,6 +30,7 @@ from bot.cli import main
 from bot.config import SlackSettings
 from bot.delivery.alert import Alert
 from bot.metrics import Metrics
+from bot.models import Summary
 from bot.store import AlertDraft, NewStory, Store, utcnow
 from bot.store.stats import read_stats
 from tests.conftest import PG_ADMIN_URL, _pg_available, free_port, make_settings
@@ -142,9 +143,11 @@ def test_outbox_backlog_and_age_of_the_oldest_due_alert(store: Store) -> None:
         source="Feed",
         new_stories=stories,
         alerts=[
-            AlertDraft(chat.id, "a", None, "q", [], {}, "", now),  # due now
-            AlertDraft(chat.id, "b", None, "q", [], {}, "", now),  # due now
-            AlertDraft(chat.id, "c", None, "q", [], {}, "", now + timedelta(hours=1)),  # digest
+            AlertDraft(chat.id, "a", None, "q", [], {}, Summary(), now),  # due now
+            AlertDraft(chat.id, "b", None, "q", [], {}, Summary(), now),  # due now
+            AlertDraft(
+                chat.id, "c", None, "q", [], {}, Summary(), now + timedelta(hours=1)
+            ),  # digest
         ],
         feed_title=None,
         etag=None,
