@@ -1,9 +1,6 @@
-# Build stage: a C compiler for the rule index's C part (bot/rules/_speedups.c).
 FROM python:3.11-slim AS build
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -58,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.rules import Document, RuleIndex, RuleMatch, compile_rule  # noqa: E402
 from bot.rules.analysis import get_analyzer  # noqa: E402
 from bot.rules.document import FIELDS, AnalyzedDoc  # noqa: E402
-from bot.rules.speedups import IMPLEMENTATION  # noqa: E402
 from bot.rules.syntax import And, Leaf, Node, Not, Or  # noqa: E402
 
 SEED = 20261129
@@ -393,7 +392,6 @@ def run_size(
     result: dict[str, Any] = {
         "rules": n,
         "stories": len(docs),
-        "speedups": IMPLEMENTATION,
         "story_kb": round(sum(len(d.title) + len(d.text) for d in docs) / len(docs) / 1000, 2),
         "ours": ours,
         "ours_cold": cold,
@@ -500,8 +498,7 @@ def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         first = results[0]
         print(
             f"{first['stories']} stories, {first['story_kb']} KB average; vocabulary {VOCAB}; "
-            f"seed {SEED}; each size measured in a process of its own; "
-            f"C part: {first['speedups']}"
+            f"seed {SEED}; each size measured in a process of its own"
         )
         print_table(results)
     if args.json:

@@ -12,7 +12,6 @@ from operator import is_, itemgetter
 from typing import Any, TypeVar
 
 from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
-from bot.rules.speedups import compiled
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -67,12 +66,6 @@ WORD_MARK = "\n"
 _MISSING_STEM = _MISSING_WORD = NOT_SINGLE[0]
 
 
-# Where built, the C loops: chunks looked up, stems and their set in one pass; two-word
-# phrases and proximity in one scan of a field's stems.
-_chunk_singles = compiled.singles if compiled is not None else None
-_scan_near = compiled.near if compiled is not None else None
-
-
 class _Tokens:
     """One field cut into chunks and tokens.
 
@@ -95,12 +88,9 @@ class _Tokens:
         raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
         # Nearly every chunk is one token already seen: one look-up each, at C speed
         # (the cache analyses a chunk it has not seen).
-        if _chunk_singles is not None:
-            singles, flat, terms = _chunk_singles(raws, analyzer.single)
-        else:
-            singles = list(map(analyzer.single.__getitem__, raws))
-            flat = list(map(_FIRST, singles))
-            terms = set(flat)
+        singles = list(map(analyzer.single.__getitem__, raws))
+        flat = list(map(_FIRST, singles))
+        terms = set(flat)
         self.singles, self.flat, self.terms = singles, flat, terms
         self.multi: dict[int, RawInfo] = {}
         if _MISSING_STEM not in terms:
@@ -212,8 +202,7 @@ def _word_line(tokens: list[_Tokens]) -> str:
 def _positions(tokens: list[_Tokens], npos: Mapping[str, int]) -> Positions:
     """Positions belong to one field (title + text has none)."""
     (field,) = tokens
-    # Stems are interned (``Analyzer.stem``).
-    return Positions(field.flat, partial(field.joined, "stem", npos), interned=True)
+    return Positions(field.flat, partial(field.joined, "stem", npos))
 
 
 class AnalyzedDoc:
@@ -410,24 +399,20 @@ class Positions:
     more often is found in between with ``list.index``.
     """
 
-    __slots__ = ("_flat", "_interned", "_joined_of", "_joined", "_first", "_last", "_singles")
+    __slots__ = ("_flat", "_joined_of", "_joined", "_first", "_last", "_singles")
 
     def __init__(
         self,
         flat: list[str],
         joined: Callable[[], dict[str, list[tuple[int, int]]]],
-        interned: bool = False,
     ) -> None:
         """Positions of the keys in ``flat``.
 
         Args:
             flat: The key at each position.
             joined: Gives the joined compounds, when first needed.
-            interned: Every key in ``flat`` is an interned string (as stems are), so
-                ``near`` may compare interned keys by identity.
         """
         self._flat = flat
-        self._interned = interned
         self._joined_of = joined
         self._joined: dict[str, list[tuple[int, int]]] | None = None
         self._first: dict[str, int] | None = None
@@ -469,20 +454,18 @@ class Positions:
         """Whether ``a b`` occurs as a phrase (``slop`` None), or ``a`` and ``b`` within
         ``slop`` other words of each other in either order, for two different keys.
 
-        In C, one scan of the field's stems, with no table of positions. In Python,
-        for keys that each occur once here (most words of a story do).
+        Decided from the two positions when each key occurs once here (most words of a
+        story do).
 
         Returns:
             The answer, or None when it takes the full search: a key occurs as a joined
-            compound, or (in Python) more than once.
+            compound, or more than once.
         """
         joined = self._joined
         if joined is None:
             joined = self._joined = self._joined_of()
         if joined and (a in joined or b in joined):
             return None
-        if _scan_near is not None:
-            return _scan_near(self._flat, a, b, slop, self._interned)
         first = self._first
         if first is None:
             first = self._index()

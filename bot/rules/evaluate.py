@@ -424,8 +424,8 @@ def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
 
 def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase of two different plain words, or the two within N words (``"a b"~N``),
-    the commonest phrase of a rule: ``Positions.near`` decides it (one scan of the
-    field's stems, in C where built)."""
+    the commonest phrase of a rule: ``Positions.near`` decides it from the words'
+    first and last positions when it can."""
     (a,), (b,) = (alts[0] for alts in leaf.slots)
 
     def pair(
@@ -446,7 +446,7 @@ def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
             if _both <= terms[f]:
                 positions = d.stem_positions[f]
                 near = positions.near(_a, _b, _slop)
-                if near is None:  # a compound here (or, in Python, a repeat): full search
+                if near is None:  # a compound or a repeat here: full search
                     near = bool(_phrase_occurrences(positions, _leaf.slots, _slop, True))
                 if near:
                     return True

@@ -21,7 +21,7 @@ from operator import call, itemgetter
 from struct import Struct
 
 from bot.rules.analysis import HEAD, Memo, get_analyzer, prefix_key
-from bot.rules.checkset import Checks, new_checks
+from bot.rules.checkset import CheckSet
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
 from bot.rules.evaluate import CompiledRule, RuleMatch, Test, new_match
 from bot.rules.literals import required_pieces, trigrams
@@ -305,8 +305,8 @@ class _Posting:
     A story's work here is bound by memory latency, not by instructions: with 100,000
     rules, every object read is likely a cache miss. So the rules under a key are packed
     into one ``bytes`` object (its data inline, one read) of ``(check hash, slot)``
-    pairs of 64-bit ints, selected by the hashes of the story's keys (a ``Checks`` set,
-    in C where built) without reading any string or int object of the rule. A check on
+    pairs of 64-bit ints, selected by the hashes of the story's keys (a ``CheckSet``)
+    without reading any string or int object of the rule. A check on
     a title-and-text stem hashes the stem; a check on another kind or field group of key
     hashes its text, salted by kind and group. A hash collision only adds a candidate,
     which the exact evaluator then rejects.
@@ -400,14 +400,14 @@ class _DocKeys:
         self.index = index
         self.doc = doc
         self._cache: dict[tuple[str, str], set[str]] = {}
-        self._checks: Checks | None = None
+        self._checks: CheckSet | None = None
         self._spaces: set[tuple[str, str]] = set()
 
-    def checks(self, spaces: Iterable[tuple[str, str]]) -> Checks:
+    def checks(self, spaces: Iterable[tuple[str, str]]) -> CheckSet:
         """Hashes of the story's keys in the given check spaces, as ``_check_hashes``."""
         found = self._checks
         if found is None:
-            found = self._checks = new_checks()
+            found = self._checks = CheckSet()
             found.add_hashes(self.doc.terms[BODY])
             found.add(_NO_CHECK)
             self._spaces = {_BODY_STEMS}
