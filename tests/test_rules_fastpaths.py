@@ -209,7 +209,9 @@ def test_a_check_that_passes_by_hash_alone_still_needs_the_exact_test() -> None:
     assert index.match(DOC) == []
     # Post the rule once more with no check at all, as a colliding hash would.
     slot = index._slot_of[1]
-    (kind, group, text) = index._posted[slot][0]
+    placed = index._place(compile_rule("minsk AND warsaw"))
+    assert placed is not None
+    (kind, group, text), *_ = placed[0]
     index._postings[(kind, group)].add(text, slot, None)
     assert index.match(DOC) == []
 

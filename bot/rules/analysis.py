@@ -290,12 +290,17 @@ class Analyzer:
             self.single[core] = found
         return found
 
-    def _analyse_raw(self, chunk: str) -> RawInfo:
-        """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""
+    def _analyse_raw(self, chunk: str, cache: bool = True) -> RawInfo:
+        """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens;
+        ``cache`` keeps a plain word's analysis for the stories to come."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
             # Most chunks are one plain word wrapped in punctuation: no regex needed.
-            stem, word, _ = self._plain(core)
+            if cache:
+                stem, word, _ = self._plain(core)
+            else:
+                word = fold(core)
+                stem = self.stem(word)
             start = chunk.index(core)
             entry = Entry(stem, word, 0, 0, start, start + len(core))
             return RawInfo(1, (entry,), (stem,), (word,), (stem,), (word,), ())
@@ -349,7 +354,7 @@ class Analyzer:
         for raw in TOKEN_RE.findall(text):
             # Not cached: a rule is compiled once, and with many rules the analyses of
             # their words would only fill memory that stories never read.
-            info = self._analyse_raw(raw)
+            info = self._analyse_raw(raw, cache=False)
             if info.joined:
                 slots.append(((info.joined[0].stem,), info.pos_stems))
             else:
