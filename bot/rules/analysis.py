@@ -105,17 +105,9 @@ HEAD = 3
 
 
 def prefix_key(prefix: str) -> str:
-    """A prefix as rules are looked up by it: ``min`` -> ``min*``, one object per prefix
-    (a small table of its own, kept in cache, rather than the interpreter's big one)."""
-    found = _PREFIX_KEYS.get(prefix)
-    if found is None:
-        if len(_PREFIX_KEYS) >= _CACHE_LIMIT:
-            _PREFIX_KEYS.clear()
-        found = _PREFIX_KEYS[prefix] = prefix + "*"
-    return found
-
-
-_PREFIX_KEYS: dict[str, str] = {}
+    """A prefix as rules are looked up by it: ``min`` -> ``min*``, interned, so a
+    story's heads and the rules' keys are shared objects."""
+    return sys.intern(prefix + "*")
 
 
 # A chunk holding exactly one token: its (stem, folded word, ``prefix_key`` of its head).
@@ -182,10 +174,6 @@ class Analyzer:
         self._stemmer.maxCacheSize = 0
         self._stem_lock = threading.Lock()
         self.info = Memo(self._analyse_raw)
-        # Narrow views of ``info``, read per chunk by regex keys, word positions and offsets.
-        self.words: Memo[tuple[str, ...]] = Memo(self._words_of)
-        self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
-        self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
         # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
         # of a story: one look-up per chunk, and "Minsk" and "Minsk," share one tuple.
         # Filled by ``single_of`` as chunks are looked up; chunks of several tokens (or
@@ -245,22 +233,12 @@ class Analyzer:
 
     def clear_caches(self) -> None:
         """Forgets every analysed chunk (benchmarks use it to measure cold text)."""
-        for memo in (
-            self.info,
-            self.words,
-            self.pos_words,
-            self.npos,
-            self.single,
-        ):
-            memo.clear()
+        self.info.clear()
+        self.single.clear()
 
-    def _words_of(self, chunk: str) -> tuple[str, ...]:
-        """A chunk's distinct folded words (regex rules read them for every chunk); a
-        plain word wrapped in punctuation skips building the full RawInfo."""
-        core = chunk.strip(_EDGE_PUNCT)
-        if core.isalnum() and core.isprintable():
-            return (self._plain(core)[1],)
-        return self.info[chunk].words
+    def npos(self, chunk: str) -> int:
+        """How many token positions a chunk holds."""
+        return self.info[chunk].positions
 
     def single_of(self, chunk: str) -> Single | None:
         """(stem, word, head) of a chunk holding exactly one token, else None; cached in

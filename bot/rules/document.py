@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, chain, compress, repeat
@@ -108,11 +108,11 @@ class _Tokens:
         spliced += flat[done:]
         self.flat = spliced
 
-    def starts(self, npos: Mapping[str, int]) -> list[int]:
+    def starts(self, npos: Callable[[str], int]) -> list[int]:
         """Position of the first token of each chunk (``npos``: chunk -> its tokens)."""
-        return [0, *accumulate(map(npos.__getitem__, self.raws))]
+        return [0, *accumulate(map(npos, self.raws))]
 
-    def joined(self, attr: str, npos: Mapping[str, int]) -> dict[str, list[tuple[int, int]]]:
+    def joined(self, attr: str, npos: Callable[[str], int]) -> dict[str, list[tuple[int, int]]]:
         """Compounds (``e-mail`` as ``email``) spanning several positions, by their
         ``stem`` or ``word`` (``attr``)."""
         found: dict[str, list[tuple[int, int]]] = {}
@@ -199,7 +199,7 @@ def _word_line(tokens: list[_Tokens]) -> str:
     return "".join(t.word_line() for t in tokens)
 
 
-def _positions(tokens: list[_Tokens], npos: Mapping[str, int]) -> Positions:
+def _positions(tokens: list[_Tokens], npos: Callable[[str], int]) -> Positions:
     """Positions belong to one field (title + text has none)."""
     (field,) = tokens
     return Positions(field.flat, partial(field.joined, "stem", npos))
@@ -282,11 +282,11 @@ class AnalyzedDoc:
         key = ("word", field)
         found = self._memo.get(key)
         if found is None:
-            words, npos = self.analyzer.pos_words, self.analyzer.npos
+            info = self.analyzer.info
             tokens = self._fields[field]
             found = self._memo[key] = Positions(
-                list(chain.from_iterable(map(words.__getitem__, tokens.raws))),
-                partial(tokens.joined, "word", npos),
+                [word for raw in tokens.raws for word in info[raw].pos_words],
+                partial(tokens.joined, "word", self.analyzer.npos),
             )
         return found
 
@@ -379,17 +379,6 @@ class AnalyzedDoc:
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover
 
 
-_INTS: list[int] = []
-
-
-def _ints(n: int) -> list[int]:
-    """``list(range(n))``, sharing one set of int objects (past 256 each is allocated)."""
-    global _INTS
-    if len(_INTS) < n:
-        _INTS = list(range(max(n, 2 * len(_INTS))))
-    return _INTS[:n]
-
-
 class Positions:
     """Stem (or word) -> token positions in one field, worked out per key on demand.
 
@@ -445,9 +434,8 @@ class Positions:
     def _index(self) -> dict[str, int]:
         """Notes each key's first and last position; returns the first."""
         flat = self._flat
-        ints = _ints(len(flat))
-        self._last = dict(zip(flat, ints, strict=True))
-        first = self._first = dict(zip(reversed(flat), reversed(ints), strict=True))
+        self._last = dict(zip(flat, range(len(flat)), strict=True))
+        first = self._first = dict(zip(reversed(flat), range(len(flat) - 1, -1, -1), strict=True))
         return first
 
     def near(self, a: str, b: str, slop: int | None) -> bool | None:

@@ -21,7 +21,7 @@ from itertools import chain
 from operator import itemgetter
 from struct import Struct
 
-from bot.rules.analysis import HEAD, Memo, get_analyzer, prefix_key
+from bot.rules.analysis import HEAD, get_analyzer, prefix_key
 from bot.rules.checkset import CheckSet
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
 from bot.rules.evaluate import CompiledRule, RuleMatch, Test
@@ -59,8 +59,6 @@ class RuleIndex:
         self._free: list[int] = []
         self._postings: dict[tuple[str, str], _Posting] = {}
         self._always: set[int] = set()
-        words = self.analyzer.words
-        self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -318,8 +316,8 @@ class _DocKeys:
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
                 found = set(map(prefix_key, map(self.index._head_of, words)))
             else:
-                raws = chain.from_iterable(self.doc.chunks(f) for f in fields)
-                found = set(chain.from_iterable(map(self.index._grams.__getitem__, raws)))
+                words = chain.from_iterable(self.doc.word_set(f) for f in fields)
+                found = {gram for word in words for gram in trigrams(word)}
             self._cache[(kind, group)] = found
         return found
 
