@@ -72,7 +72,30 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_SPECIAL)
+    return "".join(c for c in decomposed if not _ignorable(c)).translate(_SPECIAL)
+
+
+def _ignorable(c: str) -> bool:
+    """A character that changes no word: a combining mark (an accent, once decomposed)
+    or an invisible format character (soft hyphen, zero-width space and joiners, word
+    joiner, byte-order mark, direction marks)."""
+    return unicodedata.combining(c) != 0 or unicodedata.category(c) == "Cf"
+
+
+def visible(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without its ignorable characters, so ``Bel\u00adarus`` and
+    ``be\u0301larus`` read as one word.
+
+    Returns:
+        The text, and for each of its characters the index in ``text`` (None when
+        nothing was dropped).
+    """
+    if text.isascii():
+        return text, None
+    kept = [i for i, c in enumerate(text) if not _ignorable(c)]
+    if len(kept) == len(text):
+        return text, None
+    return "".join(text[i] for i in kept), kept
 
 
 class Entry(NamedTuple):
@@ -285,7 +308,8 @@ class Analyzer:
         entries: list[Entry] = []
         joined: list[Entry] = []
         pos = 0
-        for match in TOKEN_RE.finditer(chunk):
+        seen, where = visible(chunk)
+        for match in TOKEN_RE.finditer(seen):
             parts, compound = self._parts(match.group())
             base = match.start()
             for i, (word, start, end) in enumerate(parts):
@@ -305,6 +329,10 @@ class Analyzer:
                 start, end = base + parts[0][1], base + parts[-1][2]
                 joined.append(Entry(self.stem(word), word.replace("'", ""), pos, last, start, end))
             pos += len(parts)
+        if where is not None:
+            # Offsets in the chunk as written, invisible characters included.
+            entries = [e._replace(start=where[e.start], end=where[e.end - 1] + 1) for e in entries]
+            joined = [e._replace(start=where[e.start], end=where[e.end - 1] + 1) for e in joined]
         every = entries + joined
         return RawInfo(
             positions=pos,
@@ -329,7 +357,7 @@ class Analyzer:
             The slots in order; empty when the text holds no letters or digits.
         """
         slots: list[tuple[tuple[str, ...], ...]] = []
-        for raw in TOKEN_RE.findall(text):
+        for raw in TOKEN_RE.findall(visible(text)[0]):
             # Not cached: a rule is compiled once, and with many rules the analyses of
             # their words would only fill memory that stories never read.
             info = self._analyse_raw(raw, cache=False)

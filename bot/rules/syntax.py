@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from bot.rules.analysis import Analyzer, fold
+from bot.rules.analysis import Analyzer, fold, visible
 from bot.rules.document import BODY, FIELDS
 from bot.rules.settings import RuleSettings, RuleSyntaxError
 
@@ -374,7 +374,7 @@ class _Parser:
                     "* is only allowed at the end of a word",
                     "a prefix such as sanction*",
                 )
-            stem = word[:-1]
+            stem = visible(word[:-1])[0]
             if stem and not _PREFIX_WORD_RE.fullmatch(stem):
                 raise _fail(
                     tok.column,
