@@ -19,14 +19,17 @@ is analysed by dictionary look-ups.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple, TypeVar
 
 import Stemmer
+from anyascii import anyascii
 
 # One compiled pattern finds every raw token; the per-token rules below are cached.
 TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019.,\-\u2010\u2011\u2013][^\W_]+)*")
@@ -40,7 +43,7 @@ _EDGE_PUNCT = "()[]{}<>.,;:!?\"'\u2018\u2019\u201c\u201d\u00ab\u00bb\u2026-\u201
 _SPECIAL = str.maketrans(
     {
         "ł": "l",
-        "đ": "d",
+        "đ": "dj",
         "ð": "d",
         "ø": "o",
         "æ": "ae",
@@ -56,15 +59,23 @@ _SPECIAL = str.maketrans(
 
 _V = TypeVar("_V")
 
+# Snowball languages written in a script of their own: their stemmer reads that script.
+_OWN_SCRIPT = frozenset(
+    {"arabic", "armenian", "greek", "hindi", "nepali", "russian", "tamil", "yiddish"}
+)
+
 # Caches are dropped wholesale past this many entries so memory stays bounded.
 _CACHE_LIMIT = 400_000
 
 
-def fold(text: str) -> str:
-    """Case-fold and strip accents: ``Łukašenka`` -> ``lukasenka``, ``Straße`` -> ``strasse``.
+def fold(text: str, transliterate: bool = True) -> str:
+    """Case-fold and strip accents: ``Łukašenka`` -> ``lukasenka``, ``Straße`` -> ``strasse``;
+    letters of other scripts are written in Latin ones: ``Лукашенко`` -> ``lukashenko``.
 
     Args:
         text: Any text.
+        transliterate: Write letters of other scripts in Latin letters (off for a
+            stemming language with a script of its own, such as Russian).
 
     Returns:
         The folded text (may be longer than the input, e.g. ``ß`` -> ``ss``).
@@ -72,7 +83,17 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not _ignorable(c)).translate(_SPECIAL)
+    folded = "".join(c for c in decomposed if not _ignorable(c)).translate(_SPECIAL)
+    if not transliterate or folded.isascii():
+        return folded
+    return "".join(c if c.isascii() or not c.isalnum() else _latin(c) for c in folded)
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin(letter: str) -> str:
+    """One letter or digit of another script in Latin letters. The soft and hard signs'
+    apostrophes are dropped: ``Беларусь`` is ``belarus``, one word."""
+    return anyascii(letter).lower().replace("'", "").replace('"', "")
 
 
 def _ignorable(c: str) -> bool:
@@ -192,6 +213,9 @@ class Analyzer:
             known = ", ".join(Stemmer.algorithms())
             raise ValueError(f"rules: no stemmer for language {language!r}; use one of {known}")
         self.language = language
+        # A stemmer for a language of another script stems that script: Cyrillic stays
+        # Cyrillic for Russian. Otherwise other scripts are read in Latin letters.
+        self.fold: Callable[[str], str] = partial(fold, transliterate=language not in _OWN_SCRIPT)
         self._stemmer = Stemmer.Stemmer(language)
         # Our chunk caches already remember stems; PyStemmer's own cache only slows misses.
         self._stemmer.maxCacheSize = 0
@@ -234,8 +258,7 @@ class Analyzer:
                 seg_start = match.end()
         return parts, segments > 1 and simple_segments and len(parts) > 1
 
-    @staticmethod
-    def _split_segment(segment: str, offset: int) -> list[tuple[str, int, int]]:
+    def _split_segment(self, segment: str, offset: int) -> list[tuple[str, int, int]]:
         """Applies the number / acronym / split rules to one hyphen-free segment."""
         if "." in segment or "," in segment:
             pieces = _DOT_COMMA_RE.split(segment)
@@ -244,14 +267,14 @@ class Analyzer:
                 return [(segment.replace(",", ""), offset, offset + len(segment))]
             if "," not in segment and all(len(p) == 1 and p.isalpha() for p in pieces):
                 # U.S, e.g: an acronym written with dots.
-                return [(fold("".join(pieces)), offset, offset + len(segment))]
+                return [(self.fold("".join(pieces)), offset, offset + len(segment))]
             out = []
             pos = offset
             for piece in pieces:
-                out.append((fold(piece), pos, pos + len(piece)))
+                out.append((self.fold(piece), pos, pos + len(piece)))
                 pos += len(piece) + 1
             return [p for p in out if p[0]]
-        folded = fold(segment)
+        folded = self.fold(segment)
         return [(folded, offset, offset + len(segment))] if folded else []
 
     def clear_caches(self) -> None:
@@ -284,7 +307,7 @@ class Analyzer:
         itself (a chunk of just that word reads the same)."""
         found = self.single.get(core)
         if found is None:
-            folded = fold(core)
+            folded = self.fold(core)
             found = _single(self.stem(folded), folded)
             if len(self.single) >= _CACHE_LIMIT:
                 self.single.clear()
@@ -300,7 +323,7 @@ class Analyzer:
             if cache:
                 stem, word, _ = self._plain(core)
             else:
-                word = fold(core)
+                word = self.fold(core)
                 stem = self.stem(word)
             start = chunk.index(core)
             entry = Entry(stem, word, 0, 0, start, start + len(core))

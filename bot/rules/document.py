@@ -11,7 +11,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import is_, itemgetter
 from typing import Any, TypeVar
 
-from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
+from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, prefix_key
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -337,7 +337,7 @@ class AnalyzedDoc:
                 pieces: list[str] = []
                 index: list[int] = []
                 for i, ch in enumerate(text):
-                    folded = fold(ch)
+                    folded = self.analyzer.fold(ch)
                     pieces.append(folded)
                     index.extend([i] * len(folded))
                 found = (

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from bot.rules.analysis import Analyzer, fold, visible
+from bot.rules.analysis import Analyzer, visible
 from bot.rules.document import BODY, FIELDS
 from bot.rules.settings import RuleSettings, RuleSyntaxError
 
@@ -381,7 +381,7 @@ class _Parser:
                     f"{word} is not a plain word before *",
                     "letters or digits before *, e.g. sanction*",
                 )
-            prefix = fold(stem)
+            prefix = self.analyzer.fold(stem)
             if len(prefix) < self.settings.min_prefix:
                 raise _fail(
                     tok.column,
