@@ -168,6 +168,11 @@ WORDS = [
     "1,300",
     "1300",
     "the",
+    "Беларусь",
+    "Лукашенко",
+    "lukashenko",
+    "Bel\u00adarus",
+    "be\u0301larus",
 ]
 PREFIXES = ["bel*", "pris*", "sanc*", "luka*", "rele*", "caf*", "kyi*"]
 REGEXES = [
