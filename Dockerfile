@@ -1,12 +1,6 @@
-# Build stage: a C compiler for the rule index's C part (bot/rules/_speedups.c).
 FROM python:3.11-slim AS build
-# DL3008 (pin apt package versions): gcc and libc6-dev must match the base image's
-# Debian release, and pinned versions vanish from its archive at every point release.
-# hadolint ignore=DL3008
-RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml README.md ./
 COPY bot ./bot
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -58,7 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.rules import Document, RuleIndex, RuleMatch, compile_rule  # noqa: E402
 from bot.rules.analysis import get_analyzer  # noqa: E402
 from bot.rules.document import FIELDS, AnalyzedDoc  # noqa: E402
-from bot.rules.speedups import IMPLEMENTATION  # noqa: E402
 from bot.rules.syntax import And, Leaf, Node, Not, Or  # noqa: E402
 
 SEED = 20261129
@@ -328,10 +327,6 @@ def run_size(
         built = RuleIndex()
         for i, rule in compiled:
             built.add(i, rule)
-        # As the service does after start: the long-lived rules need not be walked by
-        # every collection.
-        gc.collect()
-        gc.freeze()
         return built
 
     t0 = time.perf_counter()
@@ -350,7 +345,6 @@ def run_size(
     analyzer.clear_caches()
     cold, _, _ = _timed(index.match, docs, keep=_ids)
     del index
-    gc.unfreeze()
     index = build()
     warm_up(index.match)
     # Ours keeps rule ids while timed: explaining every match between two stories
@@ -387,13 +381,11 @@ def run_size(
                 f"story {k}: index and naive differ: {ours_matches} vs {naive_matches}"
             )
     ours_on_sample = statistics.median(ours_ns[k] for k in sample) / 1e6
-    gc.unfreeze()
 
     ours_pairs = {(k, rule_id) for k, ids in enumerate(ours_ids) for rule_id in ids}
     result: dict[str, Any] = {
         "rules": n,
         "stories": len(docs),
-        "speedups": IMPLEMENTATION,
         "story_kb": round(sum(len(d.title) + len(d.text) for d in docs) / len(docs) / 1000, 2),
         "ours": ours,
         "ours_cold": cold,
@@ -500,8 +492,7 @@ def _report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         first = results[0]
         print(
             f"{first['stories']} stories, {first['story_kb']} KB average; vocabulary {VOCAB}; "
-            f"seed {SEED}; each size measured in a process of its own; "
-            f"C part: {first['speedups']}"
+            f"seed {SEED}; each size measured in a process of its own"
         )
         print_table(results)
     if args.json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import signal
 import sys
 import urllib.error
@@ -193,10 +192,6 @@ async def run(settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
-        # The compiled rules live as long as the process: keep the garbage collector from
-        # walking a hundred thousand of them on every collection.
-        gc.collect()
-        gc.freeze()
         await stop.wait()
     finally:
         await app.stop()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.rules import RuleSettings, RuleSyntaxError, compile_rule
+from bot.rules import Document, RuleSettings, RuleSyntaxError, compile_rule
 
 # (query, column, words the message must contain)
 BAD = [
@@ -12,17 +14,17 @@ BAD = [
     ("", 1, "the rule is empty"),
     ("   ", 1, "the rule is empty"),
     # dangling operators
-    ("belarus AND", 12, "AND has nothing after it"),
-    ("belarus AND ", 13, "AND has nothing after it"),
+    ("belarus AND", 9, "the rule ends right after AND"),
+    ("belarus AND ", 9, "the rule ends right after AND"),
     ("AND belarus", 1, "AND has nothing before it"),
     ("OR belarus", 1, "OR has nothing before it"),
-    ("belarus OR", 11, "OR has nothing after it"),
+    ("belarus OR", 9, "the rule ends right after OR"),
     ("belarus OR OR minsk", 12, "OR has nothing after it"),
     ("belarus AND OR minsk", 13, "AND has nothing after it"),
-    ("belarus NOT", 12, "NOT has nothing after it"),
-    ("NOT", 4, "NOT has nothing after it"),
+    ("belarus NOT", 9, "the rule ends right after NOT"),
+    ("NOT", 1, "the rule ends right after NOT"),
     ("(belarus AND)", 13, "AND has nothing after it"),
-    ("belarus && ", 12, "&& has nothing after it"),
+    ("belarus && ", 9, "the rule ends right after &&"),
     ("- belarus", 1, "- has nothing after it"),
     ("belarus -", 9, "- has nothing after it"),
     ("belarus + minsk", 9, "+ has nothing after it"),
@@ -36,6 +38,14 @@ BAD = [
     ("(belarus))", 10, "this ) has no matching ("),
     ("()", 2, "the parentheses are empty"),
     ("belarus ( )", 11, "the parentheses are empty"),
+    ("Belarus AND (", 13, "the rule ends right after ("),
+    ("(", 1, "the rule ends right after ("),
+    ("title:(", 7, "the rule ends right after ("),
+    ("( OR belarus)", 3, "( has nothing after it"),
+    ("(" * 33 + "x" + ")" * 33, 33, "nests ( ) and NOT more than 32 levels deep"),
+    ("NOT " * 33 + "x", 129, "nests ( ) and NOT more than 32 levels deep"),
+    ("-" * 33 + "x", 33, "nests ( ) and NOT more than 32 levels deep"),
+    ("(" * 249 + "x" + ")" * 249, 33, "nests ( ) and NOT more than 32 levels deep"),
     # quotes and phrases
     ('"prisoner release', 1, "this quote is never closed"),
     ('belarus "prisoner', 9, "this quote is never closed"),
@@ -47,14 +57,14 @@ BAD = [
     ("belarus~5", 8, "~ (proximity) only works after a quoted phrase"),
     ("belarus~", 8, "~ (proximity) only works after a quoted phrase"),
     ("~5", 1, "~ (proximity) only works after a quoted phrase"),
-    ('"a b"~', 7, "~ must be followed by a number"),
+    ('"a b"~', 6, "~ must be followed by a number"),
     ('"a b"~x', 7, "~ must be followed by a number"),
     ('"a b"~500', 7, "~500 is too far apart"),
     # fields
     ("foo:bar", 1, "unknown field foo:"),
     ("belarus Subject:talks", 9, "unknown field Subject:"),
-    ("title:", 7, "title: has nothing after it"),
-    ("title: ", 8, "title: has nothing after it"),
+    ("title:", 1, "the rule ends right after title:"),
+    ("title: ", 1, "the rule ends right after title:"),
     ("title:)", 7, "title: has nothing after it"),
     ("title:url:belta", 7, "title: cannot be followed by url:"),
     ("title:-belarus", 7, "title: cannot be followed by -"),
@@ -91,17 +101,19 @@ def test_bad_query_is_refused_with_column(query: str, column: int, words: str) -
     assert err.column == column
     assert words in str(err)
     assert str(err).startswith(f"column {column}: ")
+    # the column points into the rule, at the part that is wrong
+    assert 1 <= err.column <= max(1, len(query))
     # the message always says what would have been accepted
     assert err.expected
     assert f"expected {err.expected}" in str(err)
 
 
 def test_error_is_a_value_error_with_readable_parts() -> None:
-    with pytest.raises(ValueError, match=r"^column 12: AND has nothing after it — expected"):
+    with pytest.raises(ValueError, match=r"^column 9: the rule ends right after AND — expected"):
         compile_rule("belarus AND")
     with pytest.raises(RuleSyntaxError) as caught:
         compile_rule("belarus AND")
-    assert caught.value.message == str(caught.value).removeprefix("column 12: ")
+    assert caught.value.message == str(caught.value).removeprefix("column 9: ")
     assert caught.value.expected == 'a word, a "phrase" or ( after AND'
 
 
@@ -165,3 +177,41 @@ def test_prefix_length_counts_folded_letters() -> None:
 )
 def test_edge_queries_are_accepted(query: str) -> None:
     assert compile_rule(query).query == query
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 1000 + "x" + ")" * 1000,
+        "NOT " * 2000 + "x",
+        "-" * 5000 + "x",
+        "title:(" + "(" * 999 + "x" + ")" * 1000,
+    ],
+)
+def test_deep_nesting_is_a_clean_error_under_a_long_length_limit(query: str) -> None:
+    """rules.max_length 10000 allows 1,000 levels of ( ): refused with a column, never a
+    RecursionError."""
+    with pytest.raises(RuleSyntaxError, match="more than 32 levels deep") as caught:
+        compile_rule(query, RuleSettings(max_length=10_000, max_terms=10_000))
+    assert 1 <= caught.value.column <= len(query)
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    compile_rule("(" * 32 + "belarus" + ")" * 32)
+    compile_rule("NOT " * 32 + "belarus")
+    assert compile_rule("NOT NOT belarus").match(Document(title="Belarus")) is not None
+
+
+PIECES = ["belarus", "AND", "OR", "NOT", "(", ")", "-", "+", '"', "title:", "*", "~", "/", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12))
+def test_every_error_names_something_inside_the_rule(parts: list[str]) -> None:
+    """Whatever the query, an error points at a column of it and names what is wrong."""
+    query = "".join(parts)
+    try:
+        compile_rule(query)
+    except RuleSyntaxError as err:
+        assert 1 <= err.column <= max(1, len(query))
+        assert "  " not in err.message and not err.message.startswith(" ")

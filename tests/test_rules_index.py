@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -120,57 +118,29 @@ def test_index_with_other_language_stems_stories_alike() -> None:
     assert [m.rule_id for m in index.match(Document(text="Die Häuser"))] == [1]
 
 
-def test_common_keys_are_rekeyed_and_results_stay_exact() -> None:
-    """After many stories the index moves rules off common words; matches never change."""
-    rng = random.Random(7)
-    common = ["said", "the", "minister", "today"]
-    rare = [f"name{i}" for i in range(40)]
-    rules = {}
-    for i in range(300):
-        words = [rng.choice(common), rng.choice(rare)]
-        rng.shuffle(words)
-        query = [
-            f"{words[0]} {words[1]}",
-            f'"{words[0]} {words[1]}"~3',
-            f"{words[0]} OR {words[1]}",
-        ][i % 3]
-        rules[i] = compile_rule(query)
+def test_a_rule_found_under_its_word_is_left_only_the_rest_to_test() -> None:
+    """`lukashenko AND "minister said"` is posted under its rarest-looking key, the long
+    word; a story that reaches it there runs only the phrase test, and matches stay
+    exactly those of the rule's own test."""
+    words = ["lukashenko", "tsikhanouskaya", "qa"]
+    rules = {i: compile_rule(f'{word} AND "minister said"') for i, word in enumerate(words)}
     index = RuleIndex()
     for rule_id, rule in rules.items():
         index.add(rule_id, rule)
-    for n in range(140):
-        text = " ".join(rng.choice(common) for _ in range(30)) + " " + " ".join(rng.sample(rare, 2))
-        doc = Document(title=f"story {n}", text=text)
-        assert index.match(doc) == naive(rules, doc)
-    # the rules keyed on a common word moved to their rare word
-    assert index._epoch >= 2
-    slots = [index._slot_of[rule_id] for rule_id in range(0, 300, 3)]
-    posted = [text for slot in slots for _, _, text in index._posted[slot]]
-    assert all(text.startswith("name") for text in posted)
-
-
-def test_a_rule_moved_onto_its_word_is_tested_in_full_by_the_story_that_moved_it() -> None:
-    """Found under its word, `qa AND "minister yesterday"` is left only its phrase to test.
-    It starts under "yesterday" (a long word looks rare); when that word turns out common
-    the rule moves under "qa", and the story that moves it, which holds the phrase but not
-    "qa", must still see the rule tested in full."""
-    words = [f"q{a}{b}" for a in "abc" for b in "xyz"]  # short: guessed common at first
-    rules = {i: compile_rule(f'{word} AND "minister yesterday"') for i, word in enumerate(words)}
-    index = RuleIndex()
-    for rule_id, rule in rules.items():
-        index.add(rule_id, rule)
-    assert {text for slot in range(len(words)) for _, _, text in index._posted[slot]} == {
-        "yesterday"
-    }
-    for n in range(80):
-        extra = f" {words[n % len(words)]}" if n % 10 == 9 else ""
-        doc = Document(title=f"story {n}", text=f"The minister yesterday said no.{extra}")
-        assert index.match(doc) == naive(rules, doc)
-    for rule_id in rules:
-        slot = index._slot_of[rule_id]
+    for rule_id in (0, 1):
         given = rules[rule_id].given
-        assert given is not None and index._tests[slot] is given[2]
-        assert [text for _, _, text in index._posted[slot]] == [given[1]]  # the word's stem
+        assert given is not None and index._tests[index._slot_of[rule_id]] is given[2]
+    # "qa" looks common (two letters): the rule is posted under "minist", tested in full.
+    assert index._tests[index._slot_of[2]] is rules[2].test
+    for text in [
+        "The minister said no to Lukashenko.",
+        "The minister, Lukashenko said.",
+        "Tsikhanouskaya: the minister said qa.",
+        "qa minister yesterday said",
+        "minister said",
+    ]:
+        doc = Document(title="story", text=text)
+        assert index.match(doc) == naive(rules, doc)
 
 
 # -- property: the index and the naive evaluator agree on random rules and stories --------
@@ -198,6 +168,11 @@ WORDS = [
     "1,300",
     "1300",
     "the",
+    "Беларусь",
+    "Лукашенко",
+    "lukashenko",
+    "Bel\u00adarus",
+    "be\u0301larus",
 ]
 PREFIXES = ["bel*", "pris*", "sanc*", "luka*", "rele*", "caf*", "kyi*"]
 REGEXES = [

@@ -380,8 +380,8 @@ def test_unknown_language_is_refused() -> None:
         ("Straße", "strasse", True),
         ("İstanbul", "istanbul", True),
         ("Ærø island", "aero", True),
-        ("Đoković", "djokovic", False),
-        ("Đoković", "dokovic", True),
+        ("Đoković", "djokovic", True),  # đ is dj, as Ђ in Serbian Cyrillic
+        ("Đoković", "dokovic", False),
         ("naïve", "naive", True),
         ("ﬁnance", "finance", True),
         ("O’Brien’s", "o'brien", True),

@@ -19,14 +19,17 @@ is analysed by dictionary look-ups.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import threading
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple, TypeVar
 
 import Stemmer
+from anyascii import anyascii
 
 # One compiled pattern finds every raw token; the per-token rules below are cached.
 TOKEN_RE = re.compile(r"[^\W_]+(?:['\u2019.,\-\u2010\u2011\u2013][^\W_]+)*")
@@ -40,7 +43,7 @@ _EDGE_PUNCT = "()[]{}<>.,;:!?\"'\u2018\u2019\u201c\u201d\u00ab\u00bb\u2026-\u201
 _SPECIAL = str.maketrans(
     {
         "ł": "l",
-        "đ": "d",
+        "đ": "dj",
         "ð": "d",
         "ø": "o",
         "æ": "ae",
@@ -56,15 +59,23 @@ _SPECIAL = str.maketrans(
 
 _V = TypeVar("_V")
 
+# Snowball languages written in a script of their own: their stemmer reads that script.
+_OWN_SCRIPT = frozenset(
+    {"arabic", "armenian", "greek", "hindi", "nepali", "russian", "tamil", "yiddish"}
+)
+
 # Caches are dropped wholesale past this many entries so memory stays bounded.
 _CACHE_LIMIT = 400_000
 
 
-def fold(text: str) -> str:
-    """Case-fold and strip accents: ``Łukašenka`` -> ``lukasenka``, ``Straße`` -> ``strasse``.
+def fold(text: str, transliterate: bool = True) -> str:
+    """Case-fold and strip accents: ``Łukašenka`` -> ``lukasenka``, ``Straße`` -> ``strasse``;
+    letters of other scripts are written in Latin ones: ``Лукашенко`` -> ``lukashenko``.
 
     Args:
         text: Any text.
+        transliterate: Write letters of other scripts in Latin letters (off for a
+            stemming language with a script of its own, such as Russian).
 
     Returns:
         The folded text (may be longer than the input, e.g. ``ß`` -> ``ss``).
@@ -72,7 +83,40 @@ def fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_SPECIAL)
+    folded = "".join(c for c in decomposed if not _ignorable(c)).translate(_SPECIAL)
+    if not transliterate or folded.isascii():
+        return folded
+    return "".join(c if c.isascii() or not c.isalnum() else _latin(c) for c in folded)
+
+
+@functools.lru_cache(maxsize=4096)
+def _latin(letter: str) -> str:
+    """One letter or digit of another script in Latin letters. The soft and hard signs'
+    apostrophes are dropped: ``Беларусь`` is ``belarus``, one word."""
+    return anyascii(letter).lower().replace("'", "").replace('"', "")
+
+
+def _ignorable(c: str) -> bool:
+    """A character that changes no word: a combining mark (an accent, once decomposed)
+    or an invisible format character (soft hyphen, zero-width space and joiners, word
+    joiner, byte-order mark, direction marks)."""
+    return unicodedata.combining(c) != 0 or unicodedata.category(c) == "Cf"
+
+
+def visible(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without its ignorable characters, so ``Bel\u00adarus`` and
+    ``be\u0301larus`` read as one word.
+
+    Returns:
+        The text, and for each of its characters the index in ``text`` (None when
+        nothing was dropped).
+    """
+    if text.isascii():
+        return text, None
+    kept = [i for i, c in enumerate(text) if not _ignorable(c)]
+    if len(kept) == len(text):
+        return text, None
+    return "".join(text[i] for i in kept), kept
 
 
 class Entry(NamedTuple):
@@ -105,17 +149,9 @@ HEAD = 3
 
 
 def prefix_key(prefix: str) -> str:
-    """A prefix as rules are looked up by it: ``min`` -> ``min*``, one object per prefix
-    (a small table of its own, kept in cache, rather than the interpreter's big one)."""
-    found = _PREFIX_KEYS.get(prefix)
-    if found is None:
-        if len(_PREFIX_KEYS) >= _CACHE_LIMIT:
-            _PREFIX_KEYS.clear()
-        found = _PREFIX_KEYS[prefix] = prefix + "*"
-    return found
-
-
-_PREFIX_KEYS: dict[str, str] = {}
+    """A prefix as rules are looked up by it: ``min`` -> ``min*``, interned, so a
+    story's heads and the rules' keys are shared objects."""
+    return sys.intern(prefix + "*")
 
 
 # A chunk holding exactly one token: its (stem, folded word, ``prefix_key`` of its head).
@@ -177,15 +213,14 @@ class Analyzer:
             known = ", ".join(Stemmer.algorithms())
             raise ValueError(f"rules: no stemmer for language {language!r}; use one of {known}")
         self.language = language
+        # A stemmer for a language of another script stems that script: Cyrillic stays
+        # Cyrillic for Russian. Otherwise other scripts are read in Latin letters.
+        self.fold: Callable[[str], str] = partial(fold, transliterate=language not in _OWN_SCRIPT)
         self._stemmer = Stemmer.Stemmer(language)
         # Our chunk caches already remember stems; PyStemmer's own cache only slows misses.
         self._stemmer.maxCacheSize = 0
         self._stem_lock = threading.Lock()
         self.info = Memo(self._analyse_raw)
-        # Narrow views of ``info``, read per chunk by regex keys, word positions and offsets.
-        self.words: Memo[tuple[str, ...]] = Memo(self._words_of)
-        self.pos_words: Memo[tuple[str, ...]] = Memo(lambda raw: self.info[raw].pos_words)
-        self.npos: Memo[int] = Memo(lambda raw: self.info[raw].positions)
         # Chunk -> (stem, word, head) for chunks of exactly one token, nearly every chunk
         # of a story: one look-up per chunk, and "Minsk" and "Minsk," share one tuple.
         # Filled by ``single_of`` as chunks are looked up; chunks of several tokens (or
@@ -223,8 +258,7 @@ class Analyzer:
                 seg_start = match.end()
         return parts, segments > 1 and simple_segments and len(parts) > 1
 
-    @staticmethod
-    def _split_segment(segment: str, offset: int) -> list[tuple[str, int, int]]:
+    def _split_segment(self, segment: str, offset: int) -> list[tuple[str, int, int]]:
         """Applies the number / acronym / split rules to one hyphen-free segment."""
         if "." in segment or "," in segment:
             pieces = _DOT_COMMA_RE.split(segment)
@@ -233,34 +267,24 @@ class Analyzer:
                 return [(segment.replace(",", ""), offset, offset + len(segment))]
             if "," not in segment and all(len(p) == 1 and p.isalpha() for p in pieces):
                 # U.S, e.g: an acronym written with dots.
-                return [(fold("".join(pieces)), offset, offset + len(segment))]
+                return [(self.fold("".join(pieces)), offset, offset + len(segment))]
             out = []
             pos = offset
             for piece in pieces:
-                out.append((fold(piece), pos, pos + len(piece)))
+                out.append((self.fold(piece), pos, pos + len(piece)))
                 pos += len(piece) + 1
             return [p for p in out if p[0]]
-        folded = fold(segment)
+        folded = self.fold(segment)
         return [(folded, offset, offset + len(segment))] if folded else []
 
     def clear_caches(self) -> None:
         """Forgets every analysed chunk (benchmarks use it to measure cold text)."""
-        for memo in (
-            self.info,
-            self.words,
-            self.pos_words,
-            self.npos,
-            self.single,
-        ):
-            memo.clear()
+        self.info.clear()
+        self.single.clear()
 
-    def _words_of(self, chunk: str) -> tuple[str, ...]:
-        """A chunk's distinct folded words (regex rules read them for every chunk); a
-        plain word wrapped in punctuation skips building the full RawInfo."""
-        core = chunk.strip(_EDGE_PUNCT)
-        if core.isalnum() and core.isprintable():
-            return (self._plain(core)[1],)
-        return self.info[chunk].words
+    def npos(self, chunk: str) -> int:
+        """How many token positions a chunk holds."""
+        return self.info[chunk].positions
 
     def single_of(self, chunk: str) -> Single | None:
         """(stem, word, head) of a chunk holding exactly one token, else None; cached in
@@ -283,26 +307,32 @@ class Analyzer:
         itself (a chunk of just that word reads the same)."""
         found = self.single.get(core)
         if found is None:
-            folded = fold(core)
+            folded = self.fold(core)
             found = _single(self.stem(folded), folded)
             if len(self.single) >= _CACHE_LIMIT:
                 self.single.clear()
             self.single[core] = found
         return found
 
-    def _analyse_raw(self, chunk: str) -> RawInfo:
-        """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens."""
+    def _analyse_raw(self, chunk: str, cache: bool = True) -> RawInfo:
+        """Analyses a whitespace-free chunk of text (``"(U.S.-led,"``) into its tokens;
+        ``cache`` keeps a plain word's analysis for the stories to come."""
         core = chunk.strip(_EDGE_PUNCT)
         if core.isalnum() and core.isprintable():
             # Most chunks are one plain word wrapped in punctuation: no regex needed.
-            stem, word, _ = self._plain(core)
+            if cache:
+                stem, word, _ = self._plain(core)
+            else:
+                word = self.fold(core)
+                stem = self.stem(word)
             start = chunk.index(core)
             entry = Entry(stem, word, 0, 0, start, start + len(core))
             return RawInfo(1, (entry,), (stem,), (word,), (stem,), (word,), ())
         entries: list[Entry] = []
         joined: list[Entry] = []
         pos = 0
-        for match in TOKEN_RE.finditer(chunk):
+        seen, where = visible(chunk)
+        for match in TOKEN_RE.finditer(seen):
             parts, compound = self._parts(match.group())
             base = match.start()
             for i, (word, start, end) in enumerate(parts):
@@ -322,6 +352,10 @@ class Analyzer:
                 start, end = base + parts[0][1], base + parts[-1][2]
                 joined.append(Entry(self.stem(word), word.replace("'", ""), pos, last, start, end))
             pos += len(parts)
+        if where is not None:
+            # Offsets in the chunk as written, invisible characters included.
+            entries = [e._replace(start=where[e.start], end=where[e.end - 1] + 1) for e in entries]
+            joined = [e._replace(start=where[e.start], end=where[e.end - 1] + 1) for e in joined]
         every = entries + joined
         return RawInfo(
             positions=pos,
@@ -346,10 +380,10 @@ class Analyzer:
             The slots in order; empty when the text holds no letters or digits.
         """
         slots: list[tuple[tuple[str, ...], ...]] = []
-        for raw in TOKEN_RE.findall(text):
+        for raw in TOKEN_RE.findall(visible(text)[0]):
             # Not cached: a rule is compiled once, and with many rules the analyses of
             # their words would only fill memory that stories never read.
-            info = self._analyse_raw(raw)
+            info = self._analyse_raw(raw, cache=False)
             if info.joined:
                 slots.append(((info.joined[0].stem,), info.pos_stems))
             else:

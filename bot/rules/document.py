@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate, chain, compress, repeat
 from operator import is_, itemgetter
 from typing import Any, TypeVar
 
-from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, fold, prefix_key
-from bot.rules.speedups import compiled
+from bot.rules.analysis import HEAD, NOT_SINGLE, Analyzer, RawInfo, prefix_key
 
 FIELDS = ("title", "text", "source", "url", "author")
 # A rule term without a field searches the title and the text.
@@ -67,12 +66,6 @@ WORD_MARK = "\n"
 _MISSING_STEM = _MISSING_WORD = NOT_SINGLE[0]
 
 
-# Where built, the C loops: chunks looked up, stems and their set in one pass; two-word
-# phrases and proximity in one scan of a field's stems.
-_chunk_singles = compiled.singles if compiled is not None else None
-_scan_near = compiled.near if compiled is not None else None
-
-
 class _Tokens:
     """One field cut into chunks and tokens.
 
@@ -95,12 +88,9 @@ class _Tokens:
         raws = self.raws = (lowered if len(lowered) == len(text) else text).split()
         # Nearly every chunk is one token already seen: one look-up each, at C speed
         # (the cache analyses a chunk it has not seen).
-        if _chunk_singles is not None:
-            singles, flat, terms = _chunk_singles(raws, analyzer.single)
-        else:
-            singles = list(map(analyzer.single.__getitem__, raws))
-            flat = list(map(_FIRST, singles))
-            terms = set(flat)
+        singles = list(map(analyzer.single.__getitem__, raws))
+        flat = list(map(_FIRST, singles))
+        terms = set(flat)
         self.singles, self.flat, self.terms = singles, flat, terms
         self.multi: dict[int, RawInfo] = {}
         if _MISSING_STEM not in terms:
@@ -118,11 +108,11 @@ class _Tokens:
         spliced += flat[done:]
         self.flat = spliced
 
-    def starts(self, npos: Mapping[str, int]) -> list[int]:
+    def starts(self, npos: Callable[[str], int]) -> list[int]:
         """Position of the first token of each chunk (``npos``: chunk -> its tokens)."""
-        return [0, *accumulate(map(npos.__getitem__, self.raws))]
+        return [0, *accumulate(map(npos, self.raws))]
 
-    def joined(self, attr: str, npos: Mapping[str, int]) -> dict[str, list[tuple[int, int]]]:
+    def joined(self, attr: str, npos: Callable[[str], int]) -> dict[str, list[tuple[int, int]]]:
         """Compounds (``e-mail`` as ``email``) spanning several positions, by their
         ``stem`` or ``word`` (``attr``)."""
         found: dict[str, list[tuple[int, int]]] = {}
@@ -209,11 +199,10 @@ def _word_line(tokens: list[_Tokens]) -> str:
     return "".join(t.word_line() for t in tokens)
 
 
-def _positions(tokens: list[_Tokens], npos: Mapping[str, int]) -> Positions:
+def _positions(tokens: list[_Tokens], npos: Callable[[str], int]) -> Positions:
     """Positions belong to one field (title + text has none)."""
     (field,) = tokens
-    # Stems are interned (``Analyzer.stem``).
-    return Positions(field.flat, partial(field.joined, "stem", npos), interned=True)
+    return Positions(field.flat, partial(field.joined, "stem", npos))
 
 
 class AnalyzedDoc:
@@ -293,11 +282,11 @@ class AnalyzedDoc:
         key = ("word", field)
         found = self._memo.get(key)
         if found is None:
-            words, npos = self.analyzer.pos_words, self.analyzer.npos
+            info = self.analyzer.info
             tokens = self._fields[field]
             found = self._memo[key] = Positions(
-                list(chain.from_iterable(map(words.__getitem__, tokens.raws))),
-                partial(tokens.joined, "word", npos),
+                [word for raw in tokens.raws for word in info[raw].pos_words],
+                partial(tokens.joined, "word", self.analyzer.npos),
             )
         return found
 
@@ -348,7 +337,7 @@ class AnalyzedDoc:
                 pieces: list[str] = []
                 index: list[int] = []
                 for i, ch in enumerate(text):
-                    folded = fold(ch)
+                    folded = self.analyzer.fold(ch)
                     pieces.append(folded)
                     index.extend([i] * len(folded))
                 found = (
@@ -390,17 +379,6 @@ class AnalyzedDoc:
         raise AssertionError(f"no token at position {pos}")  # pragma: no cover
 
 
-_INTS: list[int] = []
-
-
-def _ints(n: int) -> list[int]:
-    """``list(range(n))``, sharing one set of int objects (past 256 each is allocated)."""
-    global _INTS
-    if len(_INTS) < n:
-        _INTS = list(range(max(n, 2 * len(_INTS))))
-    return _INTS[:n]
-
-
 class Positions:
     """Stem (or word) -> token positions in one field, worked out per key on demand.
 
@@ -410,24 +388,20 @@ class Positions:
     more often is found in between with ``list.index``.
     """
 
-    __slots__ = ("_flat", "_interned", "_joined_of", "_joined", "_first", "_last", "_singles")
+    __slots__ = ("_flat", "_joined_of", "_joined", "_first", "_last", "_singles")
 
     def __init__(
         self,
         flat: list[str],
         joined: Callable[[], dict[str, list[tuple[int, int]]]],
-        interned: bool = False,
     ) -> None:
         """Positions of the keys in ``flat``.
 
         Args:
             flat: The key at each position.
             joined: Gives the joined compounds, when first needed.
-            interned: Every key in ``flat`` is an interned string (as stems are), so
-                ``near`` may compare interned keys by identity.
         """
         self._flat = flat
-        self._interned = interned
         self._joined_of = joined
         self._joined: dict[str, list[tuple[int, int]]] | None = None
         self._first: dict[str, int] | None = None
@@ -460,29 +434,26 @@ class Positions:
     def _index(self) -> dict[str, int]:
         """Notes each key's first and last position; returns the first."""
         flat = self._flat
-        ints = _ints(len(flat))
-        self._last = dict(zip(flat, ints, strict=True))
-        first = self._first = dict(zip(reversed(flat), reversed(ints), strict=True))
+        self._last = dict(zip(flat, range(len(flat)), strict=True))
+        first = self._first = dict(zip(reversed(flat), range(len(flat) - 1, -1, -1), strict=True))
         return first
 
     def near(self, a: str, b: str, slop: int | None) -> bool | None:
         """Whether ``a b`` occurs as a phrase (``slop`` None), or ``a`` and ``b`` within
         ``slop`` other words of each other in either order, for two different keys.
 
-        In C, one scan of the field's stems, with no table of positions. In Python,
-        for keys that each occur once here (most words of a story do).
+        Decided from the two positions when each key occurs once here (most words of a
+        story do).
 
         Returns:
             The answer, or None when it takes the full search: a key occurs as a joined
-            compound, or (in Python) more than once.
+            compound, or more than once.
         """
         joined = self._joined
         if joined is None:
             joined = self._joined = self._joined_of()
         if joined and (a in joined or b in joined):
             return None
-        if _scan_near is not None:
-            return _scan_near(self._flat, a, b, slop, self._interned)
         first = self._first
         if first is None:
             first = self._index()

@@ -20,14 +20,12 @@ Occurrences = list[tuple[int, int]]
 Why = tuple[tuple[str, ...], dict[str, list[tuple[int, int]]]]
 
 
-class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
+class RuleMatch:
     """A rule that matched a story, and where.
 
     Working out *where* costs more than deciding *whether*, and most matches of a big
-    deployment are never shown (chat muted, story already alerted). So ``terms`` and
-    ``spans`` are computed on first access, and kept with the story's analysis. A
-    match is a tuple (rule id, rule, story) underneath, so an index makes its matches
-    without running Python code per match.
+    deployment are never shown (chat muted, story already alerted), so ``terms`` and
+    ``spans`` are computed on first access and kept with the story's analysis.
 
     Attributes:
         rule_id: The rule's id.
@@ -36,18 +34,15 @@ class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
             Document strings, for highlighting.
     """
 
-    __slots__ = ()
+    __slots__ = ("rule_id", "rule", "adoc")
 
-    def __new__(cls, rule_id: int, rule: CompiledRule, adoc: AnalyzedDoc) -> RuleMatch:
-        return tuple.__new__(cls, (rule_id, rule, adoc))
-
-    @property
-    def rule_id(self) -> int:
-        return self[0]
+    def __init__(self, rule_id: int, rule: CompiledRule, adoc: AnalyzedDoc) -> None:
+        self.rule_id = rule_id
+        self.rule = rule
+        self.adoc = adoc
 
     def _explained(self) -> Why:
-        _, rule, adoc = self
-        return adoc.remember(("why", rule), rule.explain, adoc)
+        return self.adoc.remember(("why", self.rule), self.rule.explain, self.adoc)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -62,10 +57,6 @@ class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
             return NotImplemented
         return (self.rule_id, self._explained()) == (other.rule_id, other._explained())
 
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
     def __hash__(self) -> int:
         return hash((self.rule_id, self.terms))
 
@@ -73,30 +64,26 @@ class RuleMatch(tuple[int, "CompiledRule", AnalyzedDoc]):
         return f"RuleMatch(rule_id={self.rule_id!r}, terms={self.terms!r}, spans={self.spans!r})"
 
 
-# Makes a RuleMatch from a (rule id, rule, story) tuple, in C.
-new_match: Callable[[tuple[int, CompiledRule, AnalyzedDoc]], RuleMatch] = partial(
-    tuple.__new__, RuleMatch
-)
-
-
 class CompiledRule:
     """A parsed rule with its evaluator prepared; compile once, match many stories.
 
+    A rule keeps its query text and its test, not its syntax tree: a deployment holds
+    every rule of every chat, and the tree would double the memory of each. ``root``
+    parses the query again for the rare reader (indexing, explaining a match).
+
     Attributes:
         query: The rule as the user typed it.
-        root: Its syntax tree.
         settings: The settings it was compiled with.
+        test: Whether a story matches the rule.
     """
 
-    __slots__ = ("query", "root", "settings", "analyzer", "_regexes", "test", "given")
+    __slots__ = ("query", "settings", "analyzer", "test", "given")
 
     def __init__(self, query: str, root: Node, settings: RuleSettings) -> None:
         """Prepares the evaluator; use ``compile_rule`` rather than this."""
         self.query = query
-        self.root = root
         self.settings = settings
         self.analyzer = get_analyzer(settings.language)
-        self._regexes: dict[str, re2._Regexp] | None = None  # most rules hold none
         # (group, stem, rest) when the rule is one word, or one word AND one other part:
         # ``rest`` decides the rule for a story known to hold the word (an index that
         # finds the rule under that word runs ``rest`` alone).
@@ -104,7 +91,12 @@ class CompiledRule:
         term = _single_term(root)
         if term is not None:
             self.given = (*term, _always)
-        self.test: Test = self._build(root)
+        self.test: Test = self._build(root, top=True)
+
+    @property
+    def root(self) -> Node:
+        """The rule's syntax tree (parsed again: the rule compiled, so it parses)."""
+        return parse(self.query, self.settings, self.analyzer)
 
     def __repr__(self) -> str:
         return f"CompiledRule({self.query!r})"
@@ -133,8 +125,9 @@ class CompiledRule:
         """The positive parts of a matching rule that occur, and their spans by field."""
         labels: dict[str, None] = {}
         spans: dict[str, set[tuple[int, int]]] = {}
+        regexes: dict[str, re2._Regexp] = {}
         for leaf in _positive_leaves(self.root):
-            found = self._leaf_spans(leaf, adoc)
+            found = _leaf_spans(leaf, adoc, regexes)
             if found:
                 labels[leaf.label] = None
                 for name, pairs in found.items():
@@ -143,18 +136,13 @@ class CompiledRule:
 
     # -- building the boolean test -------------------------------------------------
 
-    # Tests are small functions whose data sit in their default arguments: calling one
-    # reads the function and one tuple of defaults, where a closure would read a cell
-    # per variable. With 100,000 rules in memory each object read is a likely cache
-    # miss, and a story tests dozens of candidate rules.
-
-    def _build(self, node: Node) -> Test:
+    def _build(self, node: Node, top: bool = False) -> Test:
         if isinstance(node, Leaf):
             return self._build_leaf(node)
         if isinstance(node, Not):
             term = _single_term(node.child)
             if term is not None:
-                return _set_test(term[0], none=frozenset({term[1]}))
+                return _set_test(term[0], none=(term[1],))
             return _negate(self._build(node.child))
         if isinstance(node, Or):
             # Plain words of one field group: one set operation.
@@ -166,13 +154,13 @@ class CompiledRule:
                     words.setdefault(term[0], set()).add(term[1])
                 else:
                     others.append(self._build(child))
-            tests = [_set_test(g, anys=(frozenset(w),)) for g, w in words.items()]
+            tests = [_set_test(g, anys=(tuple(w),)) for g, w in words.items()]
             return _any_test(tests + others)
         # AND: per field group, the words needed, the words excluded and the word groups
         # of which one is needed, all tested in one call.
         need: dict[str, set[str]] = {}
         none: dict[str, set[str]] = {}
-        anys: dict[str, list[frozenset[str]]] = {}
+        anys: dict[str, list[tuple[str, ...]]] = {}
         rest: list[Test] = []
         for child in node.children:
             term = _single_term(child)
@@ -187,20 +175,20 @@ class CompiledRule:
                 groups = {t[0] for t in terms if t is not None}
                 if None not in terms and len(groups) == 1:
                     anys.setdefault(groups.pop(), []).append(
-                        frozenset(t[1] for t in terms if t is not None)
+                        tuple({t[1]: None for t in terms if t is not None})
                     )
                     continue
             rest.append(self._build(child))
         sets = [
             _set_test(
                 g,
-                need=frozenset(need.get(g, ())),
+                need=tuple(need.get(g, ())),
                 anys=tuple(anys.get(g, ())),
-                none=frozenset(none.get(g, ())),
+                none=tuple(none.get(g, ())),
             )
             for g in dict.fromkeys([*need, *anys, *none])
         ]
-        if node is self.root and len(node.children) == 2 and len(rest) == 1 and len(need) == 1:
+        if top and len(node.children) == 2 and len(rest) == 1 and len(need) == 1:
             ((group, stems),) = need.items()
             if len(stems) == 1 and not anys and not none:
                 self.given = (group, next(iter(stems)), rest[0])
@@ -213,55 +201,46 @@ class CompiledRule:
         if leaf.kind == "prefix":
             return _prefix_test(leaf.text, group)
         if leaf.kind == "regex":
-            return _regex_test(self._regex(leaf.text), fields)
+            return _regex_test(re2.compile(leaf.text, re2_options()), fields)
         single = _single_term(leaf)
         if single is not None:
-            return _set_test(group, need=frozenset({single[1]}))
+            return _set_test(group, need=(single[1],))
         if all(len(alts) == 1 and len(alts[0]) == 1 for alts in leaf.slots):
             if len(leaf.slots) == 2 and leaf.slots[0] != leaf.slots[1]:
                 return _pair_test(leaf, fields)
             return _plain_phrase_test(leaf, fields)
         return _phrase_test(leaf, fields)
 
-    def _regex(self, pattern: str) -> re2._Regexp:
-        if self._regexes is None:
-            self._regexes = {}
-        regex = self._regexes.get(pattern)
-        if regex is None:
-            regex = self._regexes[pattern] = re2.compile(pattern, re2_options())
-        return regex
 
-    # -- explaining ----------------------------------------------------------------
-
-    def _leaf_spans(self, leaf: Leaf, d: AnalyzedDoc) -> dict[str, list[tuple[int, int]]]:
-        """Field -> original char spans where one leaf occurs (empty dict: nowhere)."""
-        out: dict[str, list[tuple[int, int]]] = {}
-        single = _single_term(leaf)
-        for name in GROUP_FIELDS[leaf.group]:
-            if leaf.kind == "regex":
-                regex = self._regex(leaf.text)
-                text, index = d.folded(name)
-                if regex.search(text) is None:
-                    continue
-                # An empty match (e.g. /x*/) still counts; it just highlights nothing.
-                spans = [
-                    d.to_original(name, m.start(), m.end(), index) for m in regex.finditer(text)
-                ]
-                out[name] = [span for span in spans if span[1] > span[0]]
+def _leaf_spans(
+    leaf: Leaf, d: AnalyzedDoc, regexes: dict[str, re2._Regexp]
+) -> dict[str, list[tuple[int, int]]]:
+    """Field -> original char spans where one leaf occurs (empty dict: nowhere)."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    single = _single_term(leaf)
+    for name in GROUP_FIELDS[leaf.group]:
+        if leaf.kind == "regex":
+            regex = regexes.get(leaf.text)
+            if regex is None:
+                regex = regexes[leaf.text] = re2.compile(leaf.text, re2_options())
+            text, index = d.folded(name)
+            if regex.search(text) is None:
                 continue
-            if single is not None:
-                if single[1] not in d.terms[name]:
-                    continue
-                occurrences = d.positions(name)[single[1]]
-            elif leaf.kind == "prefix":
-                occurrences = _prefix_occurrences(d, name, leaf.text)
-            else:
-                occurrences = _phrase_occurrences(
-                    d.positions(name), leaf.slots, leaf.slop, first=False
-                )
-            if occurrences:
-                out[name] = [d.char_span(name, a, b) for a, b in occurrences]
-        return out
+            # An empty match (e.g. /x*/) still counts; it just highlights nothing.
+            spans = [d.to_original(name, m.start(), m.end(), index) for m in regex.finditer(text)]
+            out[name] = [span for span in spans if span[1] > span[0]]
+            continue
+        if single is not None:
+            if single[1] not in d.terms[name]:
+                continue
+            occurrences = d.positions(name)[single[1]]
+        elif leaf.kind == "prefix":
+            occurrences = _prefix_occurrences(d, name, leaf.text)
+        else:
+            occurrences = _phrase_occurrences(d.positions(name), leaf.slots, leaf.slop, first=False)
+        if occurrences:
+            out[name] = [d.char_span(name, a, b) for a, b in occurrences]
+    return out
 
 
 def _single_term(node: Node) -> tuple[str, str] | None:
@@ -273,50 +252,58 @@ def _single_term(node: Node) -> tuple[str, str] | None:
     return None
 
 
+# Each test is a module-level function with its rule's data bound by ``partial``: one
+# small object per test, where a closure costs a function object and a cell per
+# variable, in every rule.
+
+
 def _set_test(
     group: str,
-    need: frozenset[str] = frozenset(),
-    anys: tuple[frozenset[str], ...] = (),
-    none: frozenset[str] = frozenset(),
+    need: tuple[str, ...] = (),
+    anys: tuple[tuple[str, ...], ...] = (),
+    none: tuple[str, ...] = (),
 ) -> Test:
-    """All of ``need``, one of each of ``anys`` and none of ``none`` in a field group."""
+    """All of ``need``, one of each of ``anys`` and none of ``none`` in a field group.
+
+    The stems are held in tuples, which the story's set reads at C speed
+    (``issuperset``, ``isdisjoint``): a frozenset of two stems takes three times the
+    memory, in every rule.
+    """
     if not anys and not none:
         if len(need) == 1:
-            (stem,) = need
-
-            def has(d: AnalyzedDoc, _stem: str = stem, _group: str = group) -> bool:
-                return _stem in d.terms[_group]
-
-            return has
-
-        def has_all(d: AnalyzedDoc, _need: frozenset[str] = need, _group: str = group) -> bool:
-            return _need <= d.terms[_group]
-
-        return has_all
+            return partial(_has, need[0], group)
+        return partial(_has_all, need, group)
     if not need and not none and len(anys) == 1:
-        (alts,) = anys
+        return partial(_has_any, anys[0], group)
+    return partial(_sets, group, need, anys, none)
 
-        def has_any(d: AnalyzedDoc, _alts: frozenset[str] = alts, _group: str = group) -> bool:
-            return not _alts.isdisjoint(d.terms[_group])
 
-        return has_any
+def _has(stem: str, group: str, d: AnalyzedDoc) -> bool:
+    return stem in d.terms[group]
 
-    def sets(
-        d: AnalyzedDoc,
-        _group: str = group,
-        _need: frozenset[str] = need,
-        _anys: tuple[frozenset[str], ...] = anys,
-        _none: frozenset[str] = none,
-    ) -> bool:
-        terms = d.terms[_group]
-        if not _need <= terms:
+
+def _has_all(need: tuple[str, ...], group: str, d: AnalyzedDoc) -> bool:
+    return d.terms[group].issuperset(need)
+
+
+def _has_any(alts: tuple[str, ...], group: str, d: AnalyzedDoc) -> bool:
+    return not d.terms[group].isdisjoint(alts)
+
+
+def _sets(
+    group: str,
+    need: tuple[str, ...],
+    anys: tuple[tuple[str, ...], ...],
+    none: tuple[str, ...],
+    d: AnalyzedDoc,
+) -> bool:
+    terms = d.terms[group]
+    if not terms.issuperset(need):
+        return False
+    for alts in anys:
+        if terms.isdisjoint(alts):
             return False
-        for alts in _anys:
-            if alts.isdisjoint(terms):
-                return False
-        return _none.isdisjoint(terms)
-
-    return sets
+    return terms.isdisjoint(none)
 
 
 def _always(d: AnalyzedDoc) -> bool:
@@ -325,155 +312,134 @@ def _always(d: AnalyzedDoc) -> bool:
 
 
 def _negate(inner: Test) -> Test:
-    def negated(d: AnalyzedDoc, _inner: Test = inner) -> bool:
-        return not _inner(d)
+    return partial(_not, inner)
 
-    return negated
+
+def _not(inner: Test, d: AnalyzedDoc) -> bool:
+    return not inner(d)
 
 
 def _all_test(parts: list[Test]) -> Test:
-    if len(parts) == 1:
-        return parts[0]
+    return parts[0] if len(parts) == 1 else partial(_every, tuple(parts))
 
-    def every(d: AnalyzedDoc, _parts: tuple[Test, ...] = tuple(parts)) -> bool:
-        for part in _parts:  # noqa: SIM110 (no generator per call)
-            if not part(d):
-                return False
-        return True
 
-    return every
+def _every(parts: tuple[Test, ...], d: AnalyzedDoc) -> bool:
+    for part in parts:  # noqa: SIM110 (a generator per call costs more)
+        if not part(d):
+            return False
+    return True
 
 
 def _any_test(parts: list[Test]) -> Test:
-    if len(parts) == 1:
-        return parts[0]
+    return parts[0] if len(parts) == 1 else partial(_some, tuple(parts))
 
-    def some(d: AnalyzedDoc, _parts: tuple[Test, ...] = tuple(parts)) -> bool:
-        for part in _parts:  # noqa: SIM110 (no generator per call)
-            if part(d):
-                return True
-        return False
 
-    return some
+def _some(parts: tuple[Test, ...], d: AnalyzedDoc) -> bool:
+    for part in parts:  # noqa: SIM110 (a generator per call costs more)
+        if part(d):
+            return True
+    return False
 
 
 def _prefix_test(prefix: str, group: str) -> Test:
     if len(prefix) < HEAD:
-
-        def short(d: AnalyzedDoc, _mark: str = WORD_MARK + prefix, _group: str = group) -> bool:
-            return _mark in d.word_lines[_group]
-
-        return short
-
+        return partial(_short_prefix, WORD_MARK + prefix, group)
     # The story's heads (a set look-up) decide three letters, and rule out most longer
     # prefixes before the search of the words.
-    def prefixed(
-        d: AnalyzedDoc,
-        _key: str = prefix_key(prefix[:HEAD]),
-        _mark: str | None = WORD_MARK + prefix if len(prefix) > HEAD else None,
-        _group: str = group,
-    ) -> bool:
-        return _key in d.heads[_group] and (_mark is None or _mark in d.word_lines[_group])
+    longer = WORD_MARK + prefix if len(prefix) > HEAD else None
+    return partial(_prefixed, prefix_key(prefix[:HEAD]), longer, group)
 
-    return prefixed
+
+def _short_prefix(mark: str, group: str, d: AnalyzedDoc) -> bool:
+    return mark in d.word_lines[group]
+
+
+def _prefixed(key: str, longer: str | None, group: str, d: AnalyzedDoc) -> bool:
+    return key in d.heads[group] and (longer is None or longer in d.word_lines[group])
 
 
 def _regex_test(regex: re2._Regexp, fields: tuple[str, ...]) -> Test:
-    def searched(
-        d: AnalyzedDoc, _regex: re2._Regexp = regex, _fields: tuple[str, ...] = fields
-    ) -> bool:
-        for f in _fields:  # noqa: SIM110 (no generator per call)
-            if _regex.search(d.folded(f)[0]) is not None:
-                return True
-        return False
+    return partial(_searched, regex, fields)
 
-    return searched
+
+def _searched(regex: re2._Regexp, fields: tuple[str, ...], d: AnalyzedDoc) -> bool:
+    return any(regex.search(d.folded(f)[0]) is not None for f in fields)
 
 
 def _plain_phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase or proximity group of plain words (no compound in the query)."""
     stems = tuple(alts[0][0] for alts in leaf.slots)
+    return partial(_plain_phrase, stems, leaf.group, leaf.slop, fields)
 
-    def plain_phrase(
-        d: AnalyzedDoc,
-        _every: frozenset[str] = frozenset(stems),
-        _stems: tuple[str, ...] = stems,
-        _group: str = leaf.group,
-        _slop: int | None = leaf.slop,
-        _fields: tuple[str, ...] = fields,
-        _leaf: Leaf = leaf,
-    ) -> bool:
-        terms = d.terms
-        if not _every <= terms[_group]:
-            return False
-        for f in _fields:
-            # Each word must be in the very field the phrase occurs in.
-            if not _every <= terms[f]:
-                continue
-            positions = d.positions(f)
-            if positions.has_joined(_stems):
-                found = _phrase_occurrences(positions, _leaf.slots, _slop, first=True)
-            else:
-                found = _simple_occurrences(positions, _stems, _slop, first=True)
-            if found:
-                return True
+
+def _plain_phrase(
+    stems: tuple[str, ...],
+    group: str,
+    slop: int | None,
+    fields: tuple[str, ...],
+    d: AnalyzedDoc,
+) -> bool:
+    terms = d.terms
+    if not terms[group].issuperset(stems):
         return False
-
-    return plain_phrase
+    for f in fields:
+        # Each word must be in the very field the phrase occurs in.
+        if not terms[f].issuperset(stems):
+            continue
+        positions = d.positions(f)
+        if positions.has_joined(stems):
+            slots = tuple(((stem,),) for stem in stems)
+            found = _phrase_occurrences(positions, slots, slop, first=True)
+        else:
+            found = _simple_occurrences(positions, stems, slop, first=True)
+        if found:
+            return True
+    return False
 
 
 def _pair_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase of two different plain words, or the two within N words (``"a b"~N``),
-    the commonest phrase of a rule: ``Positions.near`` decides it (one scan of the
-    field's stems, in C where built)."""
+    the commonest phrase of a rule: ``Positions.near`` decides it from the words'
+    first and last positions when it can."""
     (a,), (b,) = (alts[0] for alts in leaf.slots)
+    return partial(_pair, a, b, leaf.group, leaf.slop, fields)
 
-    def pair(
-        d: AnalyzedDoc,
-        _a: str = a,
-        _b: str = b,
-        _both: frozenset[str] = frozenset((a, b)),
-        _group: str = leaf.group,
-        _slop: int | None = leaf.slop,
-        _fields: tuple[str, ...] = fields,
-        _leaf: Leaf = leaf,
-    ) -> bool:
-        terms = d.terms
-        if not _both <= terms[_group]:
-            return False
-        for f in _fields:
-            # Both words must be in the very field the phrase occurs in.
-            if _both <= terms[f]:
-                positions = d.stem_positions[f]
-                near = positions.near(_a, _b, _slop)
-                if near is None:  # a compound here (or, in Python, a repeat): full search
-                    near = bool(_phrase_occurrences(positions, _leaf.slots, _slop, True))
-                if near:
-                    return True
+
+def _pair(
+    a: str, b: str, group: str, slop: int | None, fields: tuple[str, ...], d: AnalyzedDoc
+) -> bool:
+    terms = d.terms
+    present = terms[group]
+    if a not in present or b not in present:
         return False
-
-    return pair
+    for f in fields:
+        # Both words must be in the very field the phrase occurs in.
+        present = terms[f]
+        if a in present and b in present:
+            positions = d.stem_positions[f]
+            near = positions.near(a, b, slop)
+            if near is None:  # a compound or a repeat here: full search
+                slots = (((a,),), ((b,),))
+                near = bool(_phrase_occurrences(positions, slots, slop, True))
+            if near:
+                return True
+    return False
 
 
 def _phrase_test(leaf: Leaf, fields: tuple[str, ...]) -> Test:
     """A phrase with a compound (``"e-mail scam"``): each slot has alternatives."""
-    needed = _needed(leaf.slots)
+    return partial(_phrase, leaf, _needed(leaf.slots), fields)
 
-    def phrase(
-        d: AnalyzedDoc,
-        _needed: list[tuple[str, ...]] = needed,
-        _leaf: Leaf = leaf,
-        _fields: tuple[str, ...] = fields,
-    ) -> bool:
-        present = d.terms[_leaf.group]
-        if not all(any(t in present for t in alts) for alts in _needed):
-            return False
-        return any(
-            _phrase_occurrences(d.positions(f), _leaf.slots, _leaf.slop, first=True)
-            for f in _fields
-        )
 
-    return phrase
+def _phrase(
+    leaf: Leaf, needed: list[tuple[str, ...]], fields: tuple[str, ...], d: AnalyzedDoc
+) -> bool:
+    present = d.terms[leaf.group]
+    if not all(any(t in present for t in alts) for alts in needed):
+        return False
+    return any(
+        _phrase_occurrences(d.positions(f), leaf.slots, leaf.slop, first=True) for f in fields
+    )
 
 
 def _positive_leaves(node: Node, negated: bool = False) -> list[Leaf]:

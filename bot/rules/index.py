@@ -6,9 +6,10 @@ rule is posted under the keys of its most selective clause, with one more single
 clause kept as a cheap second check. A rule with no provable requirement (only
 negations) sits in a short always-check list.
 
-Per story: tokenise once, intersect the story's keys with the posted keys, and run the
-exact evaluator on the few candidates. Selectivity is learnt from the stories seen:
-when a key turns out common, the rules posted under it move to a rarer clause.
+Per story: tokenise once, intersect the story's keys with the posted keys, keep the
+entries whose second check the story holds, and run the exact test of those few
+candidates. How selective a key is, is guessed from its length (long words are rarer
+than short ones); the second check makes a poor guess cheap.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
-from itertools import chain, compress, repeat
-from operator import call, itemgetter
+from itertools import chain
+from operator import itemgetter
 from struct import Struct
 
-from bot.rules.analysis import HEAD, Memo, get_analyzer, prefix_key
-from bot.rules.checkset import Checks, new_checks
+from bot.rules.analysis import HEAD, get_analyzer, prefix_key
+from bot.rules.checkset import CheckSet
 from bot.rules.document import BODY, GROUP_FIELDS, AnalyzedDoc, Document
-from bot.rules.evaluate import CompiledRule, RuleMatch, Test, new_match
+from bot.rules.evaluate import CompiledRule, RuleMatch, Test
 from bot.rules.literals import required_pieces, trigrams
 from bot.rules.settings import RuleSettings
 from bot.rules.syntax import And, Leaf, Node, Not, Or
@@ -32,16 +33,7 @@ from bot.rules.syntax import And, Leaf, Node, Not, Or
 Key = tuple[str, str, str]
 Clause = frozenset[Key]
 Check = Key | str | frozenset[str] | None
-CostFn = Callable[[Key], float]
 
-# Stories sampled for key statistics: every one at first, then one in _SAMPLE_EVERY.
-_SAMPLE_ALL = 64
-_SAMPLE_EVERY = 16
-# Rules under a key seen in more than this share of stories are re-keyed.
-_HOT_SHARE = 0.02
-_REKEY_BUDGET = 4000
-# Lists shorter than this are cheap to scan even when their key is common.
-_REKEY_MIN = 8
 _FIELD_WEIGHT = {BODY: 1.0, "text": 1.0, "title": 0.2}
 
 
@@ -58,31 +50,15 @@ class RuleIndex:
         self.analyzer = get_analyzer(settings.language)
         self._head = max(1, min(HEAD, settings.min_prefix))
         self._head_of = itemgetter(slice(None, self._head))
-        # Rules are held in dense slots: postings, candidates and the statistics below
-        # use slot numbers, and a story reads a candidate's test from a list, not a map.
+        # Rules are held in dense slots: postings and candidates use slot numbers, and a
+        # story reads a candidate's test from a list, not a map.
         self._slot_of: dict[int, int] = {}  # rule id -> slot
-        # slot -> rule id (-1 when free), unboxed: sorting matches reads no int objects
-        self._ids = array("q")
+        self._ids = array("q")  # slot -> rule id (-1 when free), unboxed
         self._rules: list[CompiledRule | None] = []
         self._tests: list[Test] = []
-        # slot -> the keys it is posted under, its check, the epoch it was keyed in
-        self._posted: list[tuple[Key, ...]] = []
-        self._checks: list[Check] = []
-        self._rule_epoch = array("q")
         self._free: list[int] = []
         self._postings: dict[tuple[str, str], _Posting] = {}
         self._always: set[int] = set()
-        self._df: Counter[str] = Counter()
-        self._sampled = 0
-        self._seen = 0
-        self._epoch = 0
-        # Per posting, the crowded keys found common at the start of this epoch and not
-        # yet re-keyed: a story meets them by one small set intersection. (A key that
-        # gets crowded later waits for the next epoch; new rules are keyed by the
-        # figures of the day anyway.)
-        self._pending: dict[tuple[str, str], set[str]] = {}
-        words = self.analyzer.words
-        self._grams = Memo(lambda raw: tuple({g for w in words[raw] for g in trigrams(w)}))
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -101,25 +77,23 @@ class RuleIndex:
         self.remove(rule_id)
         if self._free:
             slot = self._free.pop()
-            self._ids[slot], self._rules[slot], self._tests[slot] = rule_id, rule, rule.test
+            self._ids[slot], self._rules[slot] = rule_id, rule
         else:
             slot = len(self._ids)
             self._ids.append(rule_id)
             self._rules.append(rule)
             self._tests.append(rule.test)
-            self._posted.append(())
-            self._checks.append(None)
-            self._rule_epoch.append(-1)
         self._slot_of[rule_id] = slot
-        self._post(slot, rule)
+        self._tests[slot] = self._post(slot, rule)
 
     def remove(self, rule_id: int) -> None:
         """Drops a rule from the index; nothing happens if it is absent."""
         slot = self._slot_of.pop(rule_id, None)
         if slot is None:
             return
-        self._unpost(slot)
-        self._rule_epoch[slot] = -1
+        rule = self._rules[slot]
+        assert rule is not None
+        self._unpost(slot, rule)
         self._ids[slot], self._rules[slot], self._tests[slot] = -1, None, _never
         self._free.append(slot)
 
@@ -137,43 +111,36 @@ class RuleIndex:
     def match_analyzed(self, adoc: AnalyzedDoc) -> list[RuleMatch]:
         """Like ``match`` for a story already analysed with this index's analyzer."""
         keys = _DocKeys(self, adoc)
-        self._learn(keys)
-        # Rules found under a key of the story, tested for what their key leaves open;
-        # and rules whose key the story may lack, tested in full.
-        candidates: set[int] = set()
-        unsure = set(self._always)
-        if self._pending:
-            self._rekey_hot(keys, unsure)
+        # Rules found under a key of the story whose second check it holds, and rules
+        # that require nothing; each tested for what its key leaves open.
+        candidates = set(self._always)
         for (kind, group), posting in self._postings.items():
             posting.collect(keys.get(kind, group), keys, candidates)
-        candidates -= unsure
         # The tests sit in their own list: a candidate that fails costs no read of its rule.
         tests = self._tests
-        slots = list(candidates)
-        passed = list(compress(slots, map(call, map(tests.__getitem__, slots), repeat(adoc))))
-        if unsure:
-            held = self._rules
-            passed += [slot for slot in unsure if held[slot].test(adoc)]  # type: ignore[union-attr]
-        ids = self._ids
+        passed = [slot for slot in candidates if tests[slot](adoc)]
+        ids, rules = self._ids, self._rules
         passed.sort(key=ids.__getitem__)
-        # Matches are made in C: (rule id, rule, story) tuples (a passed slot holds a rule).
-        rules = map(self._rules.__getitem__, passed)
-        made = zip(map(ids.__getitem__, passed), rules, repeat(adoc))
-        return list(map(new_match, made))  # type: ignore[arg-type]
+        return [RuleMatch(ids[slot], rules[slot], adoc) for slot in passed]  # type: ignore[arg-type]
 
     def memory_keys(self) -> int:
-        """How many postings the index holds (for sizing reports)."""
-        return sum(sum(posting.size.values()) for posting in self._postings.values())
+        """How many (key, rule) entries the index holds (for sizing reports)."""
+        return sum(
+            len(pairs) // _PAIR.size
+            for posting in self._postings.values()
+            for pairs in posting.packed.values()
+        )
 
     # -- posting ---------------------------------------------------------------------
 
-    def _post(self, slot: int, rule: CompiledRule) -> None:
-        clauses = _clauses(rule.root, self._cost, self._head)
+    def _place(self, rule: CompiledRule) -> tuple[Clause, Check] | None:
+        """The clause a rule is posted under and its second check; None when the rule
+        requires nothing. Worked out from the rule alone, so removing a rule finds
+        the entries adding it made."""
+        clauses = _clauses(rule.root, _cost, self._head)
         if not clauses:
-            self._always.add(slot)
-            return
-        ranked = sorted(clauses, key=self._clause_cost)
-        primary = ranked[0]
+            return None
+        ranked = sorted(clauses, key=_clause_cost)
         check: Check = None
         for clause in ranked[1:]:
             if all(kind == "t" and group == BODY for kind, group, _ in clause):
@@ -184,114 +151,49 @@ class RuleIndex:
             if len(clause) == 1:
                 check = next(iter(clause))
                 break
+        return ranked[0], check
+
+    def _post(self, slot: int, rule: CompiledRule) -> Test:
+        """Posts a rule; returns what is left to test of it for a story that reaches it."""
+        placed = self._place(rule)
+        if placed is None:
+            self._always.add(slot)
+            return rule.test
+        primary, check = placed
         for kind, group, text in primary:
             posting = self._postings.get((kind, group))
             if posting is None:
                 posting = self._postings[(kind, group)] = _Posting()
             posting.add(text, slot, check)
         # Found under its key, a rule needs no test of that key again.
-        test, given = rule.test, rule.given
+        given = rule.given
         if given is not None and primary == {("t", given[0], given[1])}:
-            test = given[2]
-        self._tests[slot] = test
-        self._posted[slot] = tuple(primary)
-        self._checks[slot] = check
-        self._rule_epoch[slot] = self._epoch
+            return given[2]
+        return rule.test
 
-    def _unpost(self, slot: int) -> None:
-        self._always.discard(slot)
-        check = self._checks[slot]
-        for kind, group, text in self._posted[slot]:
-            self._postings[(kind, group)].remove(text, slot, check)
-        self._posted[slot], self._checks[slot] = (), None
-
-    def _rekey_hot(self, keys: _DocKeys, candidates: set[int]) -> None:
-        """Re-keys the crowded keys of this story that turned out common.
-
-        Runs before any rule is collected, so moved rules cannot be missed; every rule
-        that was under such a key becomes a candidate, to be tested in full (its new key
-        may not be in the story).
-        """
-        for (kind, group), pending in list(self._pending.items()):
-            for text in pending & keys.get(kind, group):
-                snapshot, done = self._rekey(text, self._postings[(kind, group)])
-                candidates.update(snapshot)
-                if done:
-                    pending.discard(text)
-            if not pending:
-                del self._pending[(kind, group)]
-
-    def _rekey(self, text: str, posting: _Posting) -> tuple[list[int], bool]:
-        """Moves rules off a key found to be common, to their now cheapest clause.
-
-        Returns:
-            The slot of every rule that was under the key, and whether all were moved
-            (a bounded number are moved per call).
-        """
-        budget = _REKEY_BUDGET
-        snapshot = posting.slots(text)
-        for slot in snapshot:
-            if self._rule_epoch[slot] == self._epoch:
-                continue
-            rule = self._rules[slot]
-            assert rule is not None
-            self._unpost(slot)
-            self._post(slot, rule)
-            budget -= 1
-            if not budget:
-                return snapshot, False
-        return snapshot, True
-
-    # -- statistics ------------------------------------------------------------------
-
-    def _learn(self, keys: _DocKeys) -> None:
-        """Counts which stems stories contain, on a sample, to estimate selectivity.
-
-        Prefix and regex keys are not counted (that would cost a pass over the words
-        of every story); their selectivity is guessed from their length.
-        """
-        self._seen += 1
-        if self._seen > _SAMPLE_ALL and self._seen % _SAMPLE_EVERY:
+    def _unpost(self, slot: int, rule: CompiledRule) -> None:
+        placed = self._place(rule)
+        if placed is None:
+            self._always.discard(slot)
             return
-        self._sampled += 1
-        terms = keys.doc.terms
-        # Other fields only when rules are keyed in them: a field no rule reads is
-        # never tokenised.
-        self._df.update(terms[BODY].union(*(terms[g] for _, g in self._postings if g != BODY)))
-        # New epochs at 32, 128, 512, ... stories: rules get re-keyed with better figures.
-        if (
-            self._seen >= 32
-            and self._seen & (self._seen - 1) == 0
-            and self._seen.bit_length() % 2 == 0
-        ):
-            self._epoch += 1
-            self._pending = {
-                space: hot
-                for space, posting in self._postings.items()
-                if (hot := {text for text in posting.big if self._is_hot((space[0], text))})
-            }
+        primary, check = placed
+        for kind, group, text in primary:
+            posting = self._postings[(kind, group)]
+            posting.remove(text, slot, check)
+            if not posting.packed:
+                del self._postings[(kind, group)]
 
-    def _share(self, kind: str, text: str) -> float | None:
-        if kind != "t" or self._seen < 32:
-            return None
-        return (self._df.get(text, 0) + 0.5) / (self._sampled + 1)
 
-    def _is_hot(self, key: tuple[str, str]) -> bool:
-        share = self._share(*key)
-        return share is not None and share > _HOT_SHARE
+def _cost(key: Key) -> float:
+    """Guessed share of stories holding ``key``: long words are rarer than short ones."""
+    kind, group, text = key
+    length = max(1, len(text) - (kind == "p"))  # a prefix key ends in "*"
+    share = {"t": 4.0, "p": 40.0, "r": 20.0}[kind] / length**3
+    return min(1.0, share) * _FIELD_WEIGHT.get(group, 0.3)
 
-    def _cost(self, key: Key) -> float:
-        """Estimated share of stories containing ``key``: learnt, else guessed from length."""
-        kind, group, text = key
-        share = self._share(kind, text)
-        if share is None:
-            # Before any statistics: long words are rarer than short ones.
-            length = max(1, len(text) - (kind == "p"))  # a prefix key ends in "*"
-            share = {"t": 4.0, "p": 40.0, "r": 20.0}[kind] / length**3
-        return min(1.0, share) * _FIELD_WEIGHT.get(group, 0.3)
 
-    def _clause_cost(self, clause: Clause) -> float:
-        return sum(self._cost(key) for key in clause)
+def _clause_cost(clause: Clause) -> float:
+    return sum(map(_cost, clause))
 
 
 def _never(adoc: AnalyzedDoc) -> bool:
@@ -302,32 +204,26 @@ def _never(adoc: AnalyzedDoc) -> bool:
 class _Posting:
     """The rules posted under the keys of one kind and field group, with their checks.
 
-    A story's work here is bound by memory latency, not by instructions: with 100,000
-    rules, every object read is likely a cache miss. So the rules under a key are packed
-    into one ``bytes`` object (its data inline, one read) of ``(check hash, slot)``
-    pairs of 64-bit ints, selected by the hashes of the story's keys (a ``Checks`` set,
-    in C where built) without reading any string or int object of the rule. A check on
-    a title-and-text stem hashes the stem; a check on another kind or field group of key
+    The rules under a key are packed into one ``bytes`` object of ``(check hash, slot)``
+    pairs of 64-bit ints: 16 bytes an entry, where a tuple of two ints takes over 100
+    (``docs/rules.md`` gives the measure). The story's key hashes (a ``CheckSet``)
+    select the entries without reading any object of the rule. A check on a
+    title-and-text stem hashes the stem; a check on another kind or field group of key
     hashes its text, salted by kind and group. A hash collision only adds a candidate,
-    which the exact evaluator then rejects.
+    which the exact test then rejects.
     """
 
-    __slots__ = ("packed", "spaces", "size", "big")
+    __slots__ = ("packed", "spaces")
 
     def __init__(self) -> None:
         self.packed: dict[str, bytes] = {}
         self.spaces: Counter[tuple[str, str]] = Counter()  # check spaces in use
-        self.size: dict[str, int] = {}
-        self.big: set[str] = set()  # keys holding enough rules to be worth re-keying
 
     def add(self, text: str, slot: int, check: Check) -> None:
         space, hashes = _check_hashes(check)
         added = b"".join(_PAIR.pack(value, slot) for value in hashes)
         self.packed[text] = self.packed.get(text, b"") + added
         self.spaces[space] += 1
-        size = self.size[text] = self.size.get(text, 0) + 1
-        if size >= _REKEY_MIN:
-            self.big.add(text)
 
     def remove(self, text: str, slot: int, check: Check) -> None:
         space, _ = _check_hashes(check)
@@ -343,16 +239,6 @@ class _Posting:
         self.spaces[space] -= 1
         if not self.spaces[space]:
             del self.spaces[space]
-        size = self.size[text] - 1
-        if size:
-            self.size[text] = size
-        else:
-            del self.size[text]
-        if size < _REKEY_MIN:
-            self.big.discard(text)
-
-    def slots(self, text: str) -> list[int]:
-        return [*dict.fromkeys(memoryview(self.packed.get(text, b"")).cast("q")[1::2])]
 
     def collect(self, present: set[str], keys: _DocKeys, candidates: set[int]) -> None:
         """Adds to ``candidates`` the rules under ``present`` keys whose check holds."""
@@ -400,14 +286,14 @@ class _DocKeys:
         self.index = index
         self.doc = doc
         self._cache: dict[tuple[str, str], set[str]] = {}
-        self._checks: Checks | None = None
+        self._checks: CheckSet | None = None
         self._spaces: set[tuple[str, str]] = set()
 
-    def checks(self, spaces: Iterable[tuple[str, str]]) -> Checks:
+    def checks(self, spaces: Iterable[tuple[str, str]]) -> CheckSet:
         """Hashes of the story's keys in the given check spaces, as ``_check_hashes``."""
         found = self._checks
         if found is None:
-            found = self._checks = new_checks()
+            found = self._checks = CheckSet()
             found.add_hashes(self.doc.terms[BODY])
             found.add(_NO_CHECK)
             self._spaces = {_BODY_STEMS}
@@ -430,13 +316,13 @@ class _DocKeys:
                 words = chain.from_iterable(self.doc.word_set(f) for f in fields)
                 found = set(map(prefix_key, map(self.index._head_of, words)))
             else:
-                raws = chain.from_iterable(self.doc.chunks(f) for f in fields)
-                found = set(chain.from_iterable(map(self.index._grams.__getitem__, raws)))
+                words = chain.from_iterable(self.doc.word_set(f) for f in fields)
+                found = {gram for word in words for gram in trigrams(word)}
             self._cache[(kind, group)] = found
         return found
 
 
-def _clauses(node: Node, cost: CostFn, head: int) -> list[Clause] | None:
+def _clauses(node: Node, cost: Callable[[Key], float], head: int) -> list[Clause] | None:
     """Required clauses of a rule (all must hold), or None when nothing is required."""
     if isinstance(node, Leaf):
         return _leaf_clauses(node, cost, head)
@@ -456,7 +342,7 @@ def _clauses(node: Node, cost: CostFn, head: int) -> list[Clause] | None:
     return [frozenset(union)]
 
 
-def _leaf_clauses(leaf: Leaf, cost: CostFn, head: int) -> list[Clause] | None:
+def _leaf_clauses(leaf: Leaf, cost: Callable[[Key], float], head: int) -> list[Clause] | None:
     group = leaf.group
     if leaf.kind == "prefix":
         return [frozenset({("p", group, prefix_key(leaf.text[:head]))})]

@@ -10,6 +10,8 @@ Grammar (hand-written recursive descent, so every error knows its column)::
 
 The default operator is AND, and NOT binds tighter than AND, AND tighter than OR.
 Operators are the upper-case words AND, OR, NOT; lower-case ``and`` is an ordinary word.
+Groups and negations nest at most ``MAX_DEPTH`` deep, which bounds the recursion here and
+in everything that walks the tree.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass, field
 
 import re2
 
-from bot.rules.analysis import Analyzer, fold
+from bot.rules.analysis import Analyzer, visible
 from bot.rules.document import BODY, FIELDS
 from bot.rules.settings import RuleSettings, RuleSyntaxError
 
 Slot = tuple[tuple[str, ...], ...]
 
 MAX_SLOP = 100
+MAX_DEPTH = 32
 _OPERAND = 'a word, a "phrase" or ('
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
 _WORD_END = frozenset(' \t\r\n\f\v()"')
@@ -150,7 +153,7 @@ class _Lexer:
             digits = re.match(r"\d+", self.q[end + 1 :])
             if not digits:
                 raise _fail(
-                    end + 2,
+                    end + 2 if end + 1 < len(self.q) else end + 1,
                     "~ must be followed by a number",
                     'a number of words, e.g. "prisoner release"~5',
                 )
@@ -212,6 +215,7 @@ class _Parser:
         self.settings = settings
         self.analyzer = analyzer
         self.terms = 0
+        self.depth = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.k]
@@ -265,15 +269,35 @@ class _Parser:
         if tok.kind in ("NOT", "MINUS", "PLUS"):
             self.take()
             self._need_operand(tok)
+            self._enter(tok)
             child = self.parse_unary(group)
+            self.depth -= 1
             return child if tok.kind == "PLUS" else Not(child)
         return self.parse_primary(group)
 
+    def _enter(self, tok: _Token) -> None:
+        """Counts one more level of ( ) or NOT, refusing too many."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _fail(
+                tok.column,
+                f"the rule nests ( ) and NOT more than {MAX_DEPTH} levels deep",
+                "fewer levels of ( ) or NOT",
+            )
+
     def _need_operand(self, op: _Token) -> None:
-        """Refuses an operator followed by nothing it can apply to."""
+        """Refuses an operator, field or ( followed by nothing it can apply to.
+
+        The column is the next token's, or at the end of the rule the operator's own,
+        so it always points into the rule.
+        """
         nxt = self.peek()
         if nxt.kind in ("EOF", "RPAREN", "AND", "OR"):
             name = op.text if op.kind != "FIELD" else f"{op.text}:"
+            if nxt.kind == "EOF":
+                raise _fail(
+                    op.column, f"the rule ends right after {name}", f"{_OPERAND} after {name}"
+                )
             raise _fail(nxt.column, f"{name} has nothing after it", f"{_OPERAND} after {name}")
 
     def parse_primary(self, group: str | None) -> Node:
@@ -281,14 +305,14 @@ class _Parser:
         if tok.kind == "LPAREN":
             if self.peek().kind == "RPAREN":
                 raise _fail(self.peek().column, "the parentheses are empty", "a word inside ( )")
+            self._need_operand(tok)
+            self._enter(tok)
             node = self.parse_or(group)
+            self.depth -= 1
             close = self.peek()
             if close.kind != "RPAREN":
-                raise _fail(
-                    tok.column,
-                    "this ( is never closed",
-                    f"a ) to close it (at column {close.column})",
-                )
+                where = "at the end" if close.kind == "EOF" else f"before column {close.column}"
+                raise _fail(tok.column, "this ( is never closed", f"a ) to close it, {where}")
             self.take()
             return node
         if tok.kind == "FIELD":
@@ -316,6 +340,8 @@ class _Parser:
             return self._regex_leaf(tok, group)
         if tok.kind == "RPAREN":
             raise _fail(tok.column, "this ) has no matching (", "a ( before it, or remove it")
+        if tok.kind == "EOF":  # pragma: no cover - every operator checks what follows it
+            raise _fail(max(1, tok.column - 1), "the rule ends too early", _OPERAND)
         # An operator where an operand should be: AND/OR at the start or twice in a row.
         raise _fail(
             tok.column, f"{tok.text} has nothing before it", f"{_OPERAND} before {tok.text}"
@@ -348,14 +374,14 @@ class _Parser:
                     "* is only allowed at the end of a word",
                     "a prefix such as sanction*",
                 )
-            stem = word[:-1]
+            stem = visible(word[:-1])[0]
             if stem and not _PREFIX_WORD_RE.fullmatch(stem):
                 raise _fail(
                     tok.column,
                     f"{word} is not a plain word before *",
                     "letters or digits before *, e.g. sanction*",
                 )
-            prefix = fold(stem)
+            prefix = self.analyzer.fold(stem)
             if len(prefix) < self.settings.min_prefix:
                 raise _fail(
                     tok.column,
