@@ -555,6 +555,58 @@ def test_utf8_with_one_stray_legacy_byte_keeps_the_utf8() -> None:
     assert parse(body).title == "naïve “quote” été"
 
 
+def test_a_wrong_utf16_header_falls_back_to_the_declaration_or_detection() -> None:
+    title = "Café au lait à Zürich, « prix » 5 €"
+    document = (
+        f'<?xml version="1.0"{{}}?><rss version="2.0"><channel><title>{title}</title>'
+        f"<item><guid>1</guid><title>{title}</title></item></channel></rss>"
+    )
+    headers = {"Content-Type": "application/rss+xml; charset=utf-16"}
+    declared = parse(document.format(' encoding="iso-8859-1"').encode("cp1252"), headers=headers)
+    assert (declared.title, declared.stories[0].title) == (title, title)
+    # Without a declaration the guess decides; the feed is read, not refused.
+    guessed = parse(document.format("").encode("cp1252"), headers=headers)
+    assert guessed.stories[0].uid == "1" and "Zürich" in guessed.stories[0].title
+
+
+# A windows-1252 page template with news text pasted in as UTF-8: whole lines of it,
+# and one line that holds both.
+CP1252_WITH_UTF8 = (
+    "<rss version='2.0'><channel><title>Actualités – Europe</title>\n".encode("cp1252")
+    + "<item><guid>1</guid><title>Łukaszenka: więźniowie</title>\n".encode()
+    + "<description>Réaction à Minsk ".encode("cp1252")
+    + "— Łukaszenka ".encode()
+    + "“cité”</description></item>\n".encode("cp1252")
+    + "<item><guid>2</guid><title>Sécurité énergétique à Genève</title></item>\n".encode("cp1252")
+    + b"</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/rss+xml; charset=windows-1252", "application/rss+xml"]
+)
+def test_windows_1252_with_utf8_pasted_in_is_read_line_by_line(content_type: str) -> None:
+    feed = parse(CP1252_WITH_UTF8, headers={"Content-Type": content_type})
+    first, second = feed.stories
+    assert feed.title == "Actualités – Europe"
+    assert first.title == "Łukaszenka: więźniowie"
+    assert first.summary == "Réaction à Minsk — Łukaszenka “cité”"
+    assert second.title == "Sécurité énergétique à Genève"
+
+
+def test_windows_1251_with_a_utf8_line_keeps_both() -> None:
+    body = (
+        '<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>\n'
+        "<title>Навіны Беларусі і свету</title>\n".encode("cp1251")
+        + "<item><guid>1</guid><title>Łukaszenka ў Мінску</title></item>\n".encode()
+        + "<item><guid>2</guid><title>Рэкорд: ёсць і будзе</title></item>\n".encode("cp1251")
+        + b"</channel></rss>"
+    )
+    feed = parse(body)
+    assert feed.title == "Навіны Беларусі і свету"
+    assert [s.title for s in feed.stories] == ["Łukaszenka ў Мінску", "Рэкорд: ёсць і будзе"]
+
+
 # --------------------------------------------------------------------------- JSON Feed
 
 
