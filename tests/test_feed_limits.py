@@ -23,8 +23,11 @@ from werkzeug import Response
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
-from bot.errors import StoreBusy
+from bot.errors import FetchError, StoreBusy
 from bot.feeds import limits
+from bot.feeds.article import extract_text
+from bot.feeds.discover import MAX_FEED_LINKS, feed_links, is_feed
+from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.newest import cut_xml_items
 from bot.feeds.parse import parse_feed
 from bot.feeds.pipeline import RECORD_BATCH
@@ -304,3 +307,59 @@ def test_a_database_locked_for_good_is_one_clear_error_logged_without_traceback(
     (line,) = [r for r in caplog.records if r.name == "bot.scheduler"]
     assert line.levelno == logging.WARNING and line.exc_info is None
     assert "stayed locked" in line.getMessage()
+
+
+# --------------------------------------------------------------------------- other input
+
+
+def page_result(body: bytes, content_type: str = "text/html") -> FetchResult:
+    return FetchResult(
+        url="https://example.org/",
+        status=200,
+        body=body,
+        headers={"content-type": content_type},
+        etag=None,
+        last_modified=None,
+    )
+
+
+def test_discovery_keeps_a_bounded_number_of_feed_links() -> None:
+    links = "".join(
+        f'<link rel="alternate" type="application/rss+xml" href="/f{n}">' for n in range(5_000)
+    )
+    long_link = '<link rel="alternate" type="application/rss+xml" href="/{}">'.format("x" * 3_000)
+    body = f"<!DOCTYPE html><html><head>{long_link}{links}</head></html>".encode()
+    found = feed_links(page_result(body))
+    assert found[0] == "https://example.org/f0" and len(found) == MAX_FEED_LINKS
+
+
+def test_discovery_survives_json_nested_past_the_recursion_limit() -> None:
+    assert is_feed(page_result(b"[" * 100_000, "application/json")) is False
+
+
+def test_article_text_is_bounded() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of a very long article about the news of the day, "
+        "with enough words in it to count as text.</p>"
+        for n in range(2_000)
+    )
+    page = f"<html><body><article><h1>Title</h1>{paragraphs}</article></body></html>"
+    text = extract_text(page.encode(), "https://example.org/a")
+    assert text is not None and "Paragraph 0 " in text
+    assert len(text) <= limits.TEXT_MAX
+
+
+async def test_server_text_kept_or_quoted_is_bounded(httpserver: HTTPServer) -> None:
+    huge_etag = '"' + "e" * 5_000 + '"'
+    httpserver.expect_request("/feed").respond_with_response(
+        Response(b"<rss/>", headers={"ETag": huge_etag, "Last-Modified": "x" * 5_000})
+    )
+    httpserver.expect_request("/odd").respond_with_response(
+        Response(b"", status="599 " + "Reason " * 1_000)
+    )
+    async with Fetcher(timeout=5, allow_private_addresses=True) as fetcher:
+        fetched = await fetcher.fetch(httpserver.url_for("/feed"))
+        assert (fetched.etag, fetched.last_modified) == (None, None)
+        with pytest.raises(FetchError) as error:
+            await fetcher.fetch(httpserver.url_for("/odd"))
+    assert str(error.value).startswith("HTTP 599 Reason") and len(str(error.value)) < 300
