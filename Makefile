@@ -26,3 +26,4 @@ bench: $(STAMP)
 	mkdir -p benchmarks/results
 	$(BIN)/python benchmarks/match.py --json benchmarks/results/match.json
 	$(BIN)/python benchmarks/summary.py --json benchmarks/results/summary.json
+	$(BIN)/python benchmarks/huge_feed.py --json benchmarks/results/huge_feed.json

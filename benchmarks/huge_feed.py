@@ -7,7 +7,7 @@ Usage::
 
 Serves two RSS feeds from a local HTTP server: a huge one (by default 100,000 tiny items,
 about 4.1 MB, under the default ``fetch.max_bytes``; every poll brings a fresh set of
-items) and a good one polled every 2 s. Runs the real service (scheduler, pipeline,
+items) and a good one scheduled every 2 s. Runs the real service (scheduler, pipeline,
 SQLite store, health endpoint) for ``--seconds`` and prints:
 
 * peak RSS of the process (``ru_maxrss``), and the RSS before the first poll;
