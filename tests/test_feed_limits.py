@@ -108,6 +108,16 @@ def test_the_cut_happens_before_the_xml_parser_and_keeps_everything_else() -> No
     assert cut_xml_items(text, 3) is text
 
 
+def test_unclosed_items_are_cut_one_by_one() -> None:
+    # Parsed whole, 100,000 of these took 38 s and 300 MB in feedparser's loose parser.
+    items = "".join(f"<item><title>u{n}</title>" for n in range(30))
+    text = f"<rss><channel><title>T</title>{items}</channel></rss>"
+    cut = cut_xml_items(text, 10)
+    assert cut.count("<item>") == 10 and cut.endswith("<title>u9</title></channel></rss>")
+    assert uids(text.encode(), 10) == uids(cut.encode(), 10)
+    assert len(uids(text.encode(), 10)) == 10
+
+
 def test_max_items_is_a_config_key() -> None:
     assert make_settings("sqlite://", fetch={"max_items": 50}).fetch.max_items == 50
     assert make_settings("sqlite://").fetch.max_items == 1_000

@@ -24,6 +24,7 @@ T = TypeVar("T")
 _ITEM_MARK = re.compile(
     r"<!\[CDATA\[|<!--|<(/?)(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])", re.IGNORECASE
 )
+_FEED_END = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?(?:channel|feed|rdf|rss)\s*>", re.IGNORECASE)
 _ITEM_DATE = re.compile(
     r"<(?:[A-Za-z_][\w.-]*:)?(?:pubDate|published|updated|date|issued|modified)(?=[\s>])"
     r"[^>]{0,200}>\s*(?:<!\[CDATA\[\s*)?([^<\]]{4,64})",
@@ -86,10 +87,13 @@ def _newest_indices(dates: Sequence[datetime | None], limit: int) -> list[int]:
 
 
 def _item_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every outermost item or entry element, in document order."""
+    """(start, end) of every item or entry element, in document order.
+
+    Items never nest, so a start tag inside an open item ends that item where it begins,
+    as HTML does with ``<p>``: 100,000 unclosed items are 100,000 items, not one.
+    """
     spans = []
-    depth = 0
-    start = 0
+    start = -1  # the open item's start, or -1
     position = 0
     while mark := _ITEM_MARK.search(text, position):
         opener = mark.group(0)
@@ -105,17 +109,21 @@ def _item_spans(text: str) -> list[tuple[int, int]]:
             break
         position = tag_end + 1
         if mark.group(1):  # an end tag
-            if depth:
-                depth -= 1
-                if not depth:
-                    spans.append((start, position))
-        elif text[tag_end - 1] == "/":  # <item/>
-            if not depth:
-                spans.append((mark.start(), position))
+            if start >= 0:
+                spans.append((start, position))
+                start = -1
+            continue
+        if start >= 0:
+            spans.append((start, mark.start()))
+            start = -1
+        if text[tag_end - 1] == "/":  # <item/>
+            spans.append((mark.start(), position))
         else:
-            if not depth:
-                start = mark.start()
-            depth += 1
+            start = mark.start()
+    if start >= 0:  # the last item is unclosed too: it ends where its feed does
+        end_of_feed = _FEED_END.search(text, start)
+        if end_of_feed:
+            spans.append((start, end_of_feed.start()))
     return spans
 
 
