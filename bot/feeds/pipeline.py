@@ -137,12 +137,35 @@ class FeedPipeline:
             checked = await asyncio.to_thread(self._match, new, source)
             return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
 
-        # In batches, each one's stories with their alerts at once, so that no batch holds
-        # the SQLite writer or the loop for long and a story is known only once its alerts
-        # are queued. The feed's state (ETag, first poll done) is recorded with the last.
-        batches = [new[i : i + RECORD_BATCH] for i in range(0, len(new), RECORD_BATCH)]
+        queued, matched = await self._record(feed, new, source, parsed.title, fetched, now)
+        log.info(
+            "feed polled",
+            extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
+        )
+        return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
+
+    async def _record(
+        self,
+        feed: Feed,
+        new: Sequence[Story],
+        source: str,
+        feed_title: str | None,
+        fetched: FetchResult,
+        now: datetime,
+    ) -> tuple[int, list[tuple[Story, tuple[RuleHit, ...]]]]:
+        """Matches the new stories and records them with their alerts, RECORD_BATCH at a
+        time, so that no batch holds the SQLite writer or the event loop for long.
+
+        Each batch's stories and alerts are one transaction: a story is known only once
+        its alerts are queued. The feed's state (ETag, first poll done) comes with the
+        last batch, so a crash in between loses nothing and the first poll stays quiet.
+
+        Returns:
+            The number of alerts queued, and the stories that matched with their hits.
+        """
+        batches = [new[i : i + RECORD_BATCH] for i in range(0, len(new), RECORD_BATCH)] or [[]]
         queued, matched = 0, []
-        for number, batch in enumerate(batches or [[]], 1):
+        for number, batch in enumerate(batches, 1):
             hits = [(s, h) for s, h in await asyncio.to_thread(self._match, batch, source) if h]
             matched += hits
             # The first poll of a feed only learns what is already there: no flood of old news.
@@ -153,17 +176,13 @@ class FeedPipeline:
                 source=source,
                 new_stories=[_new_story(s) for s in batch],
                 alerts=drafts,
-                feed_title=parsed.title,
+                feed_title=feed_title,
                 etag=fetched.etag,
                 last_modified=fetched.last_modified,
                 next_poll_at=self._next_poll(feed),
-                final=number >= len(batches),
+                final=number == len(batches),
             )
-        log.info(
-            "feed polled",
-            extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
-        )
-        return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
+        return queued, matched
 
     def _match(
         self, stories: Sequence[Story], source: str
