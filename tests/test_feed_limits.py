@@ -386,3 +386,9 @@ async def test_server_text_kept_or_quoted_is_bounded(httpserver: HTTPServer) -> 
         with pytest.raises(FetchError) as error:
             await fetcher.fetch(httpserver.url_for("/odd"))
     assert str(error.value).startswith("HTTP 599 Reason") and len(str(error.value)) < 300
+
+
+async def test_a_url_too_long_to_store_is_refused_before_any_request() -> None:
+    async with Fetcher(timeout=5, allow_private_addresses=True) as fetcher:
+        with pytest.raises(FetchError, match="URL of 3,021 characters; at most 2,048"):
+            await fetcher.fetch("https://news.example/" + "a" * 3_000)
