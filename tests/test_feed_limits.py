@@ -255,22 +255,23 @@ async def test_a_good_feed_is_polled_while_a_huge_one_is_processed(
     good = served(httpserver, "/good.xml", rss_items(1).replace(b"Story 0", b"Good"))
     app = await app_for([huge, good])
     huge_feed, good_feed = app.store.list_feeds()
-    good_done = threading.Event()
+    huge_matching, good_done = threading.Event(), threading.Event()
     loop_thread = threading.get_ident()
     match = app.rulebook.match
     on_loop = []
 
     def slow_match(doc: Any) -> Any:
-        # Holds the huge feed's matching until the good feed is through; matching on
+        # The huge feed's first story waits until the good feed is through; matching on
         # the event loop would hold the loop itself, and the good feed would wait.
         on_loop.append(threading.get_ident() == loop_thread)
-        if doc.title.startswith("Story"):
-            good_done.wait(timeout=3)
+        if doc.title.startswith("Story") and not huge_matching.is_set():
+            huge_matching.set()
+            good_done.wait(timeout=10)
         return match(doc)
 
     monkeypatch.setattr(app.rulebook, "match", slow_match)
     huge_poll = asyncio.create_task(app.pipeline.poll(huge_feed.id))
-    await asyncio.sleep(0.2)
+    assert await asyncio.to_thread(huge_matching.wait, 10)
     good_report = await asyncio.wait_for(app.pipeline.poll(good_feed.id), timeout=10)
     good_done.set()
     assert good_report.status == "ok" and not huge_poll.done()
