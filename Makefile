@@ -28,3 +28,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/match.py --json benchmarks/results/match.json
 	$(BIN)/python benchmarks/summary.py --json benchmarks/results/summary.json
 	$(BIN)/python benchmarks/scrape.py --json benchmarks/results/scrape.json
+	$(BIN)/python benchmarks/huge_feed.py --json benchmarks/results/huge_feed.json

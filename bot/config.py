@@ -102,6 +102,7 @@ class PollSettings(_Section):
 class FetchSettings(_Section):
     timeout: Duration = 20.0
     max_bytes: Size = 5_000_000
+    max_items: int = Field(default=1_000, ge=1, le=100_000)  # entries per document, newest
     allow_private_addresses: bool = False
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
 

@@ -31,5 +31,9 @@ class FeedParseError(FeedError):
     """The bytes are not a usable feed."""
 
 
+class StoreBusy(NewsbotError):
+    """The database stayed locked by another writer through every retry."""
+
+
 class DeliveryError(NewsbotError):
     """Sending an alert failed; the adapter decides whether to retry or give up."""

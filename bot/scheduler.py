@@ -17,6 +17,8 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.errors import StoreBusy
+
 log = logging.getLogger(__name__)
 
 
@@ -85,7 +87,10 @@ class Scheduler:
             context["feed_id"] = int(event.job_id.split(":", 1)[1])
         if isinstance(getattr(event, "exception", None), asyncio.CancelledError):
             return  # cancelled at shutdown, not a failure
-        if getattr(event, "exception", None) is not None:
+        if isinstance(getattr(event, "exception", None), StoreBusy):
+            # Waiting for the database is not a bug: one line, and the next run retries.
+            log.warning("job %s: %s", event.job_id, event.exception, extra=context)
+        elif getattr(event, "exception", None) is not None:
             log.error(
                 "job %s failed: %r",
                 event.job_id,

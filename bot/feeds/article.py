@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from bot.errors import FeedError
+from bot.feeds import limits
 from bot.feeds.fetch import Fetcher
 
 log = logging.getLogger(__name__)
@@ -59,4 +60,6 @@ def extract_text(page: bytes, url: str) -> str | None:
         return None
     if not text:
         return None
-    return text.strip() or None
+    # A page of megabytes of text would be summarised whole; the feed's own text is
+    # bounded the same way.
+    return limits.clip(text.strip(), limits.TEXT_MAX) or None

@@ -15,11 +15,16 @@ from urllib.parse import urljoin
 
 from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher, FetchResult
+from bot.feeds.limits import LINK_MAX
 
 NO_FEED_MESSAGE = "no feed found at URL — give the feed's own address"
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml")
 # How many <link rel="alternate"> candidates are fetched before giving up on them.
 MAX_LINK_CANDIDATES = 3
+# A page is read for feed links only this far, and only this many links are kept: the
+# links sit in the <head>, and a page of 100,000 of them is not looking for readers.
+PAGE_SCAN_BYTES = 1_000_000
+MAX_FEED_LINKS = 20
 
 # Link types in preference order: RSS/Atom/RDF first, JSON Feed last. Plain
 # application/json is left out on purpose: WordPress and others use it for REST API links.
@@ -64,10 +69,12 @@ async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
             was found (``NO_FEED_MESSAGE``).
     """
     page = await fetcher.fetch(url)
-    if is_feed(page):
+    # Parsing a page of megabytes takes a while: in a thread, off the event loop.
+    if await asyncio.to_thread(is_feed, page):
         return FoundFeed(url, page)
     if _sniff(page.body) == "html" or _content_type(page) in ("text/html", "application/xhtml+xml"):
-        for candidate in feed_links(page)[:MAX_LINK_CANDIDATES]:
+        links = await asyncio.to_thread(feed_links, page)
+        for candidate in links[:MAX_LINK_CANDIDATES]:
             response = await _feed_at(fetcher, candidate)
             if response is not None:
                 return FoundFeed(candidate, response)
@@ -103,7 +110,8 @@ def feed_links(page: FetchResult) -> list[str]:
 
     Returns:
         Absolute http(s) URLs from ``<link rel="alternate" type="...feed type...">``,
-        XML feeds before JSON feeds, each in page order, without duplicates.
+        XML feeds before JSON feeds, each in page order, without duplicates; from the
+        first ``PAGE_SCAN_BYTES`` of the page, at most ``MAX_FEED_LINKS`` of them.
     """
     collector = _LinkCollector()
     collector.feed(_decode_html(page))
@@ -131,12 +139,12 @@ class _LinkCollector(HTMLParser):
         values = {name: (value or "").strip() for name, value in attrs}
         if tag == "base" and self.base_href is None and values.get("href"):
             self.base_href = values["href"]
-        if tag != "link":
+        if tag != "link" or len(self.links) >= MAX_FEED_LINKS:
             return
         rel = values.get("rel", "").lower().split()
         link_type = values.get("type", "").lower().split(";")[0].strip()
         href = values.get("href", "")
-        if "alternate" in rel and link_type in _FEED_CONTENT_TYPES and href:
+        if "alternate" in rel and link_type in _FEED_CONTENT_TYPES and 0 < len(href) <= LINK_MAX:
             self.links.append((link_type, href))
 
     handle_startendtag = handle_starttag
@@ -201,8 +209,8 @@ def _sniff(body: bytes) -> str | None:
 def _is_json_feed(body: bytes) -> bool:
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False  # RecursionError: "[[[[…" nested past Python's limit
     version = document.get("version") if isinstance(document, dict) else None
     return isinstance(version, str) and version.startswith("https://jsonfeed.org/version/")
 
@@ -228,10 +236,11 @@ def _decode_html(page: FetchResult) -> str:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset" and value.strip():
             charset = value.strip().strip("\"'")
+    head = page.body[:PAGE_SCAN_BYTES]
     try:
-        return page.body.decode(charset, errors="replace")
+        return head.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name from the server
-        return page.body.decode("utf-8", errors="replace")
+        return head.decode("utf-8", errors="replace")
 
 
 def _content_type(result: FetchResult) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.feeds import limits
 from bot.feeds.text import html_to_text, normalize_space
 from bot.feeds.urls import canonical_url
 from bot.models import Story, fullest
@@ -95,6 +96,19 @@ def _digest(*parts: str) -> str:
     return "sha256:" + hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+def _bounded(entry: Entry) -> Entry:
+    """The entry with every field cut to its bound; a link too long to keep is dropped."""
+    return Entry(
+        guid=entry.guid,  # bounded as the uid: a longer one is hashed
+        title=limits.clip(entry.title, limits.TITLE_MAX),
+        link=limits.link(entry.link),
+        published=entry.published,
+        author=limits.clip(entry.author, limits.AUTHOR_MAX) if entry.author else None,
+        summary=limits.clip(entry.summary, limits.TEXT_MAX),
+        content=limits.clip(entry.content, limits.TEXT_MAX),
+    )
+
+
 def finish_entries(entries: Iterable[Entry]) -> list[Story]:
     """Gives each entry a uid that is stable across polls and unique in the document.
 
@@ -106,10 +120,11 @@ def finish_entries(entries: Iterable[Entry]) -> list[Story]:
         entries: The document's entries, in document order.
 
     Returns:
-        One story per entry that has anything at all, in the same order.
+        One story per entry that has anything at all, in the same order, every field
+        within the bounds of :mod:`bot.feeds.limits`.
     """
     # An entry with nothing at all (an empty <item/>) cannot become an alert.
-    kept = [e for e in entries if e.guid or e.title or e.link or e.published or e.body]
+    kept = [_bounded(e) for e in entries if e.guid or e.title or e.link or e.published or e.body]
     guid_counts = Counter(e.guid for e in kept if e.guid)
     seen: Counter[str] = Counter()
     stories = []
@@ -130,7 +145,7 @@ def finish_entries(entries: Iterable[Entry]) -> list[Story]:
         else:
             when = entry.published.isoformat() if entry.published else ""
             uid = _digest(entry.title, when) if entry.title or when else _digest(entry.summary)
-        if len(uid) > 512:
+        if len(uid) > limits.GUID_MAX:
             uid = _digest(uid)
         seen[uid] += 1
         if seen[uid] > 1:

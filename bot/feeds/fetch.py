@@ -31,6 +31,9 @@ _ACCEPT = (
 )
 # Only encodings we can decode with a bounded output buffer; see _BoundedDecoder.
 _ACCEPT_ENCODING = "gzip, deflate"
+# Server text that ends up stored or in an error message: real values are far shorter.
+_VALIDATOR_MAX = 1_024  # an ETag or Last-Modified longer than this is not kept
+_QUOTED_MAX = 200  # characters of a reason phrase or Location quoted in an error
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,9 @@ class Fetcher:
                     try:
                         current = str(response.url.join(location.strip()))
                     except httpx.InvalidURL as exc:
-                        raise FetchError(f"redirect to an invalid URL {location!r}") from exc
+                        raise FetchError(
+                            f"redirect to an invalid URL {location[:_QUOTED_MAX]!r}"
+                        ) from exc
                     continue
                 return await self._finish(response)
             finally:
@@ -215,8 +220,8 @@ class Fetcher:
             status=status,
             body=body,
             headers={key.lower(): value for key, value in response.headers.items()},
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
+            etag=_validator(response.headers.get("etag")),
+            last_modified=_validator(response.headers.get("last-modified")),
         )
 
     async def _read_body(self, response: httpx.Response) -> bytes:
@@ -333,7 +338,12 @@ def _reason(response: httpx.Response) -> str:
     try:
         return http.HTTPStatus(response.status_code).phrase
     except ValueError:
-        return response.reason_phrase or "error"
+        return response.reason_phrase[:_QUOTED_MAX] or "error"
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified worth storing and sending back, else None."""
+    return value if value and len(value) <= _VALIDATOR_MAX else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -7,6 +7,8 @@
 2. The text is JSON Feed (:mod:`bot.feeds.jsonfeed`) or RSS/Atom, which this module
    reads with feedparser after :mod:`bot.feeds.xmlprep` made it safe to parse; both
    yield :class:`~bot.feeds.entries.Entry` records with plain text and absolute links.
+   Only the newest ``max_items`` entries are read (:mod:`bot.feeds.newest`), and
+   every field is bounded (:mod:`bot.feeds.limits`).
 3. :func:`~bot.feeds.entries.finish_entries` gives every entry a stable ``uid`` and a
    title, and builds the :class:`Story` values.
 
@@ -24,16 +26,24 @@ from typing import Any
 import feedparser
 
 from bot.errors import FeedParseError
+from bot.feeds import limits
 from bot.feeds.charset import content_type_charset, decode_document
 from bot.feeds.entries import BARE_EMAIL, Entry, FeedDraft, clean_author, finish_entries
 from bot.feeds.jsonfeed import parse_json_feed
+from bot.feeds.newest import cut_xml_items, newest
 from bot.feeds.text import decode_entities, html_to_text, normalize_space
 from bot.feeds.urls import absolute_http_url
 from bot.feeds.xmlprep import prepare_xml
 from bot.models import ParsedFeed
 
 
-def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    max_items: int = limits.MAX_ITEMS,
+) -> ParsedFeed:
     """Parses a fetched feed document into plain-text stories.
 
     Args:
@@ -41,10 +51,12 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
         url: The URL the body was fetched from; the base for relative links.
         headers: The HTTP response headers, any case. ``Content-Type`` supplies a
             charset and marks JSON; ``Content-Location`` is the document's own URL.
+        max_items: How many entries to take from the document, newest first.
 
     Returns:
-        The feed's title and link and one :class:`Story` per usable entry, in
-        document order, with uids unique within the document.
+        The feed's title and link and one :class:`Story` per usable entry (at most
+        ``max_items``), in document order, with uids unique within the document and
+        every field within the bounds of :mod:`bot.feeds.limits`.
 
     Raises:
         FeedParseError: The body is empty, binary garbage, an HTML page, or otherwise
@@ -59,10 +71,17 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
     location = lowered.get("content-location")
     content_location = absolute_http_url(location, url) if location else None
     if text.startswith(("{", "[")):
-        draft = parse_json_feed(text, url=content_location or url)
+        draft = parse_json_feed(text, url=content_location or url, max_items=max_items)
     else:
+        text = cut_xml_items(text, max_items)
         draft = _parse_xml(text, url=url, content_location=content_location)
-    return ParsedFeed(title=draft.title, link=draft.link, stories=finish_entries(draft.entries))
+    # Again after parsing: items the cut could not see (an unusual element name) count too.
+    entries = newest(draft.entries, lambda entry: entry.published, max_items)
+    return ParsedFeed(
+        title=limits.clip(draft.title, limits.TITLE_MAX) if draft.title else None,
+        link=limits.link(draft.link),
+        stories=finish_entries(entries),
+    )
 
 
 # --------------------------------------------------------------------------- RSS / Atom
@@ -73,11 +92,12 @@ _FEED_ROOT = re.compile(r"<(?:[\w.-]+:)?(?:rss|feed|rdf|channel)[\s>/]", re.IGNO
 _HTML_PAGE = re.compile(r"<(?:!doctype\s+html|html[\s>])", re.IGNORECASE)
 
 
-def _text(detail: Mapping[str, Any] | None, fallback: str | None = None) -> str:
-    """Plain text of a feedparser text construct, honouring its declared type."""
+def _text(detail: Mapping[str, Any] | None, fallback: str | None, limit: int) -> str:
+    """Plain text of a feedparser text construct, honouring its declared type; only
+    as much of it is read as can matter for a text of ``limit`` characters."""
     if detail is None:
-        return html_to_text(fallback or "")
-    value = str(detail.get("value") or "")
+        return html_to_text(limits.raw(fallback or "", limit))
+    value = limits.raw(str(detail.get("value") or ""), limit)
     if detail.get("type") == "text/plain":
         # Plain by declaration, so "<tag>" is text; only doubly escaped entities go.
         return normalize_space(decode_entities(value), keep_lines=True)
@@ -121,12 +141,13 @@ def _xml_entry(parsed: Mapping[str, Any], base: str | None, feed_author: str | N
             if published:
                 break
     contents = [c for c in entry.get("content") or [] if c.get("value")]
-    content = max((_text(c) for c in contents), key=len, default="")
-    summary = _text(entry.get("summary_detail"), entry.get("summary"))
+    content = max((_text(c, None, limits.TEXT_MAX) for c in contents), key=len, default="")
+    summary = _text(entry.get("summary_detail"), entry.get("summary"), limits.TEXT_MAX)
     guid = str(entry.get("id") or "").strip() or None
+    title = _text(entry.get("title_detail"), entry.get("title"), limits.TITLE_MAX)
     return Entry(
         guid=guid,
-        title=normalize_space(_text(entry.get("title_detail"), entry.get("title"))),
+        title=normalize_space(title),
         link=absolute_http_url(_entry_link(entry), base),
         published=published,
         author=clean_author(entry.get("author")) or feed_author,
@@ -149,7 +170,8 @@ def _parse_xml(text: str, *, url: str, content_location: str | None) -> FeedDraf
     )
     feed = dict(result.get("feed", {}))  # plain dict: no key remapping, no warnings
     entries = result.get("entries", [])
-    title = normalize_space(_text(feed.get("title_detail"), feed.get("title"))) or None
+    feed_title = _text(feed.get("title_detail"), feed.get("title"), limits.TITLE_MAX)
+    title = normalize_space(feed_title) or None
     if not entries and not result.get("version"):
         raise FeedParseError(f"not a feed: {_why_not_xml(text, result.get('bozo_exception'))}")
     doc_base = content_location or url

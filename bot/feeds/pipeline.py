@@ -34,6 +34,7 @@ MAX_BACKOFF = timedelta(hours=6)
 # fetcher's default connection limit, so a poll waits about one fetch timeout for them.
 MAX_ARTICLES = 20
 BODY_LIMIT = 20_000  # characters of story text kept for `test` and summaries
+RECORD_BATCH = 200  # new stories recorded per transaction (a few tens of ms of writing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ class FeedPipeline:
                         self.store.record_not_modified, feed.id, self._next_poll(feed)
                     )
                 return PollReport(feed.id, "not_modified")
-            parsed = await asyncio.to_thread(_parse, fetched)
+            parsed = await asyncio.to_thread(_parse, fetched, self.settings.fetch.max_items)
         except FeedError as exc:
             return await self._failed(feed, exc, dry_run=dry_run)
 
@@ -132,37 +133,70 @@ class FeedPipeline:
         )
         new = [s for s in stories if s.uid not in known]
         source = feed_label(feed.name, parsed.title or feed.title, feed.url)
-        checked = [
+        if dry_run:  # `newsbot check`: every story, matched or not
+            checked = await asyncio.to_thread(self._match, new, source)
+            return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
+
+        queued, matched = await self._record(feed, new, source, parsed.title, fetched, now)
+        log.info(
+            "feed polled",
+            extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
+        )
+        return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
+
+    async def _record(
+        self,
+        feed: Feed,
+        new: Sequence[Story],
+        source: str,
+        feed_title: str | None,
+        fetched: FetchResult,
+        now: datetime,
+    ) -> tuple[int, list[tuple[Story, tuple[RuleHit, ...]]]]:
+        """Matches the new stories and records them with their alerts, RECORD_BATCH at a
+        time, so that no batch holds the SQLite writer or the event loop for long.
+
+        Each batch's stories and alerts are one transaction: a story is known only once
+        its alerts are queued. The feed's state (ETag, first poll done) comes with the
+        last batch, so a crash in between loses nothing and the first poll stays quiet.
+
+        Returns:
+            The number of alerts queued, and the stories that matched with their hits.
+        """
+        batches = [new[i : i + RECORD_BATCH] for i in range(0, len(new), RECORD_BATCH)] or [[]]
+        queued, matched = 0, []
+        for number, batch in enumerate(batches, 1):
+            hits = [(s, h) for s, h in await asyncio.to_thread(self._match, batch, source) if h]
+            matched += hits
+            # The first poll of a feed only learns what is already there: no flood of old news.
+            drafts = await self._drafts(feed, hits, now) if feed.initialised else []
+            queued += await asyncio.to_thread(
+                self.store.record_poll,
+                feed.id,
+                source=source,
+                new_stories=[_new_story(s) for s in batch],
+                alerts=drafts,
+                feed_title=feed_title,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                next_poll_at=self._next_poll(feed),
+                final=number == len(batches),
+            )
+        return queued, matched
+
+    def _match(
+        self, stories: Sequence[Story], source: str
+    ) -> list[tuple[Story, tuple[RuleHit, ...]]]:
+        """Each story with the rules it matches (CPU work: run it in a thread)."""
+        return [
             (
                 s,
                 tuple(
                     self.rulebook.match(story_document(s.title, s.body, source, s.link, s.author))
                 ),
             )
-            for s in new
+            for s in stories
         ]
-        if dry_run:  # `newsbot check`: every story, matched or not
-            return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
-        matched = [(s, hits) for s, hits in checked if hits]
-
-        # The first poll of a feed only learns what is already there: no flood of old news.
-        drafts = await self._drafts(feed, matched, now) if feed.initialised else []
-        queued = await asyncio.to_thread(
-            self.store.record_poll,
-            feed.id,
-            source=source,
-            new_stories=[_new_story(s) for s in new],
-            alerts=drafts,
-            feed_title=parsed.title,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            next_poll_at=self._next_poll(feed),
-        )
-        log.info(
-            "feed polled",
-            extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
-        )
-        return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
 
     async def _drafts(
         self, feed: Feed, matched: Sequence[tuple[Story, tuple[RuleHit, ...]]], now: datetime
@@ -267,9 +301,11 @@ def _wants(chat: Chat, feed: Feed, own: set[int], now: datetime) -> bool:
     return feed.from_config or chat.id in own
 
 
-def _parse(fetched: FetchResult) -> ParsedFeed:
+def _parse(fetched: FetchResult, max_items: int) -> ParsedFeed:
     try:
-        return parse_feed(fetched.body, url=fetched.url, headers=fetched.headers)
+        return parse_feed(
+            fetched.body, url=fetched.url, headers=fetched.headers, max_items=max_items
+        )
     except FeedError:
         raise
     except Exception as exc:

@@ -27,6 +27,7 @@ import httpcore
 import httpx
 
 from bot.errors import FetchError
+from bot.feeds.limits import LINK_MAX
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -163,9 +164,15 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         allow_private: When True, private, loopback and other non-public addresses pass.
 
     Raises:
-        FetchError: The scheme is not http(s), the URL carries credentials, the host does
-            not resolve, or it resolves to a blocked address.
+        FetchError: The URL is too long to store, the scheme is not http(s), the URL
+            carries credentials, the host does not resolve, or it resolves to a blocked
+            address.
     """
+    if len(url) > LINK_MAX:
+        raise FetchError(
+            f"URL of {len(url):,} characters; at most {LINK_MAX:,} are accepted — "
+            "give the feed's shorter address"
+        )
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:

@@ -23,6 +23,11 @@ _LINE = frozenset(
 # Cells sit side by side; a space keeps "a</td><td>b" from becoming "ab".
 _SPACED = frozenset({"td", "th", "img"})
 
+# A "<" with no ">" before the next "<" cannot open a tag. Python's HTMLParser scans to
+# the end of the input for each such "<" ("<a <a <a …": 24,000 characters took 4 s, and
+# the time grows with the square of the length), so they become text first. Each scan
+# here stops at the next "<" or ">", which keeps the whole substitution linear.
+_NOT_A_TAG = re.compile(r"<(?![^<>]*>)")
 # One more round of entity decoding catches feeds that escape twice ("&amp;#39;").
 # Only well-formed references are decoded, so a lone "&" in text stays as it is.
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
@@ -119,7 +124,7 @@ def html_to_text(fragment: str) -> str:
     if "<" not in fragment and "&" not in fragment:
         return normalize_space(fragment, keep_lines=True)
     collector = _TextCollector()
-    collector.feed(fragment)
+    collector.feed(_NOT_A_TAG.sub("&lt;", fragment))
     collector.close()
     return normalize_space(decode_entities("".join(collector.parts)), keep_lines=True)
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
 from bot.models import Summary
+from bot.store.engine import retry_when_busy
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
 
@@ -266,6 +267,7 @@ class Store:
                 .values(from_config=False)
             )
 
+    @retry_when_busy
     def claim_feed(self, feed_id: int, now: datetime, lease: timedelta) -> Feed | None:
         """Take the feed for one poll if it is due; pushes ``next_poll_at`` so nobody else does.
 
@@ -282,11 +284,13 @@ class Store:
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
         return self._feed(row)
 
+    @retry_when_busy
     def set_next_poll(self, feed_id: int, when: datetime) -> None:
         """Poll the feed at ``when`` (now: poll it at the next chance)."""
         with self.engine.begin() as conn:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(next_poll_at=when))
 
+    @retry_when_busy
     def record_not_modified(self, feed_id: int, next_poll_at: datetime) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
@@ -296,6 +300,7 @@ class Store:
                 .values(error_count=0, last_error=None, last_ok_at=now, next_poll_at=next_poll_at)
             )
 
+    @retry_when_busy
     def record_feed_error(self, feed_id: int, error: str, next_poll_at: datetime) -> int:
         """Count one more error in a row; returns the new count."""
         with self.engine.begin() as conn:
@@ -324,6 +329,7 @@ class Store:
                 found.update(r.uid for r in rows)
         return found
 
+    @retry_when_busy
     def record_poll(
         self,
         feed_id: int,
@@ -335,11 +341,14 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         next_poll_at: datetime,
+        final: bool = True,
     ) -> int:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
         ``source`` is the feed's label, named in "also reported by" when an alert for a
-        story the chat already has from another feed is not queued again.
+        story the chat already has from another feed is not queued again. A poll may be
+        recorded in several calls, each with some stories and their alerts; only the
+        ``final`` one updates the feed's state (ETag, first poll done, last success).
 
         Returns:
             The number of alerts queued.
@@ -404,6 +413,8 @@ class Store:
                         conn, alert.chat_pk, fingerprints[alert.story_uid], source
                     )
             state: dict[str, Any] = {"title": feed_title[:500]} if feed_title else {}
+            if not final:
+                return queued
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
