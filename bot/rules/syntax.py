@@ -431,6 +431,8 @@ class _Parser:
                 if exc.args and isinstance(exc.args[0], bytes)
                 else str(exc)
             )
+            # RE2 quotes the pattern's tail, whose spaces would read as a gap in the message.
+            detail = " ".join(detail.split())
             raise _fail(
                 tok.column,
                 f"invalid regular expression ({detail})",
