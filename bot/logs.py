@@ -1,9 +1,13 @@
-"""Logging set-up: one line per event, with the context keys appended as key=value."""
+"""Logging set-up: one line per event, with the context keys appended as key=value, and
+every secret masked (:class:`RedactingFilter`) before anything is written."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
+
+from bot.redact import Redactor
 
 CONTEXT_KEYS = (
     "feed_id",
@@ -28,9 +32,43 @@ class ContextFormatter(logging.Formatter):
         return f"{line} {' '.join(extras)}" if extras else line
 
 
-def setup_logging(level: str = "INFO") -> None:
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record's message, traceback and context values.
+
+    Set on the handler, so it sees every record that is written, whichever library logged
+    it: a server that quotes a token back in its error text, a traceback whose frames show
+    a database URL. The record is rewritten in place (message rendered, traceback turned
+    into text), so any other handler it reaches gets the masked text too.
+    """
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: logging reports it itself
+            return True
+        record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        for key in CONTEXT_KEYS:
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, self.redact(value))
+        return True
+
+
+def setup_logging(level: str = "INFO", secrets: list[str] | None = None) -> None:
+    """Log to stderr at ``level``, masking ``secrets`` and URL passwords in every line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(Redactor(secrets or ())))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

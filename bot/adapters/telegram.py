@@ -45,7 +45,6 @@ from bot.adapters.base import (
     UncertainDelivery,
 )
 from bot.adapters.telegram_render import render_alert, render_digest, split_text
-from bot.commands import messages as msg
 from bot.commands.parse import COMMANDS, parse_slash
 from bot.commands.service import Caller, CommandService
 from bot.config import TelegramSettings
@@ -372,12 +371,8 @@ class TelegramAdapter:
             may_edit=self._permission(message),
         )
         async with self._chat_turn(chat.id):
-            try:
-                reply = await self._service.handle(caller, command)
-            except Exception:
-                await self._reply(message, msg.FAILED)
-                raise  # to the error funnel, which logs it with the chat
-            await self._reply(message, reply.text)
+            reply = await self._service.answer(caller, command)  # never raises
+            await self._reply(message, reply.text)  # a failure here goes to _on_error
 
     def _permission(self, message: Message) -> Callable[[], Awaitable[bool]] | None:
         """Who may change this chat: anyone in a private chat, else its administrators."""

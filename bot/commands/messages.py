@@ -55,5 +55,8 @@ UNMUTED = "Unmuted: alerts resume."
 NOT_MUTED = "This chat is not muted."
 DIGEST_SET = "Digest: {mode}."
 DIGEST_OFF = "Digest off: alerts arrive one by one."
-FAILED = "Sorry, that command failed on our side. Please try again in a minute."
+FAILED = (
+    "Sorry, something went wrong on our side and that command was not carried out. "
+    "Please try again in a minute; if it keeps failing, tell the bot's operator."
+)
 WORKING = "Working on it…"

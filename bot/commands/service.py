@@ -21,6 +21,7 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
+from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
 from bot.rules import CompiledRule, RuleSyntaxError
 from bot.store import Chat, Feed, LimitReached, Store, StoredStory, utcnow
@@ -71,9 +72,34 @@ class CommandService:
         self.settings = settings
         self.fetcher = fetcher
         self.on_feed_added = on_feed_added
+        self._redact = Redactor(settings.secrets)
+
+    async def answer(self, caller: Caller, command: Command) -> Reply:
+        """Run one command and return the reply to show; never raises.
+
+        The one funnel every adapter calls: a command that fails in a way nobody foresaw
+        (a bug, a database that went away) is logged with its traceback and answered with
+        a short apology, so the chat gets an answer and the adapter keeps reading commands.
+        Every reply has configured secrets and URL passwords masked.
+        """
+        try:
+            reply = await self.handle(caller, command)
+        except Exception:
+            log.exception(
+                "command %s failed",
+                command.name,
+                extra={"chat": caller.chat_id, "platform": caller.platform},
+            )
+            return Reply(msg.FAILED, private=True)
+        return Reply(self._redact(reply.text), reply.private)
 
     async def handle(self, caller: Caller, command: Command) -> Reply:
-        """Run one command; never raises for bad input (the reply says what to type)."""
+        """Run one command; never raises for bad input (the reply says what to type).
+
+        Raises:
+            Exception: whatever went wrong unforeseen; adapters call :meth:`answer`,
+                which turns it into a reply.
+        """
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
             return Reply(msg.UNKNOWN.format(name=command.name), private=True)
