@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.secrets)
     redact = Redactor(settings.secrets)
     try:
-        return _command(args, settings)
+        code = _command(args, settings)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return code
     except ConfigError as exc:
         for line in exc.problems:
             print(redact(f"newsbot: {line}"), file=sys.stderr)

@@ -320,7 +320,7 @@ def _format_error(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key; see config.example.yaml for the keys newsbot reads"
-    return redact_url(f"{key}: {message}")
+    return f"{key}: {message}"
 
 
 def find_config_file(path: str | os.PathLike[str] | None) -> Path | None:

@@ -160,3 +160,69 @@ def test_console_conversation_on_stdin(tmp_path: Path) -> None:
     assert any("column" in line for line in lines)  # the dangling AND
     assert "Rule 1 added: Belarus" in lines
     assert lines[-1] == "1. Belarus"
+
+
+@pytest.mark.parametrize("command", ["check", "run", "migrate"])
+def test_unreachable_database_is_one_line_saying_what_to_check(
+    command: str, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, database="postgresql://nobody:Pw1234567@127.0.0.1:5999/x")
+    result = newsbot(command, "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        "newsbot: cannot use the database postgresql://nobody:***@127.0.0.1:5999/x: "
+    )
+    assert "Connection refused" in line and "check the database: setting" in line
+    assert "Pw1234567" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"), [(None, "No such file or directory"), (b"\xff\xfe\x00", "not UTF-8")]
+)
+def test_rule_test_with_a_file_it_cannot_read(
+    content: bytes | None, reason: str, tmp_path: Path
+) -> None:
+    if content is not None:
+        (tmp_path / "nosuchfile.txt").write_bytes(content)
+    result = newsbot("rule", "test", "belarus", "nosuchfile.txt", cwd=tmp_path)
+    assert result.returncode == 2  # a problem with what was given, not "no match"
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("newsbot: cannot read the story nosuchfile.txt: ")
+    assert reason in result.stderr
+
+
+def test_check_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """``newsbot check | head -1``: the reader goes away before newsbot is done."""
+    config = write_config(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "check", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as head does once it has its line
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141, stderr  # as if stopped by SIGPIPE
+    assert stderr == ""
+
+
+def test_check_polls_only_the_feeds_run_would_poll(tmp_path: Path, httpserver: HTTPServer) -> None:
+    for path in ("/kept.xml", "/dropped.xml"):
+        httpserver.expect_request(path).respond_with_data(
+            rss("World", [WEATHER]), content_type="application/rss+xml"
+        )
+    kept, dropped = httpserver.url_for("/kept.xml"), httpserver.url_for("/dropped.xml")
+    both = write_config(
+        tmp_path, fetch={"allow_private_addresses": True}, feeds=[{"url": kept}, {"url": dropped}]
+    )
+    assert newsbot("check", "--config", str(both)).returncode == 0
+    httpserver.clear_log()
+    one = write_config(tmp_path, fetch={"allow_private_addresses": True}, feeds=[{"url": kept}])
+    result = newsbot("check", "--config", str(one))
+    assert result.returncode == 0, result.stderr
+    assert kept in result.stdout and dropped not in result.stdout
+    assert [request.path for request, _ in httpserver.log] == ["/kept.xml"]

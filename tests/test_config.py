@@ -155,3 +155,12 @@ def test_duplicate_feeds_refused() -> None:
 def test_webhook_secret_must_be_what_telegram_accepts() -> None:
     with pytest.raises(ConfigError, match="telegram.webhook_secret: use 1-256 characters"):
         settings_from_dict({"telegram": {"webhook_secret": "not allowed!"}})
+
+
+def test_jitter_can_be_turned_off() -> None:
+    assert settings_from_dict({"poll": {"jitter": "0s"}}).poll.jitter == 0
+    assert settings_from_dict({"poll": {"jitter": 0}}).poll.jitter == 0
+    with pytest.raises(ConfigError, match=r"poll\.interval: '0s' must be longer than zero"):
+        settings_from_dict({"poll": {"interval": "0s"}})
+    with pytest.raises(ConfigError, match=r"poll\.jitter"):
+        settings_from_dict({"poll": {"jitter": "-1s"}})
