@@ -152,6 +152,7 @@ def rule_test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def check(settings: Settings) -> int:
+    from bot.adapters.console import printable
     from bot.app import App
 
     app = App(settings, adapters={}, health=False)
@@ -167,16 +168,17 @@ async def check(settings: Settings) -> int:
         failed = 0
         for feed in feeds:
             report = await app.pipeline.poll(feed.id, dry_run=True)
-            print(redact(f"== feed {feed.id} {feed.label} ({feed.url})"))
+            print(printable(redact(f"== feed {feed.id} {feed.label} ({feed.url})")))
             if report.error:
                 failed += 1
-                print(redact(f"   error: {report.error}"))
+                print(printable(redact(f"   error: {report.error}")))
                 continue
             chats = await asyncio.to_thread(
                 app.store.chats_by_pk, {h.chat_pk for _, hits in report.matches for h in hits}
             )
             for story, hits in report.matches:
-                print(f" - {story.title}" + (f"  <{story.link}>" if story.link else ""))
+                link = f"  <{story.link}>" if story.link else ""
+                print(printable(f" - {story.title}{link}"))
                 for hit in hits:
                     chat = chats[hit.chat_pk]
                     print(f"     matches {chat.platform} chat {chat.chat_id}: {hit.query}")

@@ -226,3 +226,30 @@ def test_check_polls_only_the_feeds_run_would_poll(tmp_path: Path, httpserver: H
     assert result.returncode == 0, result.stderr
     assert kept in result.stdout and dropped not in result.stdout
     assert [request.path for request, _ in httpserver.log] == ["/kept.xml"]
+
+
+def test_check_prints_no_terminal_control_characters(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "World \u009b2J",
+        "items": [
+            {
+                "id": "1",
+                "title": "Belarus \u009b31m red",
+                "url": "https://news.example/1",
+                "content_text": "x",
+            }
+        ],
+    }
+    httpserver.expect_request("/feed.json").respond_with_json(feed)
+    config = write_config(
+        tmp_path,
+        fetch={"allow_private_addresses": True},
+        feeds=[{"url": httpserver.url_for("/feed.json")}],
+    )
+    result = newsbot("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "\x9b" not in result.stdout
+    assert " - Belarus \\x9b31m red  <https://news.example/1>" in result.stdout
