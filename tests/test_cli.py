@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
+from bot.commands import messages as msg
 from tests.feedserver import BELARUS, WEATHER, rss
 
 STORY = (
@@ -52,6 +56,18 @@ def service(config: Path, *, stdin: int) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def read_until(stream: IO[str], wanted: str, *, within: float) -> list[str]:
+    """Lines read from ``stream`` until one equals ``wanted`` or ``within`` seconds pass."""
+    found: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [found.put(line) for line in stream], daemon=True).start()
+    lines: list[str] = []
+    deadline = time.monotonic() + within
+    while wanted not in lines and (left := deadline - time.monotonic()) > 0:
+        with contextlib.suppress(queue.Empty):
+            lines.append(found.get(timeout=left).rstrip("\n"))
+    return lines
 
 
 def write_config(tmp_path: Path, **values: object) -> Path:
@@ -253,3 +269,31 @@ def test_check_prints_no_terminal_control_characters(
     assert result.returncode == 0, result.stderr
     assert "\x9b" not in result.stdout
     assert " - Belarus \\x9b31m red  <https://news.example/1>" in result.stdout
+
+
+def test_console_keeps_answering_after_a_command_that_crashes(tmp_path: Path) -> None:
+    """A /watch of 249 nested parentheses once killed the stdin reader for good."""
+    config = write_config(tmp_path)
+    nested = "(" * 249 + "x" + ")" * 249
+    log = tmp_path / "stderr.log"  # a file: the traceback is larger than a pipe's buffer
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        ) as process,
+    ):
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"/watch {nested}\n/rules\n")
+        process.stdin.flush()
+        lines = read_until(process.stdout, msg.NO_RULES, within=30)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert msg.NO_RULES in lines, (lines, log.read_text()[-2000:])
+    # The rule itself is refused: with a column error, or, if the parser fails on it in a
+    # way nobody foresaw, with the apology (and the traceback in the log).
+    answer = lines[lines.index(msg.NO_RULES) - 1]
+    assert answer == msg.FAILED or "column" in answer, answer
