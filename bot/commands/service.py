@@ -241,7 +241,7 @@ class CommandService:
             return Reply(msg.ADDFEED_FAILED.format(error=exc), private=True)
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         if feed.from_config:  # every chat gets it already; a second entry would show twice
-            return Reply(msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url))
+            return Reply(msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url), private=True)
         try:
             added = await asyncio.to_thread(
                 self.store.add_chat_feed,
