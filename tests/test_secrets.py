@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -239,3 +241,34 @@ async def test_replies_mask_secrets_and_url_passwords(sqlite_url: str) -> None:
         assert "https://reader:***@news.example/feed.xml" in reply.text or "***" in reply.text
     finally:
         await app.stop()
+
+
+def test_a_feed_password_is_not_in_config_errors() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict({"feeds": [{"url": "ftp://reader:FeedPass99@news.example/rss"}]})
+    (problem,) = caught.value.problems
+    assert problem == "feeds.0.url: 'ftp://reader:***@news.example/rss' is not an http(s) URL"
+
+
+def test_check_masks_a_feed_password(tmp_path: Path, httpserver: HTTPServer) -> None:
+    url = httpserver.url_for("/feed.xml").replace("http://", "http://reader:FeedPass99@")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/bot.db",
+                "health": {"listen": None},
+                "fetch": {"allow_private_addresses": True},
+                "feeds": [{"url": url}],
+            }
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "FeedPass99" not in result.stdout + result.stderr
+    assert "== feed 1 http://reader:***@localhost:" in result.stdout
