@@ -66,7 +66,9 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
         unit = match.group(2).lower() if match.group(2) else None
         seconds = float(match.group(1)) * _DURATION_UNITS[unit]
     if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError(f"{value!r} must be longer than zero")
+        raise ValueError(
+            f"{value!r} must be {'zero or more' if allow_zero else 'longer than zero'}"
+        )
     return seconds
 
 
