@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Callable
+from types import TracebackType
 
 from bot.redact import Redactor
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 CONTEXT_KEYS = (
     "feed_id",
@@ -21,6 +25,18 @@ CONTEXT_KEYS = (
     "new",
     "alerts",
 )
+
+
+# Frames of a traceback written to the log, innermost kept: a RecursionError has a
+# thousand, all alike, and one chat command must not write 150 KB of them.
+TRACEBACK_FRAMES = 40
+
+
+def format_traceback(exc_info: ExcInfo) -> str:
+    """The traceback of ``exc_info`` as text, at most TRACEBACK_FRAMES frames per exception."""
+    kind, value, tb = exc_info
+    lines = traceback.format_exception(kind, value, tb, limit=-TRACEBACK_FRAMES)
+    return "".join(lines).rstrip("\n")
 
 
 class ContextFormatter(logging.Formatter):
@@ -52,7 +68,7 @@ class RedactingFilter(logging.Filter):
             return True
         record.msg, record.args = self.redact(message), None
         if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = format_traceback(record.exc_info)
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:

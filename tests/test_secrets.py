@@ -28,7 +28,7 @@ from bot.commands.parse import parse_slash
 from bot.commands.service import Caller
 from bot.config import settings_from_dict
 from bot.errors import ConfigError
-from bot.logs import setup_logging
+from bot.logs import TRACEBACK_FRAMES, setup_logging
 from bot.redact import Redactor, redact_url
 from bot.store import utcnow
 from tests.conftest import make_settings
@@ -272,3 +272,20 @@ def test_check_masks_a_feed_password(tmp_path: Path, httpserver: HTTPServer) -> 
     )
     assert "FeedPass99" not in result.stdout + result.stderr
     assert "== feed 1 http://reader:***@localhost:" in result.stdout
+
+
+def test_a_deep_traceback_is_logged_short(
+    logs_to_stderr: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup_logging("INFO")
+
+    def dive(depth: int) -> int:
+        return dive(depth + 1) + 1
+
+    try:
+        dive(0)
+    except RecursionError:
+        logging.getLogger("bot.test").exception("command watch failed")
+    err = capsys.readouterr().err
+    assert "command watch failed" in err and "RecursionError" in err
+    assert len(err.splitlines()) < 2 * TRACEBACK_FRAMES + 10, len(err.splitlines())
