@@ -6,6 +6,7 @@ commands go to the real command service on a SQLite file.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -224,6 +225,30 @@ async def test_unreachable_api_at_start_is_fatal_with_advice(sqlite_url: str) ->
     with pytest.raises(AdapterFatal, match="telegram.api_base_url"):
         await adapter.start(app.service)
     await app.stop()
+
+
+async def test_webhook_on_a_busy_port_stops_with_a_clear_error(
+    bot_api: FakeBotAPI, sqlite_url: str
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        options = {
+            "token": bot_api.token,
+            "api_base_url": bot_api.url,
+            "mode": "webhook",
+            "webhook_url": f"http://127.0.0.1:{port}/hook",
+            "listen": f"127.0.0.1:{port}",
+        }
+        adapter = TelegramAdapter(TelegramSettings(**options), start_attempts=1)  # type: ignore[arg-type]
+        app = App(make_settings(sqlite_url), adapters={"telegram": adapter}, health=False)
+        await app.prepare()
+        try:
+            with pytest.raises(AdapterFatal, match=f"cannot listen on 127.0.0.1:{port}"):
+                await adapter.start(app.service)
+        finally:
+            await app.stop()
 
 
 async def test_webhook_mode_checks_the_secret_header(bot_api: FakeBotAPI, started: Started) -> None:

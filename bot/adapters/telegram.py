@@ -312,7 +312,14 @@ class TelegramAdapter:
         server.router.add_post(urlsplit(url).path or "/", self._on_webhook)
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        try:
+            await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise AdapterFatal(
+                f"telegram: cannot listen on {self.settings.listen} ({exc.strerror or exc}): "
+                "change telegram.listen or stop what uses that port"
+            ) from exc
         self._webhook = runner
         try:
             await self._bot().set_webhook(
