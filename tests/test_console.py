@@ -50,15 +50,15 @@ async def test_a_command_that_crashes_is_answered_and_the_next_one_too(
 
 def test_feed_text_cannot_drive_the_terminal() -> None:
     alert = Alert(
-        title="Belarus \x1b[2J\x1b]0;owned\x07 news",
+        title="Belarus \x1b[2J\x1b]0;owned\x07 news\tend\r",
         link="https://news.example/1\x9b31m",
         source="World\x1b[31m",
         published=datetime(2026, 11, 29, 14, 5, tzinfo=UTC),
         rule="Belarus",
-        summary="Line one\nline\rtwo\tend",
+        summary="",  # none: how a summary is laid out is not at issue here
         words=("Belarus",),
     )
     shown = render(alert)
     assert not any(char in shown for char in "\x1b\x07\x9b\r")
-    assert "🔔 *Belarus* \\x1b[2J\\x1b]0;owned\\x07 news" in shown
-    assert "\tend" in shown and "\n" in shown  # tabs and line breaks are kept
+    assert "🔔 *Belarus* \\x1b[2J\\x1b]0;owned\\x07 news\tend\\x0d\n" in shown
+    assert "https://news.example/1\\x9b31m" in shown
