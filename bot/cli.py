@@ -82,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python would report the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except OSError as exc:
+        if not exc.filename or str(exc.filename) not in settings.database:
+            raise
+        # The SQLite file's directory cannot be created (a read-only or missing mount).
+        print(redact(database_problem(settings.database, exc)), file=sys.stderr)
+        return 1
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,10 +100,13 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run(settings))
 
 
-def database_problem(url: str, exc: SQLAlchemyError) -> str:
+def database_problem(url: str, exc: SQLAlchemyError | OSError) -> str:
     """One line saying that the database cannot be used, why, and what to check."""
     cause = getattr(exc, "orig", None) or exc
-    reason = " ".join(str(cause).split()) or type(cause).__name__
+    if isinstance(cause, OSError) and cause.strerror:
+        reason = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
+    else:
+        reason = " ".join(str(cause).split()) or type(cause).__name__
     return (
         f"newsbot: cannot use the database {redact_url(url)}: {reason} — check the database: "
         "setting and that the database server is running and reachable"

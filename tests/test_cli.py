@@ -194,6 +194,17 @@ def test_unreachable_database_is_one_line_saying_what_to_check(
     assert "Pw1234567" not in result.stderr
 
 
+def test_a_sqlite_file_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    config = write_config(tmp_path, database=f"sqlite:///{blocker}/bot.db")
+    result = newsbot("check", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"newsbot: cannot use the database sqlite:///{blocker}/bot.db: ")
+    assert "check the database: setting" in line
+
+
 @pytest.mark.parametrize(
     ("content", "reason"), [(None, "No such file or directory"), (b"\xff\xfe\x00", "not UTF-8")]
 )
