@@ -107,9 +107,14 @@ def database_problem(url: str, exc: SQLAlchemyError | OSError) -> str:
         reason = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
     else:
         reason = " ".join(str(cause).split()) or type(cause).__name__
+    check = (
+        "the database server is running and reachable"
+        if url.startswith("postgresql")
+        else "the file's directory exists and is writable"
+    )
     return (
         f"newsbot: cannot use the database {redact_url(url)}: {reason} — check the database: "
-        "setting and that the database server is running and reachable"
+        f"setting and that {check}"
     )
 
 
