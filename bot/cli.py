@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import signal
 import sys
 import urllib.error
@@ -12,9 +14,12 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, NewsbotError
 from bot.logs import setup_logging
+from bot.redact import Redactor, redact_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``newsbot`` console script."""
+    """Entry point of the ``newsbot`` console script.
+
+    Exit codes: 0 done (``rule test``: a match), 1 a failure while working (``check``: a
+    feed failed; ``rule test``: no match; the service cannot start), 2 a problem with what
+    was given (configuration, arguments, a file), 141 the reader of the output went away
+    (``newsbot check | head``), as for a program stopped by SIGPIPE.
+    """
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
@@ -57,24 +68,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {line}", file=sys.stderr)
         # A container HEALTHCHECK knows 0 and 1 only (Docker reserves 2).
         return 1 if args.command == "health" else 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.secrets)
+    redact = Redactor(settings.secrets)
+    try:
+        code = _command(args, settings)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return code
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(redact(f"newsbot: {line}"), file=sys.stderr)
+        return 2
+    except NewsbotError as exc:  # e.g. a chat token the platform refuses
+        print(redact(f"newsbot: cannot start: {exc}"), file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        logging.getLogger(__name__).debug("database error", exc_info=exc)
+        print(redact(database_problem(settings.database, exc)), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as exc:
+        if not exc.filename or str(exc.filename) not in settings.database:
+            raise
+        # The SQLite file's directory cannot be created (a read-only or missing mount).
+        print(redact(database_problem(settings.database, exc)), file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "rule":
         return rule_test(args, settings)
     if args.command == "health":
         return health_command(settings)
-    try:
-        if args.command == "migrate":
-            return migrate_command(settings)
-        if args.command == "check":
-            return asyncio.run(check(settings))
-        return asyncio.run(run(settings))
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(f"newsbot: {line}", file=sys.stderr)
-        return 2
-    except NewsbotError as exc:  # e.g. a chat token the platform refuses
-        print(f"newsbot: cannot start: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "migrate":
+        return migrate_command(settings)
+    if args.command == "check":
+        return asyncio.run(check(settings))
+    return asyncio.run(run(settings))
+
+
+def database_problem(url: str, exc: SQLAlchemyError | OSError) -> str:
+    """One line saying that the database cannot be used, why, and what to check."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, OSError) and cause.strerror:
+        reason = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
+    else:
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+    check = (
+        "the database server is running and reachable"
+        if url.startswith("postgresql")
+        else "the file's directory exists and is writable"
+    )
+    return (
+        f"newsbot: cannot use the database {redact_url(url)}: {reason} — check the database: "
+        f"setting and that {check}"
+    )
 
 
 def migrate_command(settings: Settings) -> int:
@@ -133,7 +183,16 @@ def rule_test(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bad query: {exc}", file=sys.stderr)
         print(f"  {args.query}\n  {' ' * (exc.column - 1)}^", file=sys.stderr)
         return 2
-    body = Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read()
+    try:
+        body = Path(args.file).read_text(encoding="utf-8") if args.file else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        print(
+            f"newsbot: cannot read the story {args.file or 'from stdin'}: {reason} — give a "
+            "UTF-8 text file, or leave the file out and pipe the story in",
+            file=sys.stderr,
+        )
+        return 2
     doc = Document(
         title=args.title, text=body, source=args.source, url=args.url, author=args.author
     )
@@ -152,27 +211,33 @@ def rule_test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def check(settings: Settings) -> int:
+    from bot.adapters.console import printable
     from bot.app import App
 
     app = App(settings, adapters={}, health=False)
     try:
         await app.prepare()
-        feeds = await asyncio.to_thread(app.store.list_feeds)
+        # The feeds `run` would poll: a feed taken out of the config and used by no chat
+        # stays in the database (its history) but is not polled.
+        active = set(await asyncio.to_thread(app.store.active_feed_ids))
+        feeds = [f for f in await asyncio.to_thread(app.store.list_feeds) if f.id in active]
         if not feeds:
             print("no feeds: add some under feeds: in the config, or with addfeed in a chat")
+        redact = Redactor(settings.secrets)
         failed = 0
         for feed in feeds:
             report = await app.pipeline.poll(feed.id, dry_run=True)
-            print(f"== feed {feed.id} {feed.label} ({feed.url})")
+            print(printable(redact(f"== feed {feed.id} {feed.label} ({feed.url})")))
             if report.error:
                 failed += 1
-                print(f"   error: {report.error}")
+                print(printable(redact(f"   error: {report.error}")))
                 continue
             chats = await asyncio.to_thread(
                 app.store.chats_by_pk, {h.chat_pk for _, hits in report.matches for h in hits}
             )
             for story, hits in report.matches:
-                print(f" - {story.title}" + (f"  <{story.link}>" if story.link else ""))
+                link = f"  <{story.link}>" if story.link else ""
+                print(printable(f" - {story.title}{link}"))
                 for hit in hits:
                     chat = chats[hit.chat_pk]
                     print(f"     matches {chat.platform} chat {chat.chat_id}: {hit.query}")

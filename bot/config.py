@@ -11,6 +11,7 @@ import logging
 import os
 import re
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,8 +26,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
+from bot.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,11 @@ _SIZE_UNITS = {
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from ``30s``, ``5m``, ``1h``, ``1.5d``, ``250ms`` or a bare number of seconds."""
+def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
+    """Seconds from ``30s``, ``5m``, ``1h``, ``1.5d``, ``250ms`` or a bare number of seconds.
+
+    Zero is refused unless ``allow_zero`` (e.g. ``poll.jitter: 0s`` turns jitter off).
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, timedelta):
@@ -58,8 +65,10 @@ def parse_duration(value: Any) -> float:
             raise ValueError(f"{value!r} is not a duration; use e.g. 30s, 5m, 1h")
         unit = match.group(2).lower() if match.group(2) else None
         seconds = float(match.group(1)) * _DURATION_UNITS[unit]
-    if seconds <= 0:
-        raise ValueError(f"{value!r} must be longer than zero")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError(
+            f"{value!r} must be {'zero or more' if allow_zero else 'longer than zero'}"
+        )
     return seconds
 
 
@@ -79,6 +88,7 @@ def parse_size(value: Any) -> int:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+DurationOrZero = Annotated[float, BeforeValidator(partial(parse_duration, allow_zero=True))]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
@@ -95,7 +105,7 @@ def _listen_address(value: str) -> str:
 
 class PollSettings(_Section):
     interval: Duration = 300.0
-    jitter: Duration = 10.0
+    jitter: DurationOrZero = 10.0
     concurrency: int = Field(default=10, ge=1, le=200)
 
 
@@ -117,7 +127,7 @@ class FeedSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError(f"{redact_url(value)!r} is not an http(s) URL")
         return value
 
 
@@ -218,9 +228,13 @@ class Settings(_Section):
     @field_validator("database")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        # "postgres://" is how Heroku, Render and many guides spell it; SQLAlchemy wants
+        # "postgresql://". The value may carry a password: errors show it masked.
+        value = re.sub(r"^postgres(?=(\+\w+)?://)", "postgresql", value)
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
             raise ValueError(
-                f"{value!r}: use sqlite:///path/file.db or postgresql://user:pass@host/db"
+                f"{redact_url(value)!r} is not a database URL: "
+                "use sqlite:///path/file.db or postgresql://user:pass@host/db"
             )
         return value
 
@@ -235,6 +249,25 @@ class Settings(_Section):
         return feeds
 
     @property
+    def secrets(self) -> list[str]:
+        """Every configured secret value, to be masked wherever text is logged or shown:
+        chat tokens, Telegram's webhook secret, Slack's signing secret, the LLM key and
+        the database password."""
+        found = [
+            _secret(self.telegram.token),
+            _secret(self.telegram.webhook_secret),
+            _secret(self.slack.bot_token),
+            _secret(self.slack.app_token),
+            _secret(self.slack.signing_secret),
+            _secret(self.summary.llm.api_key if self.summary.llm else None),
+            _database_password(self.database),
+        ]
+        token = _secret(self.telegram.token)
+        if ":" in token:  # bot id:secret; the id is public, the part after it is not
+            found.append(token.partition(":")[2])
+        return [value for value in found if value]
+
+    @property
     def platforms(self) -> list[str]:
         """Chat platforms with credentials; ``console`` when there are none."""
         found = []
@@ -243,6 +276,17 @@ class Settings(_Section):
         if self.slack.bot_token and self.slack.bot_token.get_secret_value():
             found.append("slack")
         return found or ["console"]
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _database_password(url: str) -> str:
+    try:
+        return make_url(url).password or ""
+    except (ArgumentError, ValueError):
+        return ""
 
 
 _UNSET = object()
@@ -329,7 +373,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         except OSError as exc:
             raise ConfigError([f"config: cannot read {file}: {exc.strerror}"]) from exc
         except yaml.YAMLError as exc:
-            raise ConfigError([f"config: {file} is not valid YAML: {exc}"]) from exc
+            raise ConfigError([redact_url(f"config: {file} is not valid YAML: {exc}")]) from exc
     if not isinstance(raw, dict):
         raise ConfigError([f"config: {file} must hold a mapping of keys, not {type(raw).__name__}"])
     return settings_from_dict(raw)

@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
+from bot.commands import messages as msg
 from bot.commands.parse import Command, parse_slash, parse_words
 from bot.commands.service import Caller
 from bot.store import utcnow
@@ -146,7 +147,7 @@ async def test_addfeed_from_a_web_page_then_test_and_removefeed(
     httpserver.expect_request("/").respond_with_data(page, content_type="text/html")
     chat = Chat(app)
     reply = await chat.say(f"/addfeed {httpserver.url_for('/')}")
-    assert reply.startswith("Feed 1 added: World News"), reply
+    assert reply.startswith(f"Feed 1 added: World News — {httpserver.url_for('/world.xml')}\n")
     assert "already has that feed" in await chat.say(f"/addfeed {httpserver.url_for('/world.xml')}")
     feeds_reply = await chat.say("/feeds")
     assert feeds_reply.startswith("1. ") and httpserver.url_for("/world.xml") in feeds_reply
@@ -183,6 +184,7 @@ async def test_addfeed_of_something_that_is_no_feed(app: App, httpserver: HTTPSe
     httpserver.expect_request("/404", method="GET").respond_with_data("", status=404)
     reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/')}")
     assert reply.startswith("Could not add that feed"), reply
+    assert f"no feed found at {httpserver.url_for('/')} —" in reply  # the address, not "URL"
     assert app.store.list_feeds() == []
 
 
@@ -193,3 +195,64 @@ async def test_addfeed_fetches_the_feed_once(app: App, httpserver: HTTPServer) -
     reply = await Chat(app).say(f"/addfeed {httpserver.url_for('/world.xml')}")
     assert reply.startswith("Feed 1 added: World News"), reply
     assert [request.path for request, _ in httpserver.log] == ["/world.xml"]
+
+
+async def test_replies_name_the_right_command_and_count(app: App) -> None:
+    chat = Chat(app)
+    bad = await chat.say("/test Belarus AND (")
+    assert "send test again" in bad and "watch" not in bad
+    assert await chat.say("/digest weekly") == msg.DIGEST_USAGE
+    await chat.say("/watch Belarus")
+    assert "; 1 rule;" in await chat.say("/status")
+    await chat.say("/watch Minsk")
+    assert "; 2 rules;" in await chat.say("/status")
+    assert "text:" in await chat.say("/help")
+
+
+async def test_an_exact_duplicate_rule_is_not_added(app: App) -> None:
+    chat = Chat(app)
+    await chat.say("/subscribe")
+    assert await chat.say('/watch Belarus AND "prisoner release"') == (
+        'Rule 1 added: Belarus AND "prisoner release"'
+    )
+    assert await chat.say('/watch Belarus  AND "prisoner release"') == msg.WATCH_DUPLICATE.format(
+        number=1, query='Belarus AND "prisoner release"'
+    )
+    assert [r.query for r in app.store.all_rules()] == ['Belarus AND "prisoner release"']
+    assert (await chat.say("/watch belarus")).startswith("Rule 2 added")  # not the same text
+
+
+async def test_an_operator_feed_is_not_added_again_by_a_chat(
+    database_url: str, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_request("/world.xml").respond_with_data(
+        rss("World News", [BELARUS]), content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/world.xml")
+    settings = make_settings(database_url, feeds=[{"url": url, "name": "World"}])
+    app = App(settings, adapters={"console": ConsoleAdapter(io.StringIO())}, health=False)
+    await app.prepare()
+    try:
+        chat = Chat(app)
+        reply = await chat.say(f"/addfeed {url}")
+        assert reply == msg.ADDFEED_OPERATOR.format(label="World", url=url)
+        assert await chat.say("/feeds") == (
+            msg.FEEDS_NONE + "\nFeeds every chat gets (set by the operator):\n• World"
+        )
+        # Added before this was refused: status still shows it once.
+        stored = app.store.ensure_chat("console", "room")
+        (feed,) = app.store.list_feeds()
+        app.store.add_chat_feed(stored.id, feed.id, limit=10)
+        status = await chat.say("/status")
+        assert status.count("• World:") == 1, status
+
+        # A failing config feed is fixed in the config: removefeed cannot remove it.
+        httpserver.clear_all_handlers()
+        httpserver.expect_request("/world.xml").respond_with_data("gone", status=404)
+        app.store.remove_chat_feed(stored.id, feed.id)
+        app.store.set_next_poll(feed.id, utcnow())
+        await app.pipeline.poll(feed.id)
+        (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert "under feeds: in the config" in warning and "removefeed" not in warning
+    finally:
+        await app.stop()

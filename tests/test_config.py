@@ -172,3 +172,12 @@ def test_health_listen_default_comes_from_the_image_environment(
     monkeypatch.setenv("NEWSBOT_HEALTH_LISTEN", "8080")
     with pytest.raises(ConfigError, match="NEWSBOT_HEALTH_LISTEN: '8080' is not host:port"):
         settings_from_dict({})
+
+
+def test_jitter_can_be_turned_off() -> None:
+    assert settings_from_dict({"poll": {"jitter": "0s"}}).poll.jitter == 0
+    assert settings_from_dict({"poll": {"jitter": 0}}).poll.jitter == 0
+    with pytest.raises(ConfigError, match=r"poll\.interval: '0s' must be longer than zero"):
+        settings_from_dict({"poll": {"interval": "0s"}})
+    with pytest.raises(ConfigError, match=r"poll\.jitter"):
+        settings_from_dict({"poll": {"jitter": "-1s"}})

@@ -130,11 +130,8 @@ async def test_no_feed_found(httpserver: HTTPServer, fetcher: Fetcher) -> None:
         httpserver.expect_request(path).respond_with_data("not here", status=404)
     with pytest.raises(FetchError) as caught:
         await discover_feed(fetcher, url)
-    assert (
-        str(caught.value)
-        == NO_FEED_MESSAGE
-        == ("no feed found at URL — give the feed's own address")
-    )
+    assert str(caught.value) == NO_FEED_MESSAGE.format(url=url)
+    assert str(caught.value) == f"no feed found at {url} — give the feed's own address"
     assert len(httpserver.log) == 6
 
 

@@ -457,3 +457,21 @@ async def test_admin_check_that_fails_refuses_the_change(start_app: StartApp) ->
     assert await asyncio.to_thread(slack.app.store.get_chat, "slack", CHANNEL) is None
     _, ack = await slack.command("subscribe", user="U0ADMIN")  # not cached: asked again
     assert ack["text"] == msg.SUBSCRIBED
+
+
+async def test_a_command_that_crashes_is_answered_and_the_next_one_too(
+    start_app: StartApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack = await start_app()
+
+    def crash(query: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(slack.app.rulebook, "compile", crash)
+    status, ack = await slack.command("watch " + "(" * 300 + "x" + ")" * 300)
+    assert (status, ack["text"], ack["response_type"]) == (200, msg.FAILED, "ephemeral")
+    status, ack = await slack.command("rules")
+    assert (status, ack["text"]) == (200, msg.NO_RULES)
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RecursionError)
+    assert record.platform == "slack" and record.chat == CHANNEL  # type: ignore[attr-defined]

@@ -336,3 +336,32 @@ def test_reply_is_plain_text_split_into_sections() -> None:
 )
 def test_to_plain_text(typed: str, plain: str) -> None:
     assert to_plain_text(typed) == plain
+
+
+FORMATTING = "*bold* _it_ ~st~ `code` ```block```"
+
+
+def test_feed_formatting_marks_format_nothing() -> None:
+    alert = make_alert(
+        title=f"Belarus {FORMATTING}",
+        summary=f"Belarus {FORMATTING} said.",
+        source=FORMATTING,
+        author=FORMATTING,
+        also_reported_by=(FORMATTING,),
+    )
+    for message in (render_alert(alert), render_digest([alert, alert])):
+        for text_object in texts(message.blocks):
+            if text_object.get("type") != "mrkdwn":
+                continue  # plain_text and rich text are never parsed
+            body = text_object["text"]
+            assert not any(mark in body for mark in "_~`"), body
+            # The only asterisks left are ours: around the link and the matched words.
+            unmarked = body.replace("*<", "").replace(">*", "").replace("*Belarus*", "")
+            unmarked = unmarked.replace("*prisoner*", "").replace("*release*", "")
+            assert "*" not in unmarked.replace("matched: ", ""), body
+        assert "*bold*" not in message.text and "`code`" not in message.text
+    title = render_alert(alert).blocks[0]["text"]["text"]
+    assert title == (
+        "*<https://news.example/story?id=1&amp;src=rss|"
+        "Belarus ∗bold∗ ˍitˍ ∼st∼ ˋcodeˋ ˋˋˋblockˋˋˋ>*"
+    )

@@ -6,6 +6,7 @@ commands go to the real command service on a SQLite file.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -227,6 +228,30 @@ async def test_unreachable_api_at_start_is_fatal_with_advice(sqlite_url: str) ->
     await app.stop()
 
 
+async def test_webhook_on_a_busy_port_stops_with_a_clear_error(
+    bot_api: FakeBotAPI, sqlite_url: str
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        options = {
+            "token": bot_api.token,
+            "api_base_url": bot_api.url,
+            "mode": "webhook",
+            "webhook_url": f"http://127.0.0.1:{port}/hook",
+            "listen": f"127.0.0.1:{port}",
+        }
+        adapter = TelegramAdapter(TelegramSettings(**options), start_attempts=1)  # type: ignore[arg-type]
+        app = App(make_settings(sqlite_url), adapters={"telegram": adapter}, health=False)
+        await app.prepare()
+        try:
+            with pytest.raises(AdapterFatal, match=f"cannot listen on 127.0.0.1:{port}"):
+                await adapter.start(app.service)
+        finally:
+            await app.stop()
+
+
 async def test_webhook_mode_checks_the_secret_header(bot_api: FakeBotAPI, started: Started) -> None:
     port = free_port()
     hook = f"http://127.0.0.1:{port}/telegram/hook"
@@ -304,13 +329,35 @@ async def test_a_failing_command_is_answered_and_logged_with_its_chat(
     assert answer == msg.FAILED
     (record,) = await bot_api.wait_for(
         lambda: [
-            r
-            for r in caplog.records
-            if r.name == "bot.adapters.telegram" and r.levelname == "ERROR"
+            r for r in caplog.records if r.name == "bot.commands.service" and r.levelname == "ERROR"
         ]
     )
     assert record.chat == "-555" and record.platform == "telegram"  # type: ignore[attr-defined]
     assert record.exc_info is not None and "Internal Server Error" in str(record.exc_info[1])
+
+
+async def test_a_command_that_crashes_is_answered_and_the_next_one_too(
+    bot_api: FakeBotAPI,
+    started: Started,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    adapter = await started()
+    assert adapter._service is not None
+
+    def crash(query: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(adapter._service.rulebook, "compile", crash)
+    bot_api.send_command(42, "/watch " + "(" * 300 + "x" + ")" * 300)
+    bot_api.send_command(42, "/rules")
+    crashed, rules = await bot_api.wait_for(
+        lambda: bot_api.texts(42)[:2] if len(bot_api.texts(42)) >= 2 else None
+    )
+    assert crashed == msg.FAILED
+    assert rules == msg.NO_RULES  # nothing was stored, and the chat is still answered
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.exc_info is not None and isinstance(record.exc_info[1], RecursionError)
 
 
 async def test_a_reply_waits_out_a_short_flood_limit(bot_api: FakeBotAPI, started: Started) -> None:

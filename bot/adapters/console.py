@@ -7,6 +7,8 @@ the chat ``console`` (e.g. ``/watch Belarus``), so the bot can be tried without 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import sys
 import threading
 from typing import TextIO
@@ -17,6 +19,18 @@ from bot.commands.service import Caller, CommandService
 from bot.delivery.alert import Alert, highlight, when
 
 CHAT_ID = "console"
+
+log = logging.getLogger(__name__)
+
+
+# Control characters other than newline and tab: a feed's ESC or CSI (0x9b) could move the
+# cursor, recolour or retitle the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def render(alert: Alert, *, in_digest: bool = False) -> str:
@@ -38,7 +52,7 @@ def render(alert: Alert, *, in_digest: bool = False) -> str:
         lines.append(alert.link)
     if alert.also_reported_by:
         lines.append("also reported by " + ", ".join(alert.also_reported_by))
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 class ConsoleAdapter:
@@ -102,11 +116,16 @@ class ConsoleAdapter:
             if self._service is None or self._loop is None or not line.strip():
                 continue
             future = asyncio.run_coroutine_threadsafe(self._answer(line), self._loop)
-            future.result()
+            try:
+                future.result()
+            except Exception:
+                # The service answers every command (CommandService.answer); what is left
+                # is printing the reply. Logged, and the next line is still read.
+                log.exception("console: answering %r failed", line.strip()[:80])
 
     async def _answer(self, line: str) -> None:
         if self._service is None:
             return
         command = parse_slash(line) or parse_words(line)
-        reply = await self._service.handle(Caller("console", CHAT_ID, "console"), command)
-        print(reply.text, file=self.out, flush=True)
+        reply = await self._service.answer(Caller("console", CHAT_ID, "console"), command)
+        print(printable(reply.text), file=self.out, flush=True)

@@ -520,15 +520,7 @@ class SlackAdapter:
 
     async def _handle(self, caller: Caller, command: Command) -> Reply:
         assert self._service is not None
-        try:
-            return await self._service.handle(caller, command)
-        except Exception:
-            log.exception(
-                "slack: command %s failed",
-                command.name,
-                extra={"chat": caller.chat_id, "platform": "slack"},
-            )
-            return Reply(msg.FAILED, private=True)
+        return await self._service.answer(caller, command)  # never raises
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
         log.error(

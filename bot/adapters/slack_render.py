@@ -1,13 +1,13 @@
 """Alerts and replies as Slack Block Kit payloads. Pure: values in, JSON-ready dicts out.
 
 Every piece of feed or user text is inert here: where markup is needed (the linked title,
-bold matched words) the text is escaped (``&``, ``<``, ``>``) and the mrkdwn object is
-``verbatim`` so Slack does not auto-link channel names or parse ``@here``; the summary's
-key points are a ``rich_text`` bulleted list, whose text elements Slack never parses;
-everywhere else it goes in ``plain_text`` objects, which Slack never parses either.
-Sizes stay within Block Kit limits (3000 characters a text object, 150 a header, 10
-context elements, 50 blocks), cutting text with an ellipsis rather than letting Slack
-reject the message.
+bold matched words) the text is escaped (``&``, ``<``, ``>``, and the emphasis marks
+``*``, ``_``, ``~``, backtick) and the mrkdwn object is ``verbatim`` so Slack does not
+auto-link channel names or parse ``@here``; the summary's key points are a ``rich_text``
+bulleted list, whose text elements Slack never parses; everywhere else it goes in
+``plain_text`` objects, which Slack never parses either. Sizes stay within Block Kit
+limits (3000 characters a text object, 150 a header, 10 context elements, 50 blocks),
+cutting text with an ellipsis rather than letting Slack reject the message.
 """
 
 from __future__ import annotations
@@ -45,12 +45,21 @@ class Message:
     blocks: list[Block]
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack treats as markup control: ``&``, ``<``, ``>``.
+# Slack has no escape for its emphasis marks: ``*bold*``, ``_italic_``, ``~strike~`` and
+# ```code``` in a feed's text would be formatted. Each mark becomes a look-alike Slack does
+# not read as markup (∗ ˍ ∼ ˋ), so the text reads the same and formats nothing.
+_EMPHASIS_MARKS = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
 
-    After this, ``<!channel>``, ``<@U123>`` and ``<https://x|y>`` show as literal text.
+
+def escape(text: str) -> str:
+    """Make text inert in mrkdwn: ``&``, ``<``, ``>`` as entities, emphasis marks as
+    look-alikes.
+
+    After this, ``<!channel>``, ``<@U123>`` and ``<https://x|y>`` show as literal text, and
+    ``*a*``, ``_a_``, ``~a~`` and backticks format nothing.
     """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.translate(_EMPHASIS_MARKS)
 
 
 def clip(text: str, limit: int) -> str:

@@ -45,7 +45,6 @@ from bot.adapters.base import (
     UncertainDelivery,
 )
 from bot.adapters.telegram_render import render_alert, render_digest, split_text
-from bot.commands import messages as msg
 from bot.commands.parse import COMMANDS, parse_slash
 from bot.commands.service import Caller, CommandService
 from bot.config import TelegramSettings
@@ -354,7 +353,14 @@ class TelegramAdapter:
         server.router.add_post(urlsplit(url).path or "/", self._on_webhook)
         runner = web.AppRunner(server, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        try:
+            await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise AdapterFatal(
+                f"telegram: cannot listen on {self.settings.listen} ({exc.strerror or exc}): "
+                "change telegram.listen or stop what uses that port"
+            ) from exc
         self._webhook = runner
         try:
             await self._bot().set_webhook(
@@ -413,12 +419,8 @@ class TelegramAdapter:
             may_edit=self._permission(message),
         )
         async with self._chat_turn(chat.id):
-            try:
-                reply = await self._service.handle(caller, command)
-            except Exception:
-                await self._reply(message, msg.FAILED)
-                raise  # to the error funnel, which logs it with the chat
-            await self._reply(message, reply.text)
+            reply = await self._service.answer(caller, command)  # never raises
+            await self._reply(message, reply.text)  # a failure here goes to _on_error
 
     def _permission(self, message: Message) -> Callable[[], Awaitable[bool]] | None:
         """Who may change this chat: anyone in a private chat, else its administrators."""

@@ -13,7 +13,7 @@ digest off | hourly | daily HH:MM — one alert at a time, or gathered (UTC)
 status — feeds, last poll, errors, alerts sent today
 
 Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction*;
-title:, source:, url:, author:; /regex/"""
+title:, text:, source:, url:, author:; /regex/"""
 
 SUBSCRIBED = "Subscribed: alerts for this chat's rules will arrive here. Add one with: watch QUERY"
 ALREADY_SUBSCRIBED = "This chat is already subscribed. Rules: send rules"
@@ -26,6 +26,7 @@ WATCH_BAD = (
     "That rule has a problem at {error}.\nFix it and send watch again; help shows the syntax."
 )
 WATCH_OK = "Rule {number} added: {query}"
+WATCH_DUPLICATE = "Rule {number} already watches exactly that: {query}"
 WATCH_OK_UNSUBSCRIBED = (
     "Rule {number} added: {query}\nThis chat is not subscribed yet: send subscribe to get alerts."
 )
@@ -34,6 +35,9 @@ UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
 NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
 UNWATCHED = "Rule {number} removed: {query}"
 LIMIT = "Limit reached: {detail}. Remove one first."
+TEST_BAD = (
+    "That query has a problem at {error}.\nFix it and send test again; help shows the syntax."
+)
 TEST_USAGE = "Usage: test QUERY — shows which recent stories the query would have matched"
 TEST_NONE = "No recent story matches {query} (checked {count} stories)."
 TEST_SOME = "{shown} of the last {count} stories match {query}:"
@@ -42,10 +46,14 @@ ADDFEED_USAGE = "Usage: addfeed URL — a feed address, or a web page that links
 ADDFEED_BAD_URL = "{url!r} is not a web address. Use a full http:// or https:// URL."
 ADDFEED_FAILED = "Could not add that feed: {error}"
 ADDFEED_OK = (
-    "Feed {number} added: {label}\n"
+    "Feed {number} added: {label} — {url}\n"
     "Its current stories are taken as read; new ones are matched from now on."
 )
 ADDFEED_ALREADY = "This chat already has that feed (number {number})."
+ADDFEED_OPERATOR = (
+    "Every chat already gets that feed: {label} — {url} (set by the operator). Send feeds "
+    "to see them."
+)
 REMOVEFEED_USAGE = "Usage: removefeed N — N is the feed's number from feeds"
 NO_SUCH_FEED = "There is no feed {number} of this chat. Send feeds to see the numbers."
 REMOVEFEED_OK = "Feed {number} removed: {label}"
@@ -53,7 +61,14 @@ MUTE_USAGE = "Usage: mute DURATION — e.g. mute 30m, mute 2h, mute 1d"
 MUTED = "Muted until {until}. Alerts matched meanwhile are skipped. unmute resumes."
 UNMUTED = "Unmuted: alerts resume."
 NOT_MUTED = "This chat is not muted."
+DIGEST_USAGE = (
+    "Usage: digest off, digest hourly, or digest daily HH:MM (24-hour UTC time), "
+    "e.g. digest daily 07:30"
+)
 DIGEST_SET = "Digest: {mode}."
 DIGEST_OFF = "Digest off: alerts arrive one by one."
-FAILED = "Sorry, that command failed on our side. Please try again in a minute."
+FAILED = (
+    "Sorry, something went wrong on our side and that command was not carried out. "
+    "Please try again in a minute; if it keeps failing, tell the bot's operator."
+)
 WORKING = "Working on it…"

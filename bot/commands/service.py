@@ -21,6 +21,7 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
+from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
 from bot.rules import CompiledRule, RuleSyntaxError
 from bot.store import Chat, Feed, LimitReached, Store, StoredStory, utcnow
@@ -71,9 +72,34 @@ class CommandService:
         self.settings = settings
         self.fetcher = fetcher
         self.on_feed_added = on_feed_added
+        self._redact = Redactor(settings.secrets)
+
+    async def answer(self, caller: Caller, command: Command) -> Reply:
+        """Run one command and return the reply to show; never raises.
+
+        The one funnel every adapter calls: a command that fails in a way nobody foresaw
+        (a bug, a database that went away) is logged with its traceback and answered with
+        a short apology, so the chat gets an answer and the adapter keeps reading commands.
+        Every reply has configured secrets and URL passwords masked.
+        """
+        try:
+            reply = await self.handle(caller, command)
+        except Exception:
+            log.exception(
+                "command %s failed",
+                command.name,
+                extra={"chat": caller.chat_id, "platform": caller.platform},
+            )
+            return Reply(msg.FAILED, private=True)
+        return Reply(self._redact(reply.text), reply.private)
 
     async def handle(self, caller: Caller, command: Command) -> Reply:
-        """Run one command; never raises for bad input (the reply says what to type)."""
+        """Run one command; never raises for bad input (the reply says what to type).
+
+        Raises:
+            Exception: whatever went wrong unforeseen; adapters call :meth:`answer`,
+                which turns it into a reply.
+        """
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
             return Reply(msg.UNKNOWN.format(name=command.name), private=True)
@@ -127,6 +153,11 @@ class CommandService:
             self.rulebook.compile(args)
         except RuleSyntaxError as exc:
             return Reply(msg.WATCH_BAD.format(error=exc), private=True)
+        rules = await asyncio.to_thread(self.store.list_rules, chat.id)
+        same = next((r for r in rules if _same_query(r.query, args)), None)
+        if same is not None:
+            number = rules.index(same) + 1
+            return Reply(msg.WATCH_DUPLICATE.format(number=number, query=same.query), private=True)
         try:
             rule = await asyncio.to_thread(
                 self.store.add_rule, chat.id, args, limit=self.settings.rules.max_per_chat
@@ -164,7 +195,7 @@ class CommandService:
         try:
             rule = self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(msg.WATCH_BAD.format(error=exc), private=True)
+            return Reply(msg.TEST_BAD.format(error=exc), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         # Analysing 500 stories takes a moment: off the event loop, so chats stay responsive.
@@ -209,6 +240,8 @@ class CommandService:
         except FeedError as exc:
             return Reply(msg.ADDFEED_FAILED.format(error=exc), private=True)
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
+        if feed.from_config:  # every chat gets it already; a second entry would show twice
+            return Reply(msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url), private=True)
         try:
             added = await asyncio.to_thread(
                 self.store.add_chat_feed,
@@ -224,7 +257,9 @@ class CommandService:
             return Reply(msg.ADDFEED_ALREADY.format(number=number))
         if self.on_feed_added is not None:
             self.on_feed_added(feed.id)
-        return Reply(msg.ADDFEED_OK.format(number=number, label=parsed.title or feed_url))
+        return Reply(
+            msg.ADDFEED_OK.format(number=number, label=parsed.title or feed_url, url=feed_url)
+        )
 
     async def _cmd_removefeed(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
@@ -255,8 +290,8 @@ class CommandService:
     async def _cmd_digest(self, chat: Chat, args: str) -> Reply:
         try:
             mode = parse_digest(args)
-        except ValueError as exc:
-            return Reply(f"Usage: {exc}", private=True)
+        except ValueError:
+            return Reply(msg.DIGEST_USAGE, private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, digest=mode)
         return Reply(msg.DIGEST_OFF if mode == "off" else msg.DIGEST_SET.format(mode=mode))
 
@@ -273,11 +308,12 @@ class CommandService:
         if chat.muted(now) and chat.muted_until:
             state += f", muted until {chat.muted_until:%Y-%m-%d %H:%M} UTC"
         lines = [
-            f"This chat: {state}; {len(rules)} rules; digest {chat.digest}.",
+            f"This chat: {state}; {_count(len(rules), 'rule')}; digest {chat.digest}.",
             f"Alerts today: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting"
             + (f", {counts['failed']} failed" if counts.get("failed") else ""),
         ]
-        for feed in [*own, *shared]:
+        # A feed the chat added that the operator also lists is shown once.
+        for feed in {f.id: f for f in [*own, *shared]}.values():
             polled = f"{feed.last_polled_at:%H:%M} UTC" if feed.last_polled_at else "not yet"
             lines.append(f"• {feed.label}: last poll {polled}" + _health(feed))
         return Reply("\n".join(lines))
@@ -292,6 +328,15 @@ def _matching(rule: CompiledRule, stories: list[StoredStory]) -> list[StoredStor
         for s in stories
         if rule.match(story_document(s.title, s.body, s.source, s.link, s.author)) is not None
     ]
+
+
+def _same_query(a: str, b: str) -> bool:
+    """Whether two rules are the same text, spacing aside."""
+    return a.split() == b.split()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _number(args: str) -> int | None:

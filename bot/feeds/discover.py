@@ -17,7 +17,7 @@ from bot.errors import FetchError
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.limits import LINK_MAX
 
-NO_FEED_MESSAGE = "no feed found at URL — give the feed's own address"
+NO_FEED_MESSAGE = "no feed found at {url} — give the feed's own address"
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml")
 # How many <link rel="alternate"> candidates are fetched before giving up on them.
 MAX_LINK_CANDIDATES = 3
@@ -81,7 +81,7 @@ async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
     found = await _first_common_path(fetcher, page.url)
     if found is not None:
         return found
-    raise FetchError(NO_FEED_MESSAGE)
+    raise FetchError(NO_FEED_MESSAGE.format(url=url))
 
 
 def is_feed(result: FetchResult) -> bool:

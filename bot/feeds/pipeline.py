@@ -265,11 +265,14 @@ class FeedPipeline:
             self.store.record_feed_error, feed.id, message, utcnow() + delay
         )
         log.warning(
-            "feed %s (%s): %s — retry in %ds; fix the URL or removefeed",
+            "feed %s (%s): %s — retry in %ds; %s",
             feed.id,
             feed.label,
             message,
             delay.total_seconds(),
+            "fix or remove its URL under feeds: in the config"
+            if feed.from_config
+            else "fix the URL, or removefeed it in the chats that added it",
             extra={"feed_id": feed.id, "errors": errors},
         )
         return PollReport(feed.id, "error", error=message)
