@@ -24,7 +24,8 @@ from bot.adapters.base import (
 from bot.delivery.alert import Alert
 from bot.delivery.dispatcher import Dispatcher
 from bot.errors import DeliveryError
-from bot.store import AlertDraft, NewStory, Store, utcnow
+from bot.models import AlertDraft, NewStory
+from bot.store import Store, utcnow
 
 
 class ScriptedPlatform:

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.store import AlertDraft, LimitReached, NewStory, Store, utcnow
+from bot.models import AlertDraft, NewStory
+from bot.store import LimitReached, Store, utcnow
 
 
 def _story(uid: str, fingerprint: str | None = None, title: str = "A story") -> NewStory:

@@ -26,7 +26,8 @@ from bot.adapters.base import (
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
-from bot.store import Chat, OutboxItem, Store, utcnow
+from bot.models import Chat, OutboxItem
+from bot.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 

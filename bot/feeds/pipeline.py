@@ -22,9 +22,9 @@ from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
-from bot.models import ParsedFeed, Story, fullest
+from bot.models import AlertDraft, Chat, Feed, NewStory, ParsedFeed, Story, feed_label, fullest
 from bot.rulebook import RuleBook, RuleHit, story_document
-from bot.store import AlertDraft, Chat, Feed, NewStory, Store, feed_label, utcnow
+from bot.store import Store, utcnow
 from bot.summarize import Summarizer
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ so two replicas racing on the same feed still produce one story and one alert.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
+from bot.models import (
+    AlertDraft,
+    Chat,
+    Feed,
+    NewStory,
+    OutboxItem,
+    Rule,
+    StoredStory,
+    feed_label,
+)
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
 
@@ -31,115 +40,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def feed_label(name: str | None, title: str | None, url: str) -> str:
-    """What users see for a feed: the configured name, else its own title, else its URL."""
-    return name or title or url
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    id: int
-    url: str
-    name: str | None
-    title: str | None
-    interval_s: int | None
-    full_text: bool
-    from_config: bool
-    etag: str | None
-    last_modified: str | None
-    initialised: bool
-    error_count: int
-    last_error: str | None
-    last_polled_at: datetime | None
-    last_ok_at: datetime | None
-    next_poll_at: datetime
-
-    @property
-    def label(self) -> str:
-        """What users see for this feed (see :func:`feed_label`)."""
-        return feed_label(self.name, self.title, self.url)
-
-
-@dataclass(frozen=True, slots=True)
-class Chat:
-    id: int
-    platform: str
-    chat_id: str
-    title: str | None
-    subscribed: bool
-    active: bool
-    inactive_reason: str | None
-    muted_until: datetime | None
-    digest: str
-
-    def muted(self, now: datetime) -> bool:
-        return self.muted_until is not None and self.muted_until > now
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: int
-    chat_pk: int
-    query: str
-    number: int = 0  # 1-based position in the chat's list, what `rules` shows
-
-
-@dataclass(frozen=True, slots=True)
-class NewStory:
-    """A story to record; ``fingerprint`` identifies it across feeds."""
-
-    uid: str
-    fingerprint: str
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlertDraft:
-    """An alert to queue for one chat, for the story with ``story_uid`` in this poll.
-
-    ``words`` are the story's words that made the rule match, kept to highlight them.
-    """
-
-    chat_pk: int
-    story_uid: str
-    rule_id: int | None
-    rule_query: str
-    words: list[str]
-    spans: dict[str, list[list[int]]]
-    summary: str
-    not_before: datetime
-
-
 # Statuses of an alert that was sent and whose message is to be, or is being, edited.
 _SENT_EDITED = ("outdated", "editing")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A claimed alert: what to send, where, and how often it was tried; for an alert
-    already sent, the platform's id of its message (``message_id``)."""
-
-    id: int
-    chat: Chat
-    alert: Alert
-    attempts: int
-    message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStory:
-    id: int
-    feed_id: int
-    source: str
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    body: str
 
 
 class LimitReached(Exception):
