@@ -9,10 +9,10 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 
-from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.platform import ChatAdapter
 from bot.errors import ConfigError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline

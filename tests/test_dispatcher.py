@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.adapters.base import (
+from bot.delivery.alert import Alert
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     ChatMigrated,
@@ -21,8 +23,6 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.delivery.alert import Alert
-from bot.delivery.dispatcher import Dispatcher
 from bot.errors import DeliveryError
 from bot.models import AlertDraft, NewStory
 from bot.store import Store, utcnow

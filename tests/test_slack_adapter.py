@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.adapters.base import (
+from bot.adapters.slack import SlackAdapter, command_text, visibility
+from bot.commands.parse import Command
+from bot.commands.service import Reply
+from bot.config import SlackSettings
+from bot.delivery.alert import Alert
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     PermanentError,
@@ -21,11 +26,6 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.adapters.slack import SlackAdapter, command_text, visibility
-from bot.commands.parse import Command
-from bot.commands.service import Reply
-from bot.config import SlackSettings
-from bot.delivery.alert import Alert
 from tests.slack_api import SlackApiStandIn
 
 ALERT = Alert(

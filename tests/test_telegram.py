@@ -16,15 +16,6 @@ import httpx
 import pytest
 from telegram import error as tg
 
-from bot.adapters.base import (
-    AdapterFatal,
-    ChatGone,
-    ChatMigrated,
-    PermanentError,
-    RetryAfter,
-    TransientError,
-    UncertainDelivery,
-)
 from bot.adapters.telegram import (
     SECRET_HEADER,
     TelegramAdapter,
@@ -36,6 +27,15 @@ from bot.commands import messages as msg
 from bot.commands.parse import COMMANDS
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
+from bot.delivery.platform import (
+    AdapterFatal,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
 from bot.errors import DeliveryError
 from tests.conftest import free_port, make_settings
 from tests.telegram_api import FakeBotAPI

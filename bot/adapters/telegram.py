@@ -4,7 +4,7 @@ Updates arrive by long polling (default) or by webhook (an aiohttp server checki
 Telegram's secret-token header); commands go to the platform-free
 :class:`~bot.commands.service.CommandService` and replies go back as plain text. Alerts are
 sent as HTML (see :mod:`bot.adapters.telegram_render`), and every Telegram error of a send
-becomes one of the decisions in :mod:`bot.adapters.base`, which the dispatcher acts on.
+becomes one of the decisions in :mod:`bot.delivery.platform`, which the dispatcher acts on.
 
 PTB's Application is started inside our running loop (``initialize``/``start`` and the
 updater), never ``run_polling``, which would own the loop. PTB retries nothing on sends
@@ -34,7 +34,13 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.adapters.base import (
+from bot.adapters.telegram_render import render_alert, render_digest, split_text
+from bot.commands import messages as msg
+from bot.commands.parse import COMMANDS, parse_slash
+from bot.commands.service import Caller, CommandService
+from bot.config import TelegramSettings
+from bot.delivery.alert import Alert
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     ChatMigrated,
@@ -44,12 +50,6 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.adapters.telegram_render import render_alert, render_digest, split_text
-from bot.commands import messages as msg
-from bot.commands.parse import COMMANDS, parse_slash
-from bot.commands.service import Caller, CommandService
-from bot.config import TelegramSettings
-from bot.delivery.alert import Alert
 from bot.errors import DeliveryError
 
 # PTB 22 reports time periods (retry_after, ...) as int with a deprecation warning, raised

@@ -16,7 +16,7 @@ from functools import partial
 
 from aiolimiter import AsyncLimiter
 
-from bot.adapters.base import (
+from bot.delivery.platform import (
     AdapterFatal,
     ChatAdapter,
     ChatGone,

@@ -1,4 +1,4 @@
-"""The seam between newsbot and a chat platform.
+"""What delivery needs from a chat platform: the adapter seam and its decisions.
 
 An adapter converts platform updates into calls of the platform-free
 :class:`~bot.commands.service.CommandService`, and renders and sends alerts. Platform
