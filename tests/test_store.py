@@ -69,9 +69,24 @@ def test_feeds_are_unique_by_url_and_config_settings_update(store: Store) -> Non
 def test_only_one_claim_of_a_due_feed_succeeds(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     now = utcnow() + timedelta(seconds=1)
-    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is not None
-    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is None  # the other replica
-    assert store.claim_feed(feed.id, now + timedelta(minutes=3), timedelta(minutes=2)) is not None
+    until = now + timedelta(seconds=30)
+    assert store.claim_feed(feed.id, "one", now, until) is not None
+    assert store.claim_feed(feed.id, "two", now, until) is None  # the other replica
+    later = now + timedelta(seconds=20)
+    store.renew_claims("one", later + timedelta(seconds=30))  # "one" is alive
+    assert store.claim_feed(feed.id, "two", later + timedelta(seconds=15), until) is None
+    # "one" died: once its lease runs out, "two" takes the feed over.
+    assert store.claim_feed(feed.id, "two", later + timedelta(seconds=31), until) is not None
+    assert store.due_feeds(later, later + timedelta(seconds=31)) == []  # claimed
+
+
+def test_a_start_on_sqlite_releases_every_claim(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss", from_config=True)
+    now = utcnow() + timedelta(seconds=1)
+    assert store.claim_feed(feed.id, "dead", now, now + timedelta(minutes=5)) is not None
+    assert store.due_feeds(now, now) == []
+    store.release_feed_claims(None)
+    assert [f.id for f in store.due_feeds(now, now)] == [feed.id]
 
 
 def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:

@@ -31,7 +31,6 @@ from bot.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 25  # with the backoff below, about 3 hours of trying
 
 
@@ -51,6 +50,7 @@ class Dispatcher:
         *,
         worker: str,
         follow_migration: Callable[[str, str, str], Awaitable[None]],
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         """Args:
         store: Where the outbox lives.
@@ -58,7 +58,10 @@ class Dispatcher:
         worker: This process's name in claims (host:pid).
         follow_migration: Moves a chat to its new id, ``(platform, old, new)``; the
             command service's, which also updates the rule index.
+        lease: How long a claim on an alert outlives this process (renewed meanwhile
+            by the app's heartbeat).
         """
+        self.lease = lease
         self.store = store
         self.follow_migration = follow_migration
         self.adapters = dict(adapters)
@@ -67,12 +70,13 @@ class Dispatcher:
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
 
-    async def recover(self) -> None:
-        """Settle alerts whose sender died mid-send (see Store.recover_stale_claims).
-
-        Claims outlive a send by minutes, so this runs at start and now and then, not on
-        every drain."""
-        recovered = await asyncio.to_thread(self.store.recover_stale_claims, utcnow())
+    async def recover(self, *, everyone: bool = False) -> None:
+        """Settle alerts whose sender died mid-send (see Store.recover_stale_claims):
+        those whose claim lapsed, or with ``everyone`` all claimed ones (at the start of
+        the only process)."""
+        recovered = await asyncio.to_thread(
+            partial(self.store.recover_stale_claims, utcnow(), everyone=everyone)
+        )
         if recovered:
             log.warning("%d alerts were being sent when a sender stopped; not re-sent", recovered)
 
@@ -122,7 +126,7 @@ class Dispatcher:
 
     async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> None:
         item = await asyncio.to_thread(
-            self.store.claim_edit, alert_id, self.worker, utcnow(), CLAIM_LEASE
+            self.store.claim_edit, alert_id, self.worker, utcnow(), self.lease
         )
         if item is None:
             return  # another replica took it
@@ -157,7 +161,7 @@ class Dispatcher:
 
     async def _send_one(self, adapter: ChatAdapter, alert_id: int) -> int:
         item = await asyncio.to_thread(
-            self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
+            self.store.claim_alert, alert_id, self.worker, utcnow(), self.lease
         )
         if item is None:
             return 0  # another replica took it
@@ -191,7 +195,7 @@ class Dispatcher:
         items: list[OutboxItem] = []
         for alert_id in ids[:50]:
             item = await asyncio.to_thread(
-                self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
+                self.store.claim_alert, alert_id, self.worker, utcnow(), self.lease
             )
             if item is not None:
                 items.append(item)

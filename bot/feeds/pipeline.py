@@ -84,8 +84,19 @@ class FeedPipeline:
         rulebook: RuleBook,
         summarizer: Summarizer,
         settings: Settings,
+        *,
+        worker: str = "newsbot",
     ) -> None:
+        """Args:
+        store: Where feeds, stories and the outbox live.
+        fetcher: The HTTP client for feeds and article pages.
+        rulebook: Every chat's rules, indexed.
+        summarizer: Writes each alert's summary.
+        settings: Poll intervals, jitter, the claim lease.
+        worker: This process's name in feed claims (see :meth:`Store.claim_feed`).
+        """
         self.store = store
+        self.worker = worker
         self.fetcher = fetcher
         self.rulebook = rulebook
         self.summarizer = summarizer
@@ -99,15 +110,26 @@ class FeedPipeline:
 
         With ``dry_run`` nothing is written: the report says what would have matched.
         """
-        now = utcnow()
-        lease = timedelta(seconds=self.settings.fetch.timeout * 3 + 60)
+        now = utcnow()  # the next poll is due an interval after this one began
         if dry_run:
             feed = await asyncio.to_thread(self.store.get_feed, feed_id)
         else:
-            feed = await asyncio.to_thread(self.store.claim_feed, feed_id, now, lease)
+            until = now + timedelta(seconds=self.settings.poll.lease)
+            feed = await asyncio.to_thread(self.store.claim_feed, feed_id, self.worker, now, until)
         if feed is None:
             return PollReport(feed_id, "skipped")
+        try:
+            return await self._poll_claimed(feed, now, dry_run=dry_run)
+        except Exception as exc:
+            # A bug on one odd feed must show on that feed (status, backoff) and release
+            # its claim, which a live heartbeat would otherwise keep forever.
+            log.exception(
+                "polling feed %s failed unexpectedly", feed.id, extra={"feed_id": feed.id}
+            )
+            error = FeedError(f"could not poll this feed ({type(exc).__name__})")
+            return await self._failed(feed, error, now, dry_run=dry_run)
 
+    async def _poll_claimed(self, feed: Feed, now: datetime, *, dry_run: bool) -> PollReport:
         try:
             fetched = await self.fetcher.fetch(
                 feed.url,
@@ -117,12 +139,12 @@ class FeedPipeline:
             if fetched.not_modified:
                 if not dry_run:
                     await asyncio.to_thread(
-                        self.store.record_not_modified, feed.id, self._next_poll(feed)
+                        self.store.record_not_modified, feed.id, self._next_poll(feed, now)
                     )
                 return PollReport(feed.id, "not_modified")
             parsed = await asyncio.to_thread(_parse, fetched)
         except FeedError as exc:
-            return await self._failed(feed, exc, dry_run=dry_run)
+            return await self._failed(feed, exc, now, dry_run=dry_run)
 
         stories = parsed.stories  # uids are unique within a document (parse_feed sees to it)
         known = (
@@ -156,7 +178,7 @@ class FeedPipeline:
             feed_title=parsed.title,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
-            next_poll_at=self._next_poll(feed),
+            next_poll_at=self._next_poll(feed, now),
         )
         log.info(
             "feed polled",
@@ -222,13 +244,15 @@ class FeedPipeline:
             if text
         }
 
-    async def _failed(self, feed: Feed, exc: FeedError, *, dry_run: bool) -> PollReport:
+    async def _failed(
+        self, feed: Feed, exc: FeedError, began: datetime, *, dry_run: bool
+    ) -> PollReport:
         message = str(exc)
         if dry_run:
             return PollReport(feed.id, "error", error=message)
         delay = backoff(self.interval(feed), feed.error_count + 1, exc.retry_after)
         errors = await asyncio.to_thread(
-            self.store.record_feed_error, feed.id, message, utcnow() + delay
+            self.store.record_feed_error, feed.id, message, began + delay
         )
         log.warning(
             "feed %s (%s): %s — retry in %ds; fix the URL or removefeed",
@@ -240,9 +264,10 @@ class FeedPipeline:
         )
         return PollReport(feed.id, "error", error=message)
 
-    def _next_poll(self, feed: Feed) -> datetime:
+    def _next_poll(self, feed: Feed, began: datetime) -> datetime:
+        """An interval (plus jitter) after this poll began, so polls keep their pace."""
         jitter = random.uniform(0, self.settings.poll.jitter)  # noqa: S311 - spreading load, not security
-        return utcnow() + timedelta(seconds=self.interval(feed) + jitter)
+        return began + timedelta(seconds=self.interval(feed) + jitter)
 
 
 def matched_words(story: Story, hit: RuleHit) -> list[str]:

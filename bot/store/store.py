@@ -44,6 +44,10 @@ def _aware(value: datetime | None) -> datetime | None:
 _SENT_EDITED = ("outdated", "editing")
 
 
+# Values that end a claim on a feed or an alert.
+_RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+
+
 class LimitReached(Exception):
     """A per-chat limit (rules, feeds) is reached."""
 
@@ -149,14 +153,30 @@ class Store:
             rows = conn.execute(select(feeds).order_by(feeds.c.id)).all()
         return [self._feed(r) for r in rows]
 
+    def _active(self) -> Any:
+        """Feeds worth polling: from the config, or added by at least one chat."""
+        return or_(feeds.c.from_config, feeds.c.id.in_(select(chat_feeds.c.feed_id)))
+
+    @staticmethod
+    def _unclaimed(table: Any, now: datetime) -> Any:
+        return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
     def active_feed_ids(self) -> list[int]:
         """Feeds worth polling: from the config, or added by at least one chat."""
-        used = select(chat_feeds.c.feed_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds.c.id).where(self._active())).all()
+        return [r.id for r in rows]
+
+    def due_feeds(self, now: datetime, horizon: datetime, limit: int = 100) -> list[Feed]:
+        """Active feeds claimed by nobody alive and due by ``horizon``, soonest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(feeds.c.id).where(or_(feeds.c.from_config, feeds.c.id.in_(used)))
+                select(feeds)
+                .where(self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now))
+                .order_by(feeds.c.next_poll_at)
+                .limit(limit)
             ).all()
-        return [r.id for r in rows]
+        return [self._feed(r) for r in rows]
 
     def unmark_config_feeds(self, keep_urls: Iterable[str]) -> None:
         """Feeds removed from the config stop being operator feeds (their history stays)."""
@@ -167,21 +187,43 @@ class Store:
                 .values(from_config=False)
             )
 
-    def claim_feed(self, feed_id: int, now: datetime, lease: timedelta) -> Feed | None:
-        """Take the feed for one poll if it is due; pushes ``next_poll_at`` so nobody else does.
+    def claim_feed(self, feed_id: int, worker: str, now: datetime, until: datetime) -> Feed | None:
+        """Take the feed for one poll by ``worker`` if it is due and nobody alive holds it.
 
         The conditional UPDATE is the lock: of two replicas, only one sees a row change.
+        The claim holds until ``until`` unless renewed (:meth:`renew_claims`); recording
+        the poll's outcome releases it.
         """
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(feeds)
-                .where(feeds.c.id == feed_id, feeds.c.next_poll_at <= now)
-                .values(next_poll_at=now + lease, last_polled_at=now)
+                .where(
+                    feeds.c.id == feed_id,
+                    feeds.c.next_poll_at <= now,
+                    self._unclaimed(feeds, now),
+                )
+                .values(claimed_by=worker, claimed_until=until, last_polled_at=now)
             )
             if result.rowcount != 1:
                 return None
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
         return self._feed(row)
+
+    def renew_claims(self, worker: str, until: datetime) -> None:
+        """Keep every feed and alert claimed by ``worker`` claimed until ``until``: the
+        heartbeat of a live replica."""
+        with self.engine.begin() as conn:
+            for table in (feeds, outbox):
+                conn.execute(
+                    update(table).where(table.c.claimed_by == worker).values(claimed_until=until)
+                )
+
+    def release_feed_claims(self, worker: str | None) -> None:
+        """Free the feed claims of ``worker`` (it stops), or every one (None: at the start
+        of the only process, on SQLite, any claim left is a dead one's)."""
+        held = feeds.c.claimed_by.is_not(None) if worker is None else feeds.c.claimed_by == worker
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(held).values(**_RELEASED))
 
     def set_next_poll(self, feed_id: int, when: datetime) -> None:
         """Poll the feed at ``when`` (now: poll it at the next chance)."""
@@ -194,7 +236,13 @@ class Store:
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
-                .values(error_count=0, last_error=None, last_ok_at=now, next_poll_at=next_poll_at)
+                .values(
+                    error_count=0,
+                    last_error=None,
+                    last_ok_at=now,
+                    next_poll_at=next_poll_at,
+                    **_RELEASED,
+                )
             )
 
     def record_feed_error(self, feed_id: int, error: str, next_poll_at: datetime) -> int:
@@ -207,6 +255,7 @@ class Store:
                     error_count=feeds.c.error_count + 1,
                     last_error=error[:2000],
                     next_poll_at=next_poll_at,
+                    **_RELEASED,
                 )
             )
             count = conn.execute(select(feeds.c.error_count).where(feeds.c.id == feed_id)).scalar()
@@ -317,6 +366,7 @@ class Store:
                     last_error=None,
                     last_ok_at=now,
                     next_poll_at=next_poll_at,
+                    **_RELEASED,
                 )
             )
         return queued
@@ -762,19 +812,25 @@ class Store:
                 .values(not_before=not_before)
             )
 
-    def recover_stale_claims(self, now: datetime) -> int:
+    def recover_stale_claims(self, now: datetime, *, everyone: bool = False) -> int:
         """Alerts whose sender died mid-send: they may have reached the chat, so they are
         marked ``uncertain`` rather than sent again (at most once, see README). An edit
-        that died is simply due again: editing a message twice shows it once."""
+        that died is simply due again: editing a message twice shows it once.
+
+        Claims count as dead when their lease ran out, or all of them with ``everyone``.
+        """
+        stale = outbox.c.claimed_until < now
+        if everyone:
+            stale = outbox.c.claimed_by.is_not(None)
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
-                .where(outbox.c.status == "sending", outbox.c.claimed_until < now)
+                .where(outbox.c.status == "sending", stale)
                 .values(status="uncertain", last_error="sender stopped during the send")
             )
             conn.execute(
                 update(outbox)
-                .where(outbox.c.status == "editing", outbox.c.claimed_until < now)
+                .where(outbox.c.status == "editing", stale)
                 .values(status="outdated", claimed_by=None, claimed_until=None, not_before=now)
             )
         return int(result.rowcount or 0)
