@@ -103,7 +103,7 @@ class App:
         )
         self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
         self.service = CommandService(
-            self.store, self.rulebook, settings, self.fetcher, on_feed_added=self._spawn_poll
+            self.store, self.rulebook, settings, self.fetcher, on_feed_added=self._feed_added
         )
         self.dispatcher = Dispatcher(
             self.store,
@@ -254,6 +254,11 @@ class App:
             except Exception:
                 log.exception("looking for due feeds failed")  # the database away; next tick
             await asyncio.sleep(wait)
+
+    def _feed_added(self, feed_id: int) -> None:
+        """A chat added a feed: its first poll starts now, not at the next tick."""
+        if self._started:
+            self._spawn_poll(feed_id)
 
     def _spawn_poll(self, feed_id: int) -> None:
         if feed_id in self._polling:

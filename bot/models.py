@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -136,6 +137,36 @@ class AlertDraft:
     not_before: datetime
 
 
+class OutboxStatus(StrEnum):
+    """Where an alert is in the outbox; :mod:`bot.delivery.outbox` moves it between them."""
+
+    PENDING = "pending"  # queued, due at not_before
+    SENDING = "sending"  # claimed by a worker, the send in flight
+    SENT = "sent"  # the platform accepted it
+    FAILED = "failed"  # refused for good, or out of attempts
+    UNCERTAIN = "uncertain"  # may have arrived; never sent again
+    DROPPED = "dropped"  # the chat stopped receiving (gone, muted, unsubscribed)
+    OUTDATED = "outdated"  # sent; its message is to be edited to name more sources
+    EDITING = "editing"  # sent; the edit in flight
+
+    @property
+    def counted_as(self) -> OutboxStatus:
+        """What ``status`` counts it as: an alert being edited was sent."""
+        return OutboxStatus.SENT if self in (OutboxStatus.OUTDATED, OutboxStatus.EDITING) else self
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAlert:
+    """A chat's alert for a story, as the "also reported by" step sees it."""
+
+    id: int
+    status: OutboxStatus
+    message_id: str | None
+    also_reported_by: tuple[str, ...]
+    source: str  # the feed it was queued from
+    alone: bool  # its message holds it alone (a digest's message is never edited)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """A claimed alert: what to send, where, and how often it was tried; for an alert
@@ -146,6 +177,7 @@ class OutboxItem:
     alert: Alert
     attempts: int
     message_id: str | None = None
+    edit_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from werkzeug import Request, Response
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
+from bot.delivery import outbox
+from bot.models import OutboxStatus
 from bot.store import utcnow
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
@@ -256,7 +258,7 @@ async def test_a_copy_after_the_alert_was_sent_edits_it_to_name_the_other_feed(
     link = "https://news.example/belarus-1?utm_source=rss"
     two.items = [Item("other-guid", BELARUS.title, BELARUS.body, link=link)]
     await poll_all(app)
-    assert app.store.due_alerts(utcnow()) == []  # no second alert ...
+    assert outbox.due_sends(app.store, utcnow(), 100) == []  # no second alert ...
     assert await app.dispatcher.run_once() == 0
     ((chat_id, message_id, edited),) = console.edited  # ... the first one names Feed 2
     assert (chat_id, message_id) == ("news-desk", "1")
@@ -294,8 +296,8 @@ async def test_digest_gathers_alerts_into_one_message(
     (report,) = await poll_all(app)
     assert report.alerts == 2
     assert await app.dispatcher.run_once() == 0  # held until the top of the hour
-    for alert_id, _ in app.store.due_alerts(utcnow() + timedelta(hours=1, minutes=1)):
-        app.store.finish_alert(alert_id, "pending", not_before=utcnow())
+    for alert_id, _ in outbox.due_sends(app.store, utcnow() + timedelta(hours=1, minutes=1), 100):
+        app.store.settle_alert(alert_id, OutboxStatus.PENDING, not_before=utcnow())
     assert await app.dispatcher.run_once() == 1
     assert len(console.sent) == 2
     assert "digest for news-desk: 2 stories" in console.out.getvalue()  # type: ignore[attr-defined]

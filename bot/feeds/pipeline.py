@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.delivery import outbox
 from bot.delivery.digest import next_slot
 from bot.errors import FeedError, FeedParseError
 from bot.feeds.article import article_text
@@ -154,37 +155,60 @@ class FeedPipeline:
         )
         new = [s for s in stories if s.uid not in known]
         source = feed_label(feed.name, parsed.title or feed.title, feed.url)
-        checked = [
-            (
-                s,
-                tuple(
-                    self.rulebook.match(story_document(s.title, s.body, source, s.link, s.author))
-                ),
-            )
-            for s in new
-        ]
+        # Off the event loop: many new stories against a large rule book take a while.
+        checked = await asyncio.to_thread(self._match, new, source)
         if dry_run:  # `newsbot check`: every story, matched or not
             return PollReport(feed.id, "ok", len(stories), len(new), matches=tuple(checked))
         matched = [(s, hits) for s, hits in checked if hits]
 
         # The first poll of a feed only learns what is already there: no flood of old news.
         drafts = await self._drafts(feed, matched, now) if feed.initialised else []
-        queued = await asyncio.to_thread(
+        recorded = [_new_story(s) for s in new]
+        queued, elsewhere = await asyncio.to_thread(
             self.store.record_poll,
             feed.id,
-            source=source,
-            new_stories=[_new_story(s) for s in new],
+            new_stories=recorded,
             alerts=drafts,
             feed_title=parsed.title,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
             next_poll_at=self._next_poll(feed, now),
         )
+        await self._also_reported(source, recorded, elsewhere)
         log.info(
             "feed polled",
             extra={"feed_id": feed.id, "stories": len(stories), "new": len(new), "alerts": queued},
         )
         return PollReport(feed.id, "ok", len(stories), len(new), queued, matches=tuple(matched))
+
+    def _match(
+        self, stories: Sequence[Story], source: str
+    ) -> list[tuple[Story, tuple[RuleHit, ...]]]:
+        return [
+            (
+                s,
+                tuple(
+                    self.rulebook.match(story_document(s.title, s.body, source, s.link, s.author))
+                ),
+            )
+            for s in stories
+        ]
+
+    async def _also_reported(
+        self, source: str, recorded: Sequence[NewStory], elsewhere: Sequence[AlertDraft]
+    ) -> None:
+        """Name this feed under "also reported by" in the alerts the chats already have
+        for its stories (queued from another feed); a sent alert's message is then
+        edited to name it. The seam where stories of one event from several outlets meet."""
+        fingerprints = {story.uid: story.fingerprint for story in recorded}
+        for draft in elsewhere:
+            await asyncio.to_thread(
+                outbox.name_source,
+                self.store,
+                draft.chat_pk,
+                fingerprints[draft.story_uid],
+                source,
+            )
 
     async def _drafts(
         self, feed: Feed, matched: Sequence[tuple[Story, tuple[RuleHit, ...]]], now: datetime
@@ -209,12 +233,14 @@ class FeedPipeline:
                 planned.append((story, hit, chat))
         alerted_stories = list({story.uid: story for story, _, _ in planned}.values())
         texts = await self._article_texts(feed, alerted_stories)
-        summaries = {
-            story.uid: await self.summarizer.summarize(
-                story.title, texts.get(story.uid, story.body)
+        # All at once: an LLM's calls overlap, so a poll waits about one summary timeout.
+        written = await asyncio.gather(
+            *(
+                self.summarizer.summarize(story.title, texts.get(story.uid, story.body))
+                for story in alerted_stories
             )
-            for story in alerted_stories
-        }
+        )
+        summaries = {story.uid: text for story, text in zip(alerted_stories, written, strict=True)}
         return [
             AlertDraft(
                 chat_pk=chat.id,

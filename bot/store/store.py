@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
 from bot.models import (
@@ -22,8 +21,10 @@ from bot.models import (
     Feed,
     NewStory,
     OutboxItem,
+    OutboxStatus,
     Rule,
     StoredStory,
+    StoryAlert,
     feed_label,
 )
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
@@ -38,10 +39,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
-
-
-# Statuses of an alert that was sent and whose message is to be, or is being, edited.
-_SENT_EDITED = ("outdated", "editing")
 
 
 # Values that end a claim on a feed or an alert.
@@ -278,24 +275,24 @@ class Store:
         self,
         feed_id: int,
         *,
-        source: str,
         new_stories: Sequence[NewStory],
         alerts: Sequence[AlertDraft],
         feed_title: str | None,
         etag: str | None,
         last_modified: str | None,
         next_poll_at: datetime,
-    ) -> int:
+    ) -> tuple[int, list[AlertDraft]]:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
-        ``source`` is the feed's label, named in "also reported by" when an alert for a
-        story the chat already has from another feed is not queued again.
+        An alert is queued (``pending``) once per chat and story fingerprint.
 
         Returns:
-            The number of alerts queued.
+            The number of alerts queued, and the drafts not queued because the chat
+            already has an alert for the story (from another feed).
         """
         now = utcnow()
         queued = 0
+        duplicates: list[AlertDraft] = []
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
             for story in new_stories:
@@ -341,7 +338,7 @@ class Store:
                         spans=alert.spans,
                         summary=alert.summary,
                         also_reported_by=[],
-                        status="pending",
+                        status=OutboxStatus.PENDING,
                         attempts=0,
                         not_before=alert.not_before,
                         created_at=now,
@@ -350,9 +347,7 @@ class Store:
                 if result.first() is not None:
                     queued += 1
                 else:
-                    self._add_also_reported(
-                        conn, alert.chat_pk, fingerprints[alert.story_uid], source
-                    )
+                    duplicates.append(alert)
             state: dict[str, Any] = {"title": feed_title[:500]} if feed_title else {}
             conn.execute(
                 update(feeds)
@@ -369,51 +364,59 @@ class Store:
                     **_RELEASED,
                 )
             )
-        return queued
+        return queued, duplicates
 
-    def _add_also_reported(
-        self, conn: Connection, chat_pk: int, fingerprint: str, label: str
+    def story_alert(self, chat_pk: int, fingerprint: str) -> StoryAlert | None:
+        """The chat's alert for the story with this fingerprint, if it has one."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.status,
+                    outbox.c.message_id,
+                    outbox.c.also_reported_by,
+                    feeds.c.name,
+                    feeds.c.title,
+                    feeds.c.url,
+                )
+                .select_from(
+                    outbox.join(stories, outbox.c.story_id == stories.c.id).join(
+                        feeds, stories.c.feed_id == feeds.c.id
+                    )
+                )
+                .where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
+            ).first()
+            if row is None:
+                return None
+            shared = 0
+            if row.message_id is not None:
+                shared = conn.execute(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(
+                        outbox.c.chat_pk == chat_pk,
+                        outbox.c.message_id == row.message_id,
+                        outbox.c.id != row.id,
+                    )
+                ).scalar_one()
+        return StoryAlert(
+            id=row.id,
+            status=OutboxStatus(row.status),
+            message_id=row.message_id,
+            also_reported_by=tuple(row.also_reported_by or ()),
+            source=feed_label(row.name, row.title, row.url),
+            alone=shared == 0,
+        )
+
+    def set_sources(
+        self, alert_id: int, names: Sequence[str], status: OutboxStatus | None = None
     ) -> None:
-        """Names ``label`` in the chat's alert for the story; an alert already sent on its
-        own becomes ``outdated``: its message is to be edited to name the new source."""
-        row = conn.execute(
-            select(
-                outbox.c.id,
-                outbox.c.also_reported_by,
-                outbox.c.story_id,
-                outbox.c.status,
-                outbox.c.message_id,
-            ).where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
-        ).first()
-        if row is None:
-            return
-        origin = conn.execute(
-            select(feeds.c.name, feeds.c.title, feeds.c.url)
-            .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
-            .where(stories.c.id == row.story_id)
-        ).one()
-        names = list(row.also_reported_by or [])
-        if label in names or label == feed_label(origin.name, origin.title, origin.url):
-            return
-        names.append(label)
-        values: dict[str, Any] = {"also_reported_by": names}
-        if row.status == "sent" and row.message_id and self._sent_alone(conn, chat_pk, row):
-            values.update(status="outdated", not_before=utcnow())
-        conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
-
-    @staticmethod
-    def _sent_alone(conn: Connection, chat_pk: int, row: Any) -> bool:
-        """Whether an alert's message holds it alone (a digest's message is not edited)."""
-        shared = conn.execute(
-            select(func.count())
-            .select_from(outbox)
-            .where(
-                outbox.c.chat_pk == chat_pk,
-                outbox.c.message_id == row.message_id,
-                outbox.c.id != row.id,
-            )
-        ).scalar_one()
-        return shared == 0
+        """Set the alert's "also reported by" names (and, if given, its status, due now)."""
+        values: dict[str, Any] = {"also_reported_by": list(names)}
+        if status is not None:
+            values.update(status=status, not_before=utcnow())
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
@@ -520,7 +523,7 @@ class Store:
             )
             conn.execute(
                 update(outbox)
-                .where(outbox.c.chat_pk == old.id, outbox.c.status == "pending")
+                .where(outbox.c.chat_pk == old.id, outbox.c.status == OutboxStatus.PENDING)
                 .values(chat_pk=new.id)
             )
             conn.execute(
@@ -653,23 +656,10 @@ class Store:
 
     # -- outbox ---------------------------------------------------------------
 
-    def due_alerts(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        """(alert id, chat pk) of pending alerts that may be sent now, oldest first."""
-        return self._due("pending", now, limit)
-
-    def claim_alert(
-        self, alert_id: int, worker: str, now: datetime, lease: timedelta
-    ) -> OutboxItem | None:
-        """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
-        return self._claim(
-            alert_id, "pending", "sending", worker, now + lease, attempts=outbox.c.attempts + 1
-        )
-
-    def due_edits(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        """(alert id, chat pk) of sent alerts whose message is to name more sources."""
-        return self._due("outdated", now, limit)
-
-    def _due(self, status: str, now: datetime, limit: int) -> list[tuple[int, int]]:
+    def due_alerts(
+        self, status: OutboxStatus, now: datetime, limit: int = 100
+    ) -> list[tuple[int, int]]:
+        """(alert id, chat pk) of alerts in ``status`` due by ``now``, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.chat_pk)
@@ -679,54 +669,29 @@ class Store:
             ).all()
         return [(r.id, r.chat_pk) for r in rows]
 
-    def claim_edit(
-        self, alert_id: int, worker: str, now: datetime, lease: timedelta
+    def claim_alert(
+        self,
+        alert_id: int,
+        status: OutboxStatus,
+        claimed: OutboxStatus,
+        worker: str,
+        until: datetime,
+        *,
+        count: str,
     ) -> OutboxItem | None:
-        """Mark one outdated alert as being edited by ``worker``; None if someone else
-        took it. The item holds the sources named now and the message's id."""
-        return self._claim(alert_id, "outdated", "editing", worker, now + lease)
-
-    def finish_edit(
-        self, alert_id: int, shown: Sequence[str], *, retry_at: datetime | None = None
-    ) -> None:
-        """Close a claimed edit: ``sent`` when the message now names every source, else
-        ``outdated`` again (another came meanwhile, or ``retry_at`` asks to try later).
-
-        Args:
-            alert_id: The alert.
-            shown: The "also reported by" names the edited message shows.
-            retry_at: The edit did not go through: try again then.
-        """
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "status": "sent"}
-        if retry_at is not None:
-            values.update(status="outdated", not_before=retry_at)
-        with self.engine.begin() as conn:
-            if retry_at is None:
-                self._outdate_if_named_since(conn, alert_id, shown, values)
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
-
-    @staticmethod
-    def _outdate_if_named_since(
-        conn: Connection, alert_id: int, shown: Sequence[str], values: dict[str, Any]
-    ) -> None:
-        """Makes ``values`` leave a sent alert ``outdated`` (due for an edit now) when its
-        message shows fewer sources than were named meanwhile."""
-        names = conn.execute(
-            select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
-        ).scalar_one()
-        if list(names or ()) != list(shown):
-            values.update(status="outdated", not_before=utcnow())
-
-    def _claim(
-        self, alert_id: int, status: str, claimed: str, worker: str, until: datetime, **also: Any
-    ) -> OutboxItem | None:
-        """Moves an alert from ``status`` to ``claimed`` for ``worker`` (setting ``also``
-        too) and loads it; None if another worker moved it first."""
+        """Moves an alert from ``status`` to ``claimed`` for ``worker`` until ``until``,
+        counting one more try in the column ``count`` (``attempts`` or ``edit_attempts``),
+        and loads it; None if another worker moved it first."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == alert_id, outbox.c.status == status)
-                .values(status=claimed, claimed_by=worker, claimed_until=until, **also)
+                .values(
+                    status=claimed,
+                    claimed_by=worker,
+                    claimed_until=until,
+                    **{count: outbox.c[count] + 1},
+                )
             )
             if result.rowcount != 1:
                 return None
@@ -766,72 +731,72 @@ class Store:
             alert=alert,
             attempts=row.attempts,
             message_id=row.message_id,
+            edit_attempts=row.edit_attempts,
         )
 
-    def finish_alert(
+    def alert_sources(self, alert_id: int) -> tuple[str, ...]:
+        """The "also reported by" names the alert has now."""
+        with self.engine.connect() as conn:
+            names = conn.execute(
+                select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
+            ).scalar_one()
+        return tuple(names or ())
+
+    def settle_alert(
         self,
         alert_id: int,
-        status: str,
+        status: OutboxStatus,
         *,
         error: str | None = None,
         message_id: str | None = None,
+        sent_at: datetime | None = None,
         not_before: datetime | None = None,
-        shown: Sequence[str] | None = None,
     ) -> None:
-        """Close a claimed alert: ``sent``, ``pending`` (retry at ``not_before``), ``failed``,
-        ``dropped`` (chat gone or muted) or ``uncertain`` (may have been delivered).
-
-        ``shown``: for an alert sent alone, the "also reported by" names its message
-        shows; if a source was named meanwhile, the alert is ``outdated`` at once.
-        """
+        """End a claim on an alert, leaving it in ``status`` with the values given."""
         values: dict[str, Any] = {
             "status": status,
-            "claimed_by": None,
-            "claimed_until": None,
             "last_error": error[:2000] if error else None,
+            **_RELEASED,
         }
-        if status == "sent":
-            values.update(sent_at=utcnow(), message_id=message_id)
+        if message_id is not None:
+            values["message_id"] = message_id
+        if sent_at is not None:
+            values["sent_at"] = sent_at
         if not_before is not None:
             values["not_before"] = not_before
         with self.engine.begin() as conn:
-            if status == "sent" and shown is not None and message_id:
-                self._outdate_if_named_since(conn, alert_id, shown, values)
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
-    def delay_chat_alerts(self, chat_pk: int, not_before: datetime) -> None:
-        """Hold every pending alert of a chat until ``not_before`` (after a 429)."""
+    def delay_chat_alerts(self, chat_pk: int, status: OutboxStatus, not_before: datetime) -> None:
+        """Hold the chat's alerts in ``status`` until ``not_before`` (after a 429)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(
                     outbox.c.chat_pk == chat_pk,
-                    outbox.c.status == "pending",
+                    outbox.c.status == status,
                     outbox.c.not_before < not_before,
                 )
                 .values(not_before=not_before)
             )
 
-    def recover_stale_claims(self, now: datetime, *, everyone: bool = False) -> int:
-        """Alerts whose sender died mid-send: they may have reached the chat, so they are
-        marked ``uncertain`` rather than sent again (at most once, see README). An edit
-        that died is simply due again: editing a message twice shows it once.
-
-        Claims count as dead when their lease ran out, or all of them with ``everyone``.
-        """
-        stale = outbox.c.claimed_until < now
-        if everyone:
-            stale = outbox.c.claimed_by.is_not(None)
+    def settle_lapsed_claims(
+        self,
+        claimed: OutboxStatus,
+        status: OutboxStatus,
+        now: datetime,
+        *,
+        everyone: bool = False,
+        error: str | None = None,
+    ) -> int:
+        """Alerts in ``claimed`` whose claim lapsed (or every one, with ``everyone``) go
+        to ``status``, due ``now``; returns how many."""
+        stale = outbox.c.claimed_by.is_not(None) if everyone else outbox.c.claimed_until < now
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
-                .where(outbox.c.status == "sending", stale)
-                .values(status="uncertain", last_error="sender stopped during the send")
-            )
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.status == "editing", stale)
-                .values(status="outdated", claimed_by=None, claimed_until=None, not_before=now)
+                .where(outbox.c.status == claimed, stale)
+                .values(status=status, last_error=error, not_before=now, **_RELEASED)
             )
         return int(result.rowcount or 0)
 
@@ -851,7 +816,6 @@ class Store:
         counts: dict[str, int] = {}
         with self.engine.connect() as conn:
             for status, n in conn.execute(query).all():
-                # Sent, with its message due for (or in) an edit naming more sources.
-                key = "sent" if status in _SENT_EDITED else status
+                key = OutboxStatus(status).counted_as.value
                 counts[key] = counts.get(key, 0) + int(n)
         return counts
