@@ -119,6 +119,9 @@ def to_decision(exc: tg.TelegramError) -> DeliveryError:
             "telegram: the bot token was refused — check TELEGRAM_BOT_TOKEN (BotFather: /token) "
             "and telegram.api_base_url"
         )
+    if exc.message == "Invalid server response":
+        # Telegram answered, but not in a form PTB can read: the message may have arrived.
+        return UncertainDelivery("telegram: unreadable answer, the message may have arrived")
     if isinstance(exc, tg.EndPointNotFound):
         return AdapterFatal(f"telegram: {exc.message} — check telegram.api_base_url")
     if isinstance(exc, tg.BadRequest):  # before NetworkError: PTB derives it from that
@@ -534,6 +537,11 @@ class TelegramAdapter:
             )
         except tg.TelegramError as exc:
             raise to_decision(exc) from exc
+        except Exception as exc:
+            # The request went out; PTB could not make a Message of the answer.
+            raise UncertainDelivery(
+                f"telegram: unreadable answer ({type(exc).__name__}), the message may have arrived"
+            ) from exc
         return str(message.message_id)
 
     def _bot(self) -> Bot:
