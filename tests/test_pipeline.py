@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import io
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -437,3 +438,17 @@ async def test_feeds_without_full_text_never_fetch_the_page(
     )
     assert alert.summary == "Lukashenko rules out a mass prisoner release."
     assert pages == []
+
+
+async def test_a_broken_trafilatura_install_leaves_the_feed_text(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As with an older pip that skipped lxml_html_clean: `import trafilatura` fails.
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    httpserver.expect_request("/world/belarus-story").respond_with_data(
+        ARTICLE_PAGE, content_type="text/html"
+    )
+    alert = await alert_for_linked_story(
+        httpserver, sqlite_url, apps, "/world/belarus-story", full_text=True
+    )
+    assert alert.summary == "Lukashenko rules out a mass prisoner release."
