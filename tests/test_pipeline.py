@@ -7,6 +7,7 @@ import gzip
 import io
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -452,3 +453,22 @@ async def test_a_broken_trafilatura_install_leaves_the_feed_text(
         httpserver, sqlite_url, apps, "/world/belarus-story", full_text=True
     )
     assert alert.summary == "Lukashenko rules out a mass prisoner release."
+
+
+async def test_rules_are_matched_off_the_event_loop(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any
+) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, _ = await apps(sqlite_url, [feed.url])
+    threads: list[threading.Thread] = []
+    match = app.rulebook.match
+
+    def watched(document: Any) -> Any:
+        threads.append(threading.current_thread())
+        return match(document)
+
+    app.rulebook.match = watched  # type: ignore[method-assign]
+    feed.items = [BELARUS, MARKETS, WEATHER]
+    await poll_all(app)
+    # A large rule book against many new stories must not stall chat handling.
+    assert threads and threading.main_thread() not in threads
