@@ -231,7 +231,13 @@ class App:
         while True:
             await asyncio.sleep(lease.total_seconds() / 4)
             try:
-                await asyncio.to_thread(self.store.renew_claims, self.worker, utcnow() + lease)
+                await asyncio.to_thread(
+                    self.store.renew_claims,
+                    self.worker,
+                    utcnow() + lease,
+                    list(self._polling),
+                    list(self.dispatcher.in_flight),
+                )
                 await self.dispatcher.recover()
             except Exception:
                 # The database may be away for a moment; the next beat tries again.

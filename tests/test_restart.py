@@ -6,11 +6,13 @@ replica's claims lapse after the lease (its heartbeat stopped) and another takes
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.adapters.console import ConsoleAdapter
+from bot.app import App
+from bot.delivery import outbox
+from bot.models import AlertDraft, NewStory
+from bot.store import utcnow
+from tests.conftest import _reset_pg, make_settings
 from tests.feedserver import WEATHER, rss
 
 
@@ -146,8 +154,6 @@ def test_restart_after_sigkill_on_sqlite_resumes_every_feed_at_once(
 def test_a_killed_replica_s_feeds_are_taken_over_after_its_lease(
     tmp_path: Path, hanging_feeds: HangingFeeds, pg_database: str
 ) -> None:
-    from tests.conftest import _reset_pg
-
     _reset_pg(pg_database)
     config = _config(tmp_path, pg_database, hanging_feeds, "bot")
     first = _start(config)
@@ -164,3 +170,35 @@ def test_a_killed_replica_s_feeds_are_taken_over_after_its_lease(
         assert waited is not None, {p: hanging_feeds.count(p) for p in PATHS}
     finally:
         _stop(first, *([second] if second else []))
+
+
+async def test_a_start_settles_the_sends_a_killed_process_left_in_flight(
+    database_url: str,
+) -> None:
+    settings = make_settings(database_url, poll={"lease": "30s"})
+    app = App(settings, adapters={"console": ConsoleAdapter(io.StringIO())}, health=False)
+    await app.prepare()
+    chat = app.store.ensure_chat("console", "desk")
+    app.store.update_chat(chat.id, subscribed=True)
+    feed = app.store.ensure_feed("https://example.org/rss")
+    app.store.record_poll(
+        feed.id,
+        new_stories=[NewStory("a", "fp-a", "A story", None, None, None, "")],
+        alerts=[AlertDraft(chat.id, "a", None, "q", [], {}, "", utcnow())],
+        feed_title=None,
+        etag=None,
+        last_modified=None,
+        next_poll_at=utcnow() + timedelta(hours=1),
+    )
+    ((alert_id, _),) = outbox.due_sends(app.store, utcnow(), 10)
+    # Another process claimed it for its send and was killed (its lease has 30 s to run).
+    assert outbox.claim_send(app.store, alert_id, "dead", utcnow() + timedelta(seconds=30))
+    await app.start()
+    try:
+        counts = app.store.alert_counts(None, utcnow() - timedelta(hours=1))
+        if app.engine.dialect.name == "sqlite":
+            assert counts == {"uncertain": 1}  # the only process: settled at once, not re-sent
+        else:
+            assert counts == {"sending": 1}  # maybe a live replica: left until its lease ends
+    finally:
+        await app.stop()

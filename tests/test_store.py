@@ -78,11 +78,23 @@ def test_only_one_claim_of_a_due_feed_succeeds(store: Store) -> None:
     assert store.claim_feed(feed.id, "one", now, until) is not None
     assert store.claim_feed(feed.id, "two", now, until) is None  # the other replica
     later = now + timedelta(seconds=20)
-    store.renew_claims("one", later + timedelta(seconds=30))  # "one" is alive
+    store.renew_claims("one", later + timedelta(seconds=30), [feed.id], [])  # "one" is alive
     assert store.claim_feed(feed.id, "two", later + timedelta(seconds=15), until) is None
     # "one" died: once its lease runs out, "two" takes the feed over.
     assert store.claim_feed(feed.id, "two", later + timedelta(seconds=31), until) is not None
     assert store.due_feeds(later, later + timedelta(seconds=31)) == []  # claimed
+
+
+def test_the_heartbeat_renews_only_work_in_flight(store: Store) -> None:
+    polling = store.ensure_feed("https://example.org/one")
+    left = store.ensure_feed("https://example.org/two")  # a failure left its claim behind
+    now = utcnow() + timedelta(seconds=1)
+    for feed in (polling, left):
+        assert store.claim_feed(feed.id, "w", now, now + timedelta(seconds=30)) is not None
+    store.renew_claims("w", now + timedelta(seconds=60), [polling.id], [])
+    later = now + timedelta(seconds=31)
+    assert store.claim_feed(polling.id, "other", later, later) is None
+    assert store.claim_feed(left.id, "other", later, later) is not None
 
 
 def test_a_start_on_sqlite_releases_every_claim(store: Store) -> None:

@@ -11,9 +11,10 @@ with the next alert. Status changes are :mod:`bot.delivery.outbox`'s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from functools import partial
 
@@ -72,6 +73,7 @@ class Dispatcher:
         self.adapters = dict(adapters)
         self.worker = worker
         self.lease = lease
+        self.in_flight: set[int] = set()  # alerts claimed here, for the heartbeat to renew
         self._global: dict[str, AsyncLimiter] = {}
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
@@ -132,12 +134,26 @@ class Dispatcher:
             self._global[adapter.platform] = AsyncLimiter(adapter.limits.global_per_second, 1)
         return self._global[adapter.platform]
 
+    @contextlib.contextmanager
+    def _holding(self, alert_ids: list[int]) -> Iterator[None]:
+        """Marks alerts as worked on here while their claims are held (or about to be),
+        so the heartbeat renews those claims and no others."""
+        self.in_flight.update(alert_ids)
+        try:
+            yield
+        finally:
+            self.in_flight.difference_update(alert_ids)
+
     async def _claim(self, alert_id: int) -> OutboxItem | None:
         return await asyncio.to_thread(
             outbox.claim_send, self.store, alert_id, self.worker, utcnow() + self.lease
         )
 
     async def _send_one(self, adapter: ChatAdapter, alert_id: int) -> int:
+        with self._holding([alert_id]):
+            return await self._send_claimed(adapter, alert_id)
+
+    async def _send_claimed(self, adapter: ChatAdapter, alert_id: int) -> int:
         item = await self._claim(alert_id)
         if item is None:
             return 0  # another replica took it
@@ -154,7 +170,11 @@ class Dispatcher:
         return 1
 
     async def _send_digest(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
-        items = [item for alert_id in ids[:50] if (item := await self._claim(alert_id))]
+        with self._holding(ids[:50]):
+            return await self._send_digest_claimed(adapter, chat, ids[:50])
+
+    async def _send_digest_claimed(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
+        items = [item for alert_id in ids if (item := await self._claim(alert_id))]
         if not items:
             return 0
         try:
@@ -250,6 +270,10 @@ class Dispatcher:
                 await self._edit_one(adapter, alert_id)
 
     async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> None:
+        with self._holding([alert_id]):
+            await self._edit_claimed(adapter, alert_id)
+
+    async def _edit_claimed(self, adapter: ChatAdapter, alert_id: int) -> None:
         item = await asyncio.to_thread(
             outbox.claim_edit, self.store, alert_id, self.worker, utcnow() + self.lease
         )

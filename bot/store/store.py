@@ -206,14 +206,20 @@ class Store:
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
         return self._feed(row)
 
-    def renew_claims(self, worker: str, until: datetime) -> None:
-        """Keep every feed and alert claimed by ``worker`` claimed until ``until``: the
-        heartbeat of a live replica."""
+    def renew_claims(
+        self, worker: str, until: datetime, feed_ids: Iterable[int], alert_ids: Iterable[int]
+    ) -> None:
+        """Keep the feeds and alerts ``worker`` is working on claimed until ``until``: the
+        heartbeat of a live replica. Only work in flight is named, so a claim that a
+        failure left behind lapses like a dead replica's."""
         with self.engine.begin() as conn:
-            for table in (feeds, outbox):
-                conn.execute(
-                    update(table).where(table.c.claimed_by == worker).values(claimed_until=until)
-                )
+            for table, ids in ((feeds, list(feed_ids)), (outbox, list(alert_ids))):
+                if ids:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.claimed_by == worker, table.c.id.in_(ids))
+                        .values(claimed_until=until)
+                    )
 
     def release_feed_claims(self, worker: str | None) -> None:
         """Free the feed claims of ``worker`` (it stops), or every one (None: at the start
