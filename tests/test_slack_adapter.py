@@ -272,3 +272,11 @@ async def test_socket_mode_connects_in_the_background_when_slack_is_down_at_star
         "apps.connections.open",
         "apps.connections.open",
     ]
+
+
+@pytest.mark.parametrize("body", ["<html>bad gateway</html>", "[1, 2]"], ids=["html", "list"])
+async def test_an_unreadable_answer_is_uncertain(slack_api: SlackApiStandIn, body: str) -> None:
+    slack_api.fail("chat.postMessage", status=200, body=body)  # posted; the answer is odd
+    with pytest.raises(UncertainDelivery, match="unreadable answer"):
+        await make_adapter(slack_api.api_base_url).send_alert("C0NEWS", ALERT)
+    assert len(slack_api.called("chat.postMessage")) == 1

@@ -419,7 +419,11 @@ class SlackAdapter:
         except Exception as exc:
             decision = delivery_error(exc)
             if decision is None:
-                raise
+                # The request went out; slack_sdk could not read the answer (odd JSON).
+                decision = UncertainDelivery(
+                    f"slack: unreadable answer ({type(exc).__name__}), "
+                    "the message may have been posted"
+                )
             raise decision from exc
 
     # -- commands --------------------------------------------------------------------
