@@ -155,15 +155,15 @@ class App:
     async def stop(self) -> None:
         self._started = False
         self.scheduler.pause()
-        if self._feeds_tick is not None:
-            self._feeds_tick.cancel()
+        await _cancel(self._feeds_tick)
         await self._finish_inflight()
         await self.scheduler.shutdown()
-        if self._heartbeat is not None:  # after in-flight work: it holds their claims
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
-        # A poll cut short committed nothing: its feed may be polled by anyone at once.
-        await asyncio.to_thread(self.store.release_feed_claims, self.worker)
+        await _cancel(self._heartbeat)  # after in-flight work: it renews their claims
+        try:
+            # A poll cut short committed nothing: anyone may poll its feed at once.
+            await asyncio.to_thread(self.store.release_feed_claims, self.worker)
+        except Exception:
+            log.exception("releasing feed claims failed; they lapse after poll.lease")
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -300,7 +300,7 @@ class App:
 
     async def _finish_inflight(self) -> None:
         """Let running polls and sends finish; past the deadline they are cancelled. A
-        cancelled poll commits nothing (its feed is polled again after its claim lapses)."""
+        cancelled poll commits nothing (its claim is released in :meth:`stop`)."""
         pending = {t for t in self._inflight if t is not asyncio.current_task()}
         if not pending:
             return
@@ -314,3 +314,9 @@ class App:
         """Pick up rules other replicas changed (their feeds are in the database, which
         :meth:`_poll_due` reads)."""
         await asyncio.to_thread(self.rulebook.sync)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,7 +1,8 @@
 """Our wrapper around APScheduler's AsyncIOScheduler.
 
-Periodic jobs, never two runs of one job at once (``max_instances=1``): the tick that
-starts polls of due feeds, the outbox drain, and the sync with other replicas.
+Periodic jobs, never two runs of one job at once (``max_instances=1``): the outbox drain
+and the sync with other replicas. (Feed polls follow the database's schedule: see
+:meth:`bot.app.App._tick_feeds`.)
 Every job error reaches :func:`Scheduler._funnel`, which logs it with its context.
 """
 
@@ -39,8 +40,7 @@ class Scheduler:
             self._scheduler.pause()
 
     async def shutdown(self) -> None:
-        # Jobs still running here are cancelled; a cancelled poll has committed nothing and
-        # its feed is polled again once its claim lapses.
+        # Jobs still running here are cancelled; a cancelled drain has settled what it sent.
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 

@@ -1,4 +1,5 @@
-"""One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise → outbox.
+"""One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise →
+outbox → also reported by.
 
 Each step is a call with an early return. Whatever goes wrong with a feed is recorded on
 that feed (error count, last error, backoff) and never reaches the others.
@@ -123,7 +124,7 @@ class FeedPipeline:
             return await self._poll_claimed(feed, now, dry_run=dry_run)
         except Exception as exc:
             # A bug on one odd feed must show on that feed (status, backoff) and release
-            # its claim, which a live heartbeat would otherwise keep forever.
+            # its claim now rather than when its lease runs out.
             log.exception(
                 "polling feed %s failed unexpectedly", feed.id, extra={"feed_id": feed.id}
             )
