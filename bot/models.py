@@ -160,11 +160,8 @@ class StoryAlert:
     """A chat's alert for a story, as the "also reported by" step sees it."""
 
     id: int
-    status: OutboxStatus
-    message_id: str | None
     also_reported_by: tuple[str, ...]
     source: str  # the feed it was queued from
-    alone: bool  # its message holds it alone (a digest's message is never edited)
 
 
 @dataclass(frozen=True, slots=True)

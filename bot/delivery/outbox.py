@@ -45,14 +45,18 @@ def claim_send(store: Store, alert_id: int, worker: str, until: datetime) -> Out
 
 
 def sent(store: Store, item: OutboxItem, message_id: str | None) -> None:
-    """sending → sent; ``outdated`` at once when a source was named while it was in
+    """sending → sent; then sent → outdated when a source was named while it was in
     flight (its message shows fewer than the alert has now)."""
-    status = S.SENT
-    if message_id and store.alert_sources(item.id) != item.alert.also_reported_by:
-        status = S.OUTDATED
-    store.settle_alert(
-        item.id, status, message_id=message_id, sent_at=utcnow(), not_before=utcnow()
-    )
+    store.settle_alert(item.id, S.SENT, message_id=message_id, sent_at=utcnow())
+    if message_id:
+        _outdate_if_named_since(store, item.id, item.alert.also_reported_by)
+
+
+def _outdate_if_named_since(store: Store, alert_id: int, shown: Sequence[str]) -> None:
+    # Checked after the status is written, and name_source checks after the names are:
+    # whichever comes second sees the other, so no name is left out of the message.
+    if store.alert_sources(alert_id) != tuple(shown):
+        store.move_alert(alert_id, S.SENT, S.OUTDATED, alone=True)
 
 
 def sent_in_digest(store: Store, item: OutboxItem, message_id: str | None) -> None:
@@ -87,14 +91,13 @@ def hold_chat(store: Store, chat_pk: int, until: datetime) -> None:
 
 def name_source(store: Store, chat_pk: int, fingerprint: str, label: str) -> bool:
     """The chat's alert for this story names ``label`` under "also reported by"; an
-    alert sent on its own becomes ``outdated`` (sent → outdated), so its message is
-    edited. Returns whether the name was new."""
+    alert sent with a message of its own then goes sent → outdated, so its message is
+    edited (a digest's message is not). Returns whether the name was new."""
     alert = store.story_alert(chat_pk, fingerprint)
     if alert is None or label == alert.source or label in alert.also_reported_by:
         return False
-    names = (*alert.also_reported_by, label)
-    resend = alert.status == S.SENT and alert.message_id is not None and alert.alone
-    store.set_sources(alert.id, names, S.OUTDATED if resend else None)
+    store.set_sources(alert.id, (*alert.also_reported_by, label))
+    store.move_alert(alert.id, S.SENT, S.OUTDATED, alone=True)
     return True
 
 
@@ -104,10 +107,9 @@ def claim_edit(store: Store, alert_id: int, worker: str, until: datetime) -> Out
 
 
 def edited(store: Store, item: OutboxItem, shown: Sequence[str]) -> None:
-    """editing → sent; ``outdated`` again at once when another source was named
-    meanwhile."""
-    status = S.SENT if store.alert_sources(item.id) == tuple(shown) else S.OUTDATED
-    store.settle_alert(item.id, status, not_before=utcnow())
+    """editing → sent; then sent → outdated when another source was named meanwhile."""
+    store.settle_alert(item.id, S.SENT)
+    _outdate_if_named_since(store, item.id, shown)
 
 
 def retry_edit(store: Store, item: OutboxItem, error: str, at: datetime) -> None:

@@ -378,8 +378,6 @@ class Store:
             row = conn.execute(
                 select(
                     outbox.c.id,
-                    outbox.c.status,
-                    outbox.c.message_id,
                     outbox.c.also_reported_by,
                     feeds.c.name,
                     feeds.c.title,
@@ -392,37 +390,20 @@ class Store:
                 )
                 .where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
             ).first()
-            if row is None:
-                return None
-            shared = 0
-            if row.message_id is not None:
-                shared = conn.execute(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(
-                        outbox.c.chat_pk == chat_pk,
-                        outbox.c.message_id == row.message_id,
-                        outbox.c.id != row.id,
-                    )
-                ).scalar_one()
+        if row is None:
+            return None
         return StoryAlert(
             id=row.id,
-            status=OutboxStatus(row.status),
-            message_id=row.message_id,
             also_reported_by=tuple(row.also_reported_by or ()),
             source=feed_label(row.name, row.title, row.url),
-            alone=shared == 0,
         )
 
-    def set_sources(
-        self, alert_id: int, names: Sequence[str], status: OutboxStatus | None = None
-    ) -> None:
-        """Set the alert's "also reported by" names (and, if given, its status, due now)."""
-        values: dict[str, Any] = {"also_reported_by": list(names)}
-        if status is not None:
-            values.update(status=status, not_before=utcnow())
+    def set_sources(self, alert_id: int, names: Sequence[str]) -> None:
+        """Set the alert's "also reported by" names."""
         with self.engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+            conn.execute(
+                update(outbox).where(outbox.c.id == alert_id).values(also_reported_by=list(names))
+            )
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
@@ -772,6 +753,31 @@ class Store:
             values["not_before"] = not_before
         with self.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+
+    def move_alert(
+        self, alert_id: int, status: OutboxStatus, to: OutboxStatus, *, alone: bool = False
+    ) -> bool:
+        """Move an alert from ``status`` to ``to``, due now; with ``alone``, only if it has
+        a message of its own (a digest's message holds several). One conditional
+        update, so it holds against a concurrent change. Returns whether it moved."""
+        conditions = [outbox.c.id == alert_id, outbox.c.status == status]
+        if alone:
+            other = outbox.alias("other")
+            shared = (
+                select(other.c.id)
+                .where(
+                    other.c.chat_pk == outbox.c.chat_pk,
+                    other.c.message_id == outbox.c.message_id,
+                    other.c.id != outbox.c.id,
+                )
+                .exists()
+            )
+            conditions += [outbox.c.message_id.is_not(None), ~shared]
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox).where(*conditions).values(status=to, not_before=utcnow())
+            )
+        return result.rowcount == 1
 
     def delay_chat_alerts(self, chat_pk: int, status: OutboxStatus, not_before: datetime) -> None:
         """Hold the chat's alerts in ``status`` until ``not_before`` (after a 429)."""
