@@ -79,7 +79,10 @@ class ChatAdapter(Protocol):
 
         Raises:
             RetryAfter, TransientError, UncertainDelivery, ChatGone, ChatMigrated,
-            PermanentError, AdapterFatal: what the dispatcher should do next.
+            PermanentError, AdapterFatal: what the dispatcher should do next. Once the
+            request may have reached the platform, any trouble (a timeout, an answer
+            that cannot be read) must be UncertainDelivery: the dispatcher takes any
+            other exception for a failure before the request left, and retries it.
         """
         ...
 
