@@ -7,13 +7,15 @@ import contextlib
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 
-from bot.adapters.base import ChatAdapter
 from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
-from bot.errors import ConfigError
+from bot.delivery.platform import ChatAdapter
+from bot.errors import ConfigError, StoreBusy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
@@ -21,13 +23,14 @@ from bot.metrics import Metrics
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
-from bot.store import Store, make_engine, migrate
+from bot.store import Store, make_engine, migrate, utcnow
 from bot.summarize import ExtractiveSummarizer, LLMSummarizer, Summarizer
 
 log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 0.5  # seconds between outbox drains
-SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule and feed changes
+FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replicas' changes)
+SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
 
 
 def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
@@ -96,20 +99,24 @@ class App:
             observe=self.metrics.fetched,
         )
         self.summarizer = build_summarizer(settings)
+        # Unique per start: claims left by an earlier run under the same host and pid
+        # (a restarted container) must not pass for this run's.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pipeline = FeedPipeline(
-            self.store, self.fetcher, self.rulebook, self.summarizer, settings
+            self.store, self.fetcher, self.rulebook, self.summarizer, settings, worker=self.worker
         )
         self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
         self.service = CommandService(
-            self.store, self.rulebook, settings, self.fetcher, on_feed_added=self.schedule_feed
+            self.store, self.rulebook, settings, self.fetcher, on_feed_added=self._feed_added
         )
         self.dispatcher = Dispatcher(
             self.store,
             {name: self.metrics.timed(adapter) for name, adapter in self.adapters.items()},
-            worker=f"{socket.gethostname()}:{os.getpid()}",
+            worker=self.worker,
             follow_migration=self.service.follow_migration,
+            lease=timedelta(seconds=settings.poll.lease),
         )
-        self.scheduler = Scheduler(jitter=settings.poll.jitter)
+        self.scheduler = Scheduler()
         self._poll_slots = asyncio.Semaphore(settings.poll.concurrency)
         self.health = (
             HealthServer(
@@ -123,6 +130,9 @@ class App:
         )
         self._started = False
         self._inflight: set[asyncio.Task[object]] = set()
+        self._polling: dict[int, asyncio.Task[None]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._feeds_tick: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         """Schema, config feeds and subscriptions, rule index: everything before polling."""
@@ -135,9 +145,9 @@ class App:
         for adapter in self.adapters.values():
             await adapter.start(self.service)
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
-        for feed_id in feed_ids:
-            self.schedule_feed(feed_id)
-        await self.dispatcher.recover()
+        await self._settle_claims()
+        self._heartbeat = asyncio.create_task(self._keep_claims(), name="heartbeat")
+        self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
         self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
@@ -154,8 +164,15 @@ class App:
     async def stop(self) -> None:
         self._started = False
         self.scheduler.pause()
+        await _cancel(self._feeds_tick)
         await self._finish_inflight()
         await self.scheduler.shutdown()
+        await _cancel(self._heartbeat)  # after in-flight work: it renews their claims
+        try:
+            # A poll cut short committed nothing: anyone may poll its feed at once.
+            await asyncio.to_thread(self.store.release_feed_claims, self.worker)
+        except Exception:
+            log.exception("releasing feed claims failed; they lapse after poll.lease")
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -214,15 +231,78 @@ class App:
             return exc
         return None
 
-    def schedule_feed(self, feed_id: int) -> None:
-        feed = self.store.get_feed(feed_id)
-        if feed is not None:
-            self.scheduler.poll_feed(feed_id, self.pipeline.interval(feed), self._poll)
+    async def _settle_claims(self) -> None:
+        """Claims left by a process that died. SQLite serves one process, so at its start
+        every claim is a dead one's and is released at once; on PostgreSQL other replicas
+        may be alive, so only claims whose lease ran out are settled (and then again on
+        every heartbeat)."""
+        if self.engine.dialect.name == "sqlite":
+            await asyncio.to_thread(self.store.release_feed_claims, None)
+            await self.dispatcher.recover(everyone=True)
+        else:
+            await self.dispatcher.recover()
+
+    async def _keep_claims(self) -> None:
+        """The heartbeat: renew this replica's claims on feeds and alerts four times per
+        lease, and take over work whose claims a dead replica let lapse."""
+        lease = timedelta(seconds=self.settings.poll.lease)
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 4)
+            try:
+                await asyncio.to_thread(
+                    self.store.renew_claims,
+                    self.worker,
+                    utcnow() + lease,
+                    list(self._polling),
+                    list(self.dispatcher.in_flight),
+                )
+                await self.dispatcher.recover()
+            except Exception:
+                # The database may be away for a moment; the next beat tries again.
+                log.exception("renewing claims failed")
+
+    async def _tick_feeds(self) -> None:
+        """Start each feed's poll when it falls due. The database's ``next_poll_at`` is
+        the one schedule, shared by every replica; the tick wakes when the next feed is
+        due, and at least every ``FEEDS_EVERY`` to see feeds added meanwhile."""
+        while True:
+            wait = FEEDS_EVERY
+            try:
+                now = utcnow()
+                horizon = now + timedelta(seconds=FEEDS_EVERY)
+                for feed in await asyncio.to_thread(self.store.due_feeds, now, horizon):
+                    if feed.next_poll_at <= now:
+                        self._spawn_poll(feed.id)
+                    else:
+                        wait = min(wait, (feed.next_poll_at - now).total_seconds())
+            except Exception:
+                log.exception("looking for due feeds failed")  # the database away; next tick
+            await asyncio.sleep(wait)
+
+    def _feed_added(self, feed_id: int) -> None:
+        """A chat added a feed: its first poll starts now, not at the next tick."""
+        if self._started:
+            self._spawn_poll(feed_id)
+
+    def _spawn_poll(self, feed_id: int) -> None:
+        if feed_id in self._polling:
+            return
+        task = asyncio.get_running_loop().create_task(self._poll(feed_id), name=f"feed:{feed_id}")
+        self._polling[feed_id] = task
+        task.add_done_callback(lambda _: self._polling.pop(feed_id, None))
 
     async def _poll(self, feed_id: int) -> None:
         with self._tracked():
-            async with self._poll_slots:
-                self.metrics.polled(await self.pipeline.poll(feed_id))
+            try:
+                async with self._poll_slots:
+                    self.metrics.polled(await self.pipeline.poll(feed_id))
+            except StoreBusy as exc:
+                # SQLite stayed locked through every retry: the feed's next turn tries again.
+                log.warning("poll of feed %s: %s", feed_id, exc, extra={"feed_id": feed_id})
+            except Exception:
+                # The pipeline records a feed's own failures on the feed; this is the funnel
+                # for whatever escapes it (the database away, say).
+                log.exception("poll of feed %s failed", feed_id, extra={"feed_id": feed_id})
 
     async def _dispatch(self) -> None:
         with self._tracked():
@@ -241,7 +321,7 @@ class App:
 
     async def _finish_inflight(self) -> None:
         """Let running polls and sends finish; past the deadline they are cancelled. A
-        cancelled poll commits nothing (its feed is polled again after its claim lapses)."""
+        cancelled poll commits nothing (its claim is released in :meth:`stop`)."""
         pending = {t for t in self._inflight if t is not asyncio.current_task()}
         if not pending:
             return
@@ -252,14 +332,12 @@ class App:
             await asyncio.wait(late, timeout=5)
 
     async def _sync(self) -> None:
-        """Pick up what other replicas changed (rules, feeds chats added there), and
-        settle sends that a stopped replica left in flight."""
+        """Pick up rules other replicas changed (their feeds are in the database, which
+        :meth:`_poll_due` reads)."""
         await asyncio.to_thread(self.rulebook.sync)
-        await self.dispatcher.recover()
-        scheduled = {j for j in self.scheduler.job_ids() if j.startswith("feed:")}
-        active = {f"feed:{i}": i for i in await asyncio.to_thread(self.store.active_feed_ids)}
-        for job_id, feed_id in active.items():
-            if job_id not in scheduled:
-                await asyncio.to_thread(self.schedule_feed, feed_id)
-        for job_id in scheduled - set(active):  # removed from every chat and the config
-            self.scheduler.remove(job_id)
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -107,6 +107,10 @@ class PollSettings(_Section):
     interval: Duration = 300.0
     jitter: DurationOrZero = 10.0
     concurrency: int = Field(default=10, ge=1, le=200)
+    # How long a replica's claim on a feed or an alert outlives it: a live replica
+    # renews its claims every quarter of this, so another takes over a dead one's work
+    # within about this long. Longer than a database hiccup, shorter than an interval.
+    lease: Duration = 30.0
 
 
 class FetchSettings(_Section):

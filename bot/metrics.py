@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.adapters.base import ChatAdapter, RateLimits
+from bot.delivery.platform import ChatAdapter, RateLimits
 from bot.errors import DeliveryError
 from bot.store.stats import read_stats
 from bot.store.store import utcnow

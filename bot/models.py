@@ -1,9 +1,14 @@
-"""Plain value types shared by the pipeline, the store and the adapters."""
+"""Plain value types shared by the pipeline, the store, delivery and the adapters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.delivery.alert import Alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +88,138 @@ class Summary:
 
     def __bool__(self) -> bool:
         return bool(self.points)
+
+
+def feed_label(name: str | None, title: str | None, url: str) -> str:
+    """What users see for a feed: the configured name, else its own title, else its URL."""
+    return name or title or url
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    id: int
+    url: str
+    name: str | None
+    title: str | None
+    interval_s: int | None
+    full_text: bool
+    from_config: bool
+    etag: str | None
+    last_modified: str | None
+    initialised: bool
+    error_count: int
+    last_error: str | None
+    last_polled_at: datetime | None
+    last_ok_at: datetime | None
+    next_poll_at: datetime
+
+    @property
+    def label(self) -> str:
+        """What users see for this feed (see :func:`feed_label`)."""
+        return feed_label(self.name, self.title, self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    platform: str
+    chat_id: str
+    title: str | None
+    subscribed: bool
+    active: bool
+    inactive_reason: str | None
+    muted_until: datetime | None
+    digest: str
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: int
+    chat_pk: int
+    query: str
+    number: int = 0  # 1-based position in the chat's list, what `rules` shows
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story to record; ``fingerprint`` identifies it across feeds."""
+
+    uid: str
+    fingerprint: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDraft:
+    """An alert to queue for one chat, for the story with ``story_uid`` in this poll.
+
+    ``words`` are the story's words that made the rule match, kept to highlight them.
+    """
+
+    chat_pk: int
+    story_uid: str
+    rule_id: int | None
+    rule_query: str
+    words: list[str]
+    spans: dict[str, list[list[int]]]
+    summary: Summary
+    not_before: datetime
+
+
+class OutboxStatus(StrEnum):
+    """Where an alert is in the outbox; :mod:`bot.delivery.outbox` moves it between them."""
+
+    PENDING = "pending"  # queued, due at not_before
+    SENDING = "sending"  # claimed by a worker, the send in flight
+    SENT = "sent"  # the platform accepted it
+    FAILED = "failed"  # refused for good, or out of attempts
+    UNCERTAIN = "uncertain"  # may have arrived; never sent again
+    DROPPED = "dropped"  # the chat stopped receiving (gone, muted, unsubscribed)
+    OUTDATED = "outdated"  # sent; its message is to be edited to name more sources
+    EDITING = "editing"  # sent; the edit in flight
+
+    @property
+    def counted_as(self) -> OutboxStatus:
+        """What ``status`` counts it as: an alert being edited was sent."""
+        return OutboxStatus.SENT if self in (OutboxStatus.OUTDATED, OutboxStatus.EDITING) else self
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAlert:
+    """A chat's alert for a story, as the "also reported by" step sees it."""
+
+    id: int
+    also_reported_by: tuple[str, ...]
+    source: str  # the feed it was queued from
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A claimed alert: what to send, where, and how often it was tried; for an alert
+    already sent, the platform's id of its message (``message_id``)."""
+
+    id: int
+    chat: Chat
+    alert: Alert
+    attempts: int
+    message_id: str | None = None
+    edit_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStory:
+    id: int
+    feed_id: int
+    source: str
+    title: str
+    link: str | None
+    author: str | None
+    published: datetime | None
+    body: str

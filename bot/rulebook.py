@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from bot.models import Rule
 from bot.rules import (
     CompiledRule,
     Document,
@@ -20,7 +21,7 @@ from bot.rules import (
     RuleSyntaxError,
     compile_rule,
 )
-from bot.store import Rule, Store
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

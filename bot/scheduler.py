@@ -1,7 +1,8 @@
 """Our wrapper around APScheduler's AsyncIOScheduler.
 
-One interval job per feed (never two polls of one feed at once: ``max_instances=1``), a job
-that drains the outbox, and one that keeps the rule index in step with other replicas.
+Periodic jobs, never two runs of one job at once (``max_instances=1``): the outbox drain
+and the sync with other replicas. (Feed polls follow the database's schedule: see
+:meth:`bot.app.App._tick_feeds`.)
 Every job error reaches :func:`Scheduler._funnel`, which logs it with its context.
 """
 
@@ -23,15 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    """Feed polls at their intervals with jitter, plus periodic housekeeping jobs."""
+    """Periodic jobs of the service."""
 
-    def __init__(self, *, jitter: float = 10.0) -> None:
+    def __init__(self) -> None:
         self._scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         )
         self._scheduler.add_listener(self._funnel, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
-        self.jitter = jitter
 
     def start(self) -> None:
         self._scheduler.start()
@@ -42,8 +42,7 @@ class Scheduler:
             self._scheduler.pause()
 
     async def shutdown(self) -> None:
-        # Jobs still running here are cancelled; a cancelled poll has committed nothing and
-        # its feed is polled again once its claim lapses.
+        # Jobs still running here are cancelled; a cancelled drain has settled what it sent.
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
 
@@ -56,10 +55,9 @@ class Scheduler:
         first: bool = True,
     ) -> None:
         """Run ``func(*args)`` every ``seconds`` (replacing a job with the same id)."""
-        trigger = IntervalTrigger(seconds=seconds, jitter=self.jitter if seconds > 30 else None)
         self._scheduler.add_job(
             func,
-            trigger,
+            IntervalTrigger(seconds=seconds),
             args=args,
             id=job_id,
             name=job_id,
@@ -67,24 +65,14 @@ class Scheduler:
             next_run_time=datetime.now(UTC) if first else None,
         )
 
-    def poll_feed(
-        self, feed_id: int, interval: float, func: Callable[[int], Awaitable[Any]]
-    ) -> None:
-        """Schedule polls of one feed; the first one runs now."""
-        self.every(f"feed:{feed_id}", interval, func, feed_id)
-
     def remove(self, job_id: str) -> None:
+        """Stop running the job ``job_id`` (no error if there is none)."""
         if self._scheduler.get_job(job_id):
             self._scheduler.remove_job(job_id)
-
-    def job_ids(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
 
     @staticmethod
     def _funnel(event: JobExecutionEvent) -> None:
         context: dict[str, Any] = {"job": event.job_id}
-        if event.job_id.startswith("feed:"):
-            context["feed_id"] = int(event.job_id.split(":", 1)[1])
         if isinstance(getattr(event, "exception", None), asyncio.CancelledError):
             return  # cancelled at shutdown, not a failure
         if isinstance(getattr(event, "exception", None), StoreBusy):

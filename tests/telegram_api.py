@@ -42,6 +42,7 @@ class _Script:
     description: str = ""
     parameters: dict[str, Any] | None = None
     stall: float = 0.0  # seconds to wait before answering (the message is kept)
+    garbled: str | None = None  # the call is carried out, answered with this body
 
 
 @dataclass
@@ -166,6 +167,11 @@ class FakeBotAPI:
         for _ in range(times):
             self._scripts[method].append(_Script(status, description, parameters))
 
+    def garble(self, method: str, body: str) -> None:
+        """The next call of ``method`` is carried out, but answered with ``body`` (HTTP 200),
+        which the chat library cannot read."""
+        self._scripts[method].append(_Script(garbled=body))
+
     def stall(self, method: str, seconds: float) -> None:
         """The next call of ``method`` is carried out, but answered only after ``seconds``."""
         self._scripts[method].append(_Script(stall=seconds))
@@ -181,7 +187,7 @@ class FakeBotAPI:
             c.params
             for c in self.calls
             if c.method == "sendMessage"
-            and c.outcome in ("ok", "stalled")
+            and c.outcome in ("ok", "stalled", "garbled")
             and (chat_id is None or c.params["chat_id"] == chat_id)
         ]
 
@@ -227,6 +233,9 @@ class FakeBotAPI:
         if script is not None and script.stall:
             call.outcome = "stalled"
             await asyncio.sleep(script.stall)
+        if script is not None and script.garbled is not None:
+            call.outcome = "garbled"
+            return web.Response(text=script.garbled, content_type="application/json")
         return web.json_response({"ok": True, "result": result})
 
     def _bot_user(self) -> dict[str, Any]:

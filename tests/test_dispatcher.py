@@ -10,8 +10,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
-from bot.adapters.base import (
+from bot.delivery import outbox
+from bot.delivery.alert import Alert
+from bot.delivery.dispatcher import MAX_ATTEMPTS, MAX_EDIT_ATTEMPTS, Dispatcher
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     ChatMigrated,
@@ -21,11 +25,9 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.delivery.alert import Alert
-from bot.delivery.dispatcher import Dispatcher
-from bot.errors import DeliveryError
-from bot.models import Summary
-from bot.store import AlertDraft, NewStory, Store, utcnow
+from bot.models import AlertDraft, NewStory, OutboxStatus, Summary
+from bot.store import Store, utcnow
+from bot.store.schema import outbox as outbox_table
 
 
 class ScriptedPlatform:
@@ -33,9 +35,9 @@ class ScriptedPlatform:
     limits = RateLimits(per_chat_interval=1.0, group_per_minute=20, global_per_second=30)
 
     def __init__(self) -> None:
-        self.failures: list[DeliveryError] = []
+        self.failures: list[Exception] = []
         self.sent: list[tuple[str, str]] = []
-        self.edit_failures: list[DeliveryError] = []
+        self.edit_failures: list[Exception] = []
         self.edited: list[tuple[str, str, tuple[str, ...]]] = []
 
     async def start(self, service: object) -> None: ...
@@ -74,7 +76,6 @@ def queue(store: Store, chat_id: str, *titles: str) -> int:
     drafts = [AlertDraft(chat.id, t, None, "q", [], {}, Summary(), utcnow()) for t in titles]
     store.record_poll(
         feed.id,
-        source="Feed",
         new_stories=stories,
         alerts=drafts,
         feed_title=None,
@@ -122,8 +123,8 @@ async def test_retry_after_delays_but_keeps_the_alert(store: Store) -> None:
     queue(store, "1", "a")
     await make_dispatcher(store, platform).run_once()
     assert statuses(store) == {"pending": 1}
-    assert store.due_alerts(utcnow()) == []
-    assert len(store.due_alerts(utcnow() + timedelta(seconds=31))) == 1
+    assert outbox.due_sends(store, utcnow(), 100) == []
+    assert len(outbox.due_sends(store, utcnow() + timedelta(seconds=31), 100)) == 1
 
 
 async def test_transient_errors_back_off(store: Store) -> None:
@@ -132,7 +133,7 @@ async def test_transient_errors_back_off(store: Store) -> None:
     queue(store, "1", "a")
     await make_dispatcher(store, platform).run_once()
     assert statuses(store) == {"pending": 1}
-    assert store.due_alerts(utcnow()) == []
+    assert outbox.due_sends(store, utcnow(), 100) == []
 
 
 async def test_chat_gone_deactivates(store: Store) -> None:
@@ -183,9 +184,8 @@ def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
     chat = store.ensure_chat("telegram", chat_id)
     feed = store.ensure_feed("https://other.example/rss", name="Other")
     story = NewStory(f"{title}-2", f"fp-{chat_id}-{title}", title, None, None, None, "")
-    store.record_poll(
+    _, elsewhere = store.record_poll(
         feed.id,
-        source="Other",
         new_stories=[story],
         alerts=[AlertDraft(chat.id, f"{title}-2", None, "q", [], {}, Summary(), utcnow())],
         feed_title=None,
@@ -193,6 +193,8 @@ def copy_from_another_feed(store: Store, chat_id: str, title: str) -> None:
         last_modified=None,
         next_poll_at=utcnow(),
     )
+    assert len(elsewhere) == 1  # the pipeline's "also reported by" step, as it takes it
+    outbox.name_source(store, chat.id, story.fingerprint, "Other")
 
 
 async def test_a_sent_alert_is_edited_once_when_its_story_comes_from_another_feed(
@@ -206,7 +208,7 @@ async def test_a_sent_alert_is_edited_once_when_its_story_comes_from_another_fee
     await asyncio.sleep(0.06)  # the chat's pacing interval
     assert await dispatcher.run_once() == 0  # nothing new sent ...
     assert platform.edited == [("1", "1", ("Other",))]  # ... the message names Other
-    assert statuses(store) == {"sent": 1} and store.due_edits(utcnow()) == []
+    assert statuses(store) == {"sent": 1} and outbox.due_edits(store, utcnow(), 100) == []
 
 
 async def test_an_edit_waits_out_a_429_and_gives_up_on_other_errors(store: Store) -> None:
@@ -222,6 +224,48 @@ async def test_an_edit_waits_out_a_429_and_gives_up_on_other_errors(store: Store
     await dispatcher.run_once()
     assert platform.edited == []
     # One is due again after the wait; the other stays as it was sent (the alert arrived).
-    assert store.due_edits(utcnow()) == []
-    assert len(store.due_edits(utcnow() + timedelta(seconds=31))) == 1
+    assert outbox.due_edits(store, utcnow(), 100) == []
+    assert len(outbox.due_edits(store, utcnow() + timedelta(seconds=31), 100)) == 1
     assert statuses(store) == {"sent": 2}
+
+
+async def test_a_bug_while_rendering_is_retried_then_failed_and_the_drain_goes_on(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [KeyError("a renderer bug")]  # raised before any request left
+    queue(store, "1", "a")
+    queue(store, "2", "b")
+    dispatcher = make_dispatcher(store, platform)
+    assert await dispatcher.run_once() == 1  # the next alert still went out
+    assert platform.sent == [("2", "b")]
+    assert statuses(store) == {"pending": 1, "sent": 1}  # retried with backoff
+    errors = [r for r in caplog.records if "unexpectedly" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is not None  # once, with the traceback
+    # Counted against the attempt cap: the last allowed attempt that fails gives up.
+    ((alert_id, _),) = outbox.due_sends(store, utcnow() + timedelta(hours=1), 100)
+    store.settle_alert(alert_id, OutboxStatus.PENDING, not_before=utcnow())
+    with store.engine.begin() as conn:
+        conn.execute(update(outbox_table).values(attempts=MAX_ATTEMPTS - 1))
+    platform.failures = [KeyError("the same bug")]
+    await asyncio.sleep(1.0)  # the chat's pacing interval
+    await dispatcher.run_once()
+    assert statuses(store) == {"failed": 1, "sent": 1}
+
+
+async def test_an_unforeseen_edit_error_is_retried_a_few_times_then_given_up(store: Store) -> None:
+    platform = quick_platform()
+    queue(store, "1", "a")
+    dispatcher = make_dispatcher(store, platform)
+    await dispatcher.run_once()
+    copy_from_another_feed(store, "1", "a")
+    platform.edit_failures = [ValueError("unreadable reply")] * (MAX_EDIT_ATTEMPTS + 5)
+    for _ in range(MAX_EDIT_ATTEMPTS + 2):
+        await asyncio.sleep(0.06)
+        for alert_id, _ in outbox.due_edits(store, utcnow() + timedelta(hours=1), 100):
+            store.settle_alert(alert_id, OutboxStatus.OUTDATED, not_before=utcnow())
+        await dispatcher.run_once()
+    # Tried MAX_EDIT_ATTEMPTS times, then the message is left as sent; no edit is due.
+    assert len(platform.edit_failures) == 5
+    assert outbox.due_edits(store, utcnow() + timedelta(days=1), 100) == []
+    assert statuses(store) == {"sent": 1}

@@ -22,13 +22,13 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, text
 from werkzeug import Response
 
-from bot.adapters.base import RateLimits, RetryAfter, TransientError
 from bot.adapters.console import ConsoleAdapter
 from bot.adapters.slack import SlackAdapter
 from bot.app import App
 from bot.cli import main
 from bot.config import SlackSettings
 from bot.delivery.alert import Alert
+from bot.delivery.platform import RateLimits, RetryAfter, TransientError
 from bot.metrics import Metrics
 from bot.models import Summary
 from bot.store import AlertDraft, NewStory, Store, utcnow

@@ -6,6 +6,8 @@ import asyncio
 import gzip
 import io
 import socket
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +18,8 @@ from werkzeug import Request, Response
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
+from bot.delivery import outbox
+from bot.models import OutboxStatus
 from bot.store import utcnow
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
@@ -256,7 +260,7 @@ async def test_a_copy_after_the_alert_was_sent_edits_it_to_name_the_other_feed(
     link = "https://news.example/belarus-1?utm_source=rss"
     two.items = [Item("other-guid", BELARUS.title, BELARUS.body, link=link)]
     await poll_all(app)
-    assert app.store.due_alerts(utcnow()) == []  # no second alert ...
+    assert outbox.due_sends(app.store, utcnow(), 100) == []  # no second alert ...
     assert await app.dispatcher.run_once() == 0
     ((chat_id, message_id, edited),) = console.edited  # ... the first one names Feed 2
     assert (chat_id, message_id) == ("news-desk", "1")
@@ -294,8 +298,8 @@ async def test_digest_gathers_alerts_into_one_message(
     (report,) = await poll_all(app)
     assert report.alerts == 2
     assert await app.dispatcher.run_once() == 0  # held until the top of the hour
-    for alert_id, _ in app.store.due_alerts(utcnow() + timedelta(hours=1, minutes=1)):
-        app.store.finish_alert(alert_id, "pending", not_before=utcnow())
+    for alert_id, _ in outbox.due_sends(app.store, utcnow() + timedelta(hours=1, minutes=1), 100):
+        app.store.settle_alert(alert_id, OutboxStatus.PENDING, not_before=utcnow())
     assert await app.dispatcher.run_once() == 1
     assert len(console.sent) == 2
     assert "digest for news-desk: 2 stories" in console.out.getvalue()  # type: ignore[attr-defined]
@@ -435,3 +439,36 @@ async def test_feeds_without_full_text_never_fetch_the_page(
     )
     assert alert.summary.points == ("Lukashenko rules out a mass prisoner release.",)
     assert pages == []
+
+
+async def test_a_broken_trafilatura_install_leaves_the_feed_text(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As with an older pip that skipped lxml_html_clean: `import trafilatura` fails.
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+    httpserver.expect_request("/world/belarus-story").respond_with_data(
+        ARTICLE_PAGE, content_type="text/html"
+    )
+    alert = await alert_for_linked_story(
+        httpserver, sqlite_url, apps, "/world/belarus-story", full_text=True
+    )
+    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+
+
+async def test_rules_are_matched_off_the_event_loop(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any
+) -> None:
+    feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
+    app, _ = await apps(sqlite_url, [feed.url])
+    threads: list[threading.Thread] = []
+    match = app.rulebook.match
+
+    def watched(document: Any) -> Any:
+        threads.append(threading.current_thread())
+        return match(document)
+
+    app.rulebook.match = watched  # type: ignore[method-assign]
+    feed.items = [BELARUS, MARKETS, WEATHER]
+    await poll_all(app)
+    # A large rule book against many new stories must not stall chat handling.
+    assert threads and threading.main_thread() not in threads

@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.adapters.base import (
+from bot.adapters.slack import SlackAdapter, command_text, visibility
+from bot.commands.parse import Command
+from bot.commands.service import Reply
+from bot.config import SlackSettings
+from bot.delivery.alert import Alert
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     PermanentError,
@@ -21,11 +26,6 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.adapters.slack import SlackAdapter, command_text, visibility
-from bot.commands.parse import Command
-from bot.commands.service import Reply
-from bot.config import SlackSettings
-from bot.delivery.alert import Alert
 from bot.models import Summary
 from tests.slack_api import SlackApiStandIn
 
@@ -273,3 +273,11 @@ async def test_socket_mode_connects_in_the_background_when_slack_is_down_at_star
         "apps.connections.open",
         "apps.connections.open",
     ]
+
+
+@pytest.mark.parametrize("body", ["<html>bad gateway</html>", "[1, 2]"], ids=["html", "list"])
+async def test_an_unreadable_answer_is_uncertain(slack_api: SlackApiStandIn, body: str) -> None:
+    slack_api.fail("chat.postMessage", status=200, body=body)  # posted; the answer is odd
+    with pytest.raises(UncertainDelivery, match="unreadable answer"):
+        await make_adapter(slack_api.api_base_url).send_alert("C0NEWS", ALERT)
+    assert len(slack_api.called("chat.postMessage")) == 1

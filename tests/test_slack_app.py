@@ -141,7 +141,7 @@ async def start_app(
         )
         app = App(settings, health=False)
         # The test polls and drains the outbox by hand, so no scheduled job races it.
-        app.schedule_feed = lambda feed_id: None  # type: ignore[method-assign]
+        app._spawn_poll = lambda feed_id: None  # type: ignore[method-assign]
         workspace = Workspace(app, slack_api, f"http://127.0.0.1:{port}/slack/events", httpserver)
         workspace.serve_feed(OLD_STORY)
         await app.start()

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.models import Summary
-from bot.store import AlertDraft, LimitReached, NewStory, Store, utcnow
+from bot.delivery import outbox
+from bot.models import AlertDraft, NewStory, Summary
+from bot.store import LimitReached, Store, utcnow
 
 
 def _story(uid: str, fingerprint: str | None = None, title: str = "A story") -> NewStory:
@@ -43,9 +44,9 @@ def _record(
     alerts: list[AlertDraft],
     source: str = "Feed",
 ) -> int:
-    return store.record_poll(
+    """A poll's record, then its "also reported by" step, as the pipeline takes them."""
+    queued, elsewhere = store.record_poll(
         feed_id,
-        source=source,
         new_stories=stories,
         alerts=alerts,
         feed_title="Feed",
@@ -53,6 +54,10 @@ def _record(
         last_modified=None,
         next_poll_at=utcnow() + timedelta(minutes=5),
     )
+    fingerprints = {story.uid: story.fingerprint for story in stories}
+    for draft in elsewhere:
+        outbox.name_source(store, draft.chat_pk, fingerprints[draft.story_uid], source)
+    return queued
 
 
 def test_feeds_are_unique_by_url_and_config_settings_update(store: Store) -> None:
@@ -70,9 +75,36 @@ def test_feeds_are_unique_by_url_and_config_settings_update(store: Store) -> Non
 def test_only_one_claim_of_a_due_feed_succeeds(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     now = utcnow() + timedelta(seconds=1)
-    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is not None
-    assert store.claim_feed(feed.id, now, timedelta(minutes=2)) is None  # the other replica
-    assert store.claim_feed(feed.id, now + timedelta(minutes=3), timedelta(minutes=2)) is not None
+    until = now + timedelta(seconds=30)
+    assert store.claim_feed(feed.id, "one", now, until) is not None
+    assert store.claim_feed(feed.id, "two", now, until) is None  # the other replica
+    later = now + timedelta(seconds=20)
+    store.renew_claims("one", later + timedelta(seconds=30), [feed.id], [])  # "one" is alive
+    assert store.claim_feed(feed.id, "two", later + timedelta(seconds=15), until) is None
+    # "one" died: once its lease runs out, "two" takes the feed over.
+    assert store.claim_feed(feed.id, "two", later + timedelta(seconds=31), until) is not None
+    assert store.due_feeds(later, later + timedelta(seconds=31)) == []  # claimed
+
+
+def test_the_heartbeat_renews_only_work_in_flight(store: Store) -> None:
+    polling = store.ensure_feed("https://example.org/one")
+    left = store.ensure_feed("https://example.org/two")  # a failure left its claim behind
+    now = utcnow() + timedelta(seconds=1)
+    for feed in (polling, left):
+        assert store.claim_feed(feed.id, "w", now, now + timedelta(seconds=30)) is not None
+    store.renew_claims("w", now + timedelta(seconds=60), [polling.id], [])
+    later = now + timedelta(seconds=31)
+    assert store.claim_feed(polling.id, "other", later, later) is None
+    assert store.claim_feed(left.id, "other", later, later) is not None
+
+
+def test_a_start_on_sqlite_releases_every_claim(store: Store) -> None:
+    feed = store.ensure_feed("https://example.org/rss", from_config=True)
+    now = utcnow() + timedelta(seconds=1)
+    assert store.claim_feed(feed.id, "dead", now, now + timedelta(minutes=5)) is not None
+    assert store.due_feeds(now, now) == []
+    store.release_feed_claims(None)
+    assert [f.id for f in store.due_feeds(now, now)] == [feed.id]
 
 
 def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:
@@ -100,7 +132,7 @@ def test_stories_and_alerts_are_recorded_once(store: Store) -> None:
     assert store.known_uids(feed.id, ["a", "b", "c"]) == {"a", "b"}
     # The same poll again (a crash before the feed state was saved, or a second replica).
     assert _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")]) == 0
-    assert [chat_pk for _, chat_pk in store.due_alerts(utcnow())] == [chat.id]
+    assert [chat_pk for _, chat_pk in outbox.due_sends(store, utcnow(), 100)] == [chat.id]
 
 
 def test_key_points_come_back_as_they_were_queued(store: Store) -> None:
@@ -120,8 +152,8 @@ def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store
     chat = store.ensure_chat("console", "c1")
     assert _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")], "One") == 1
     assert _record(store, two.id, [_story("y", "same")], [_draft(chat.id, "y")], "Two") == 0
-    ((alert_id, _),) = store.due_alerts(utcnow())
-    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    item = outbox.claim_send(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert item is not None
     assert item.alert.source == "One" and list(item.alert.also_reported_by) == ["Two"]
 
@@ -130,9 +162,10 @@ def _sent_story(store: Store, chat_pk: int, uid: str, message_id: str) -> int:
     """An alert for story ``uid`` from feed One, sent as message ``message_id``."""
     one = store.ensure_feed("https://one.example/rss", name="One")
     _record(store, one.id, [_story(uid, f"same-{uid}")], [_draft(chat_pk, uid)], "One")
-    (alert_id,) = [i for i, pk in store.due_alerts(utcnow()) if pk == chat_pk]
-    assert store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1)) is not None
-    store.finish_alert(alert_id, "sent", message_id=message_id, shown=())
+    (alert_id,) = [i for i, pk in outbox.due_sends(store, utcnow(), 100) if pk == chat_pk]
+    item = outbox.claim_send(store, alert_id, "w", utcnow() + timedelta(minutes=1))
+    assert item is not None
+    outbox.sent(store, item, message_id)
     return alert_id
 
 
@@ -145,17 +178,17 @@ def _copy_from_two(store: Store, chat_pk: int, uid: str) -> None:
 def test_a_copy_after_the_alert_was_sent_makes_its_message_due_for_an_edit(store: Store) -> None:
     chat = store.ensure_chat("telegram", "42")
     alert_id = _sent_story(store, chat.id, "x", "77")
-    assert store.due_edits(utcnow()) == []
+    assert outbox.due_edits(store, utcnow(), 100) == []
     _copy_from_two(store, chat.id, "x")
-    assert store.due_alerts(utcnow()) == []  # no second alert
-    assert store.due_edits(utcnow()) == [(alert_id, chat.id)]
+    assert outbox.due_sends(store, utcnow(), 100) == []  # no second alert
+    assert outbox.due_edits(store, utcnow(), 100) == [(alert_id, chat.id)]
     assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
-    item = store.claim_edit(alert_id, "w1", utcnow(), timedelta(minutes=1))
+    item = outbox.claim_edit(store, alert_id, "w1", utcnow() + timedelta(minutes=1))
     assert item is not None and item.message_id == "77"
     assert item.alert.also_reported_by == ("Two",) and item.alert.source == "One"
-    assert store.claim_edit(alert_id, "w2", utcnow(), timedelta(minutes=1)) is None
-    store.finish_edit(alert_id, item.alert.also_reported_by)
-    assert store.due_edits(utcnow()) == []
+    assert outbox.claim_edit(store, alert_id, "w2", utcnow() + timedelta(minutes=1)) is None
+    outbox.edited(store, item, item.alert.also_reported_by)
+    assert outbox.due_edits(store, utcnow(), 100) == []
     assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
 
 
@@ -163,22 +196,24 @@ def test_a_source_named_during_a_send_or_an_edit_makes_it_due_again(store: Store
     chat = store.ensure_chat("telegram", "42")
     one = store.ensure_feed("https://one.example/rss", name="One")
     _record(store, one.id, [_story("x", "same-x")], [_draft(chat.id, "x")], "One")
-    ((alert_id, _),) = store.due_alerts(utcnow())
-    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    item = outbox.claim_send(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert item is not None and item.alert.also_reported_by == ()
     _copy_from_two(store, chat.id, "x")  # while the alert is in flight: rendered without it
-    store.finish_alert(alert_id, "sent", message_id="5", shown=item.alert.also_reported_by)
-    assert store.due_edits(utcnow()) == [(alert_id, chat.id)]
-    edit = store.claim_edit(alert_id, "w", utcnow(), timedelta(minutes=1))
+    outbox.sent(store, item, "5")
+    assert outbox.due_edits(store, utcnow(), 100) == [(alert_id, chat.id)]
+    edit = outbox.claim_edit(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert edit is not None
     three = store.ensure_feed("https://three.example/rss", name="Three")
     _record(store, three.id, [_story("z", "same-x")], [_draft(chat.id, "z")], "Three")
-    store.finish_edit(alert_id, edit.alert.also_reported_by)  # shows Two, not Three
-    again = store.claim_edit(alert_id, "w", utcnow(), timedelta(minutes=1))
+    outbox.edited(store, edit, edit.alert.also_reported_by)  # shows Two, not Three
+    again = outbox.claim_edit(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert again is not None and again.alert.also_reported_by == ("Two", "Three")
     later = utcnow() + timedelta(seconds=30)
-    store.finish_edit(alert_id, again.alert.also_reported_by, retry_at=later)  # e.g. a 429
-    assert store.due_edits(utcnow()) == [] and store.due_edits(later) == [(alert_id, chat.id)]
+    outbox.retry_edit(store, again, "429", later)
+    assert outbox.due_edits(store, utcnow(), 100) == [] and outbox.due_edits(store, later, 100) == [
+        (alert_id, chat.id)
+    ]
 
 
 def test_a_digest_message_is_not_edited_and_a_dead_edit_is_due_again(store: Store) -> None:
@@ -186,12 +221,12 @@ def test_a_digest_message_is_not_edited_and_a_dead_edit_is_due_again(store: Stor
     first = _sent_story(store, chat.id, "a", "9")
     _sent_story(store, chat.id, "b", "9")  # the same message: a digest
     _copy_from_two(store, chat.id, "a")
-    assert store.due_edits(utcnow()) == []
+    assert outbox.due_edits(store, utcnow(), 100) == []
     alone = _sent_story(store, chat.id, "c", "10")
     _copy_from_two(store, chat.id, "c")
-    assert store.claim_edit(alone, "gone", utcnow(), timedelta(seconds=1)) is not None
-    assert store.recover_stale_claims(utcnow() + timedelta(seconds=5)) == 0  # none uncertain
-    assert store.due_edits(utcnow() + timedelta(seconds=5)) == [(alone, chat.id)]
+    assert outbox.claim_edit(store, alone, "gone", utcnow() + timedelta(seconds=1)) is not None
+    assert outbox.settle_lapsed(store, utcnow() + timedelta(seconds=5)) == 0  # none uncertain
+    assert outbox.due_edits(store, utcnow() + timedelta(seconds=5), 100) == [(alone, chat.id)]
     assert first != alone
 
 
@@ -199,12 +234,12 @@ def test_an_alert_is_claimed_by_one_worker_only(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     chat = store.ensure_chat("telegram", "42")
     _record(store, feed.id, [_story("a")], [_draft(chat.id, "a")])
-    ((alert_id, _),) = store.due_alerts(utcnow())
-    first = store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    first = outbox.claim_send(store, alert_id, "w1", utcnow() + timedelta(minutes=1))
     assert first is not None and first.chat.chat_id == "42" and first.attempts == 1
-    assert store.claim_alert(alert_id, "w2", utcnow(), timedelta(minutes=1)) is None
-    store.finish_alert(alert_id, "sent", message_id="99")
-    assert store.due_alerts(utcnow()) == []
+    assert outbox.claim_send(store, alert_id, "w2", utcnow() + timedelta(minutes=1)) is None
+    outbox.sent(store, first, "99")
+    assert outbox.due_sends(store, utcnow(), 100) == []
     assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"sent": 1}
 
 
@@ -212,16 +247,15 @@ def test_retry_later_and_stale_claims(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     chat = store.ensure_chat("telegram", "42")
     _record(store, feed.id, [_story("a"), _story("b")], [_draft(chat.id, "a")])
-    ((alert_id, _),) = store.due_alerts(utcnow())
-    store.claim_alert(alert_id, "w1", utcnow(), timedelta(minutes=1))
-    store.finish_alert(
-        alert_id, "pending", error="429", not_before=utcnow() + timedelta(seconds=30)
-    )
-    assert store.due_alerts(utcnow()) == []
-    assert store.due_alerts(utcnow() + timedelta(seconds=31)) == [(alert_id, chat.id)]
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    item = outbox.claim_send(store, alert_id, "w1", utcnow() + timedelta(minutes=1))
+    assert item is not None
+    outbox.retry(store, item, "429", utcnow() + timedelta(seconds=30))
+    assert outbox.due_sends(store, utcnow(), 100) == []
+    assert outbox.due_sends(store, utcnow() + timedelta(seconds=31), 100) == [(alert_id, chat.id)]
     # A sender that died mid-send: the alert may have arrived, so it is not sent again.
-    store.claim_alert(alert_id, "w1", utcnow() + timedelta(seconds=31), timedelta(seconds=1))
-    assert store.recover_stale_claims(utcnow() + timedelta(minutes=5)) == 1
+    outbox.claim_send(store, alert_id, "w1", utcnow() + timedelta(seconds=32))
+    assert outbox.settle_lapsed(store, utcnow() + timedelta(minutes=5)) == 1
     assert store.alert_counts(chat.id, utcnow() - timedelta(hours=1)) == {"uncertain": 1}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -17,15 +17,6 @@ import httpx
 import pytest
 from telegram import error as tg
 
-from bot.adapters.base import (
-    AdapterFatal,
-    ChatGone,
-    ChatMigrated,
-    PermanentError,
-    RetryAfter,
-    TransientError,
-    UncertainDelivery,
-)
 from bot.adapters.telegram import (
     SECRET_HEADER,
     TelegramAdapter,
@@ -37,8 +28,18 @@ from bot.commands import messages as msg
 from bot.commands.parse import COMMANDS
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
+from bot.delivery.platform import (
+    AdapterFatal,
+    ChatGone,
+    ChatMigrated,
+    PermanentError,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
 from bot.errors import DeliveryError
-from bot.models import Summary
+from bot.models import AlertDraft, NewStory, Summary
+from bot.store import utcnow
 from tests.conftest import free_port, make_settings
 from tests.telegram_api import FakeBotAPI
 
@@ -394,3 +395,44 @@ async def test_stop_lets_a_command_in_flight_finish(bot_api: FakeBotAPI, started
     await adapter.stop()  # while the admin check is still waiting for its answer
     assert bot_api.texts(-555) == [msg.SUBSCRIBED]
     assert bot_api.confirmed  # the update is acknowledged: it is not handled twice after a restart
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ['{"ok": true, "result": {"message_id": "not a message"}}', "<html>bad gateway</html>"],
+    ids=["odd-result", "not-json"],
+)
+async def test_an_unreadable_reply_is_uncertain_and_the_drain_goes_on(
+    bot_api: FakeBotAPI, sqlite_url: str, reply: str
+) -> None:
+    options = {"token": bot_api.token, "api_base_url": bot_api.url}
+    adapter = TelegramAdapter(
+        TelegramSettings(**options), request_timeout=1.0, poll_timeout=1.0, start_attempts=1
+    )
+    settings = make_settings(sqlite_url, telegram=options)
+    app = App(settings, adapters={"telegram": adapter}, health=False)
+    await app.prepare()
+    await adapter.start(app.service)
+    try:
+        stories = [NewStory(t, f"fp-{t}", t, None, None, None, "") for t in ("a", "b")]
+        feed = app.store.ensure_feed("https://example.org/rss")
+        for chat_id, uid in (("42", "a"), ("43", "b")):
+            chat = app.store.ensure_chat("telegram", chat_id)
+            app.store.update_chat(chat.id, subscribed=True)
+            draft = AlertDraft(chat.id, uid, None, "q", [], {}, "", utcnow())
+            app.store.record_poll(
+                feed.id,
+                new_stories=stories,
+                alerts=[draft],
+                feed_title=None,
+                etag=None,
+                last_modified=None,
+                next_poll_at=utcnow(),
+            )
+        bot_api.garble("sendMessage", reply)  # Telegram takes the first; PTB cannot read it
+        assert await app.dispatcher.run_once() == 1  # the next alert went out, same drain
+        assert len(bot_api.sent(42)) == 1 and len(bot_api.sent(43)) == 1
+        counts = app.store.alert_counts(None, utcnow() - timedelta(hours=1))
+        assert counts == {"uncertain": 1, "sent": 1}  # never re-sent: it did arrive
+    finally:
+        await app.stop()

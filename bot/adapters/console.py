@@ -13,10 +13,10 @@ import sys
 import threading
 from typing import TextIO
 
-from bot.adapters.base import RateLimits
 from bot.commands.parse import parse_slash, parse_words
 from bot.commands.service import Caller, CommandService
 from bot.delivery.alert import Alert, highlight, when
+from bot.delivery.platform import RateLimits
 
 CHAT_ID = "console"
 

@@ -31,15 +31,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.adapters.base import (
-    AdapterFatal,
-    ChatGone,
-    PermanentError,
-    RateLimits,
-    RetryAfter,
-    TransientError,
-    UncertainDelivery,
-)
 from bot.adapters.slack_render import (
     Message,
     render_alert,
@@ -52,6 +43,15 @@ from bot.commands.parse import COMMANDS, Command, parse_words
 from bot.commands.service import READ_ONLY, Caller, CommandService, Reply
 from bot.config import SlackSettings
 from bot.delivery.alert import Alert
+from bot.delivery.platform import (
+    AdapterFatal,
+    ChatGone,
+    PermanentError,
+    RateLimits,
+    RetryAfter,
+    TransientError,
+    UncertainDelivery,
+)
 from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -431,7 +431,11 @@ class SlackAdapter:
         except Exception as exc:
             decision = delivery_error(exc)
             if decision is None:
-                raise
+                # The request went out; slack_sdk could not read the answer (odd JSON).
+                decision = UncertainDelivery(
+                    f"slack: unreadable answer ({type(exc).__name__}), "
+                    "the message may have been posted"
+                )
             raise decision from exc
 
     # -- commands --------------------------------------------------------------------

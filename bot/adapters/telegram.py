@@ -4,7 +4,7 @@ Updates arrive by long polling (default) or by webhook (an aiohttp server checki
 Telegram's secret-token header); commands go to the platform-free
 :class:`~bot.commands.service.CommandService` and replies go back as plain text. Alerts are
 sent as HTML (see :mod:`bot.adapters.telegram_render`), and every Telegram error of a send
-becomes one of the decisions in :mod:`bot.adapters.base`, which the dispatcher acts on.
+becomes one of the decisions in :mod:`bot.delivery.platform`, which the dispatcher acts on.
 
 PTB's Application is started inside our running loop (``initialize``/``start`` and the
 updater), never ``run_polling``, which would own the loop. PTB retries nothing on sends
@@ -34,7 +34,12 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.adapters.base import (
+from bot.adapters.telegram_render import render_alert, render_digest, split_text
+from bot.commands.parse import COMMANDS, parse_slash
+from bot.commands.service import Caller, CommandService
+from bot.config import TelegramSettings
+from bot.delivery.alert import Alert
+from bot.delivery.platform import (
     AdapterFatal,
     ChatGone,
     ChatMigrated,
@@ -44,11 +49,6 @@ from bot.adapters.base import (
     TransientError,
     UncertainDelivery,
 )
-from bot.adapters.telegram_render import render_alert, render_digest, split_text
-from bot.commands.parse import COMMANDS, parse_slash
-from bot.commands.service import Caller, CommandService
-from bot.config import TelegramSettings
-from bot.delivery.alert import Alert
 from bot.errors import DeliveryError
 
 # PTB 22 reports time periods (retry_after, ...) as int with a deprecation warning, raised
@@ -118,6 +118,9 @@ def to_decision(exc: tg.TelegramError) -> DeliveryError:
             "telegram: the bot token was refused — check TELEGRAM_BOT_TOKEN (BotFather: /token) "
             "and telegram.api_base_url"
         )
+    if exc.message == "Invalid server response":
+        # Telegram answered, but not in a form PTB can read: the message may have arrived.
+        return UncertainDelivery("telegram: unreadable answer, the message may have arrived")
     if isinstance(exc, tg.EndPointNotFound):
         return AdapterFatal(f"telegram: {exc.message} — check telegram.api_base_url")
     if isinstance(exc, tg.BadRequest):  # before NetworkError: PTB derives it from that
@@ -577,6 +580,11 @@ class TelegramAdapter:
             )
         except tg.TelegramError as exc:
             raise to_decision(exc) from exc
+        except Exception as exc:
+            # The request went out; PTB could not make a Message of the answer.
+            raise UncertainDelivery(
+                f"telegram: unreadable answer ({type(exc).__name__}), the message may have arrived"
+            ) from exc
         return str(message.message_id)
 
     def _bot(self) -> Bot:

@@ -21,10 +21,11 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
+from bot.models import Chat, Feed, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
 from bot.rules import CompiledRule, RuleSyntaxError
-from bot.store import Chat, Feed, LimitReached, Store, StoredStory, utcnow
+from bot.store import LimitReached, Store, utcnow
 
 log = logging.getLogger(__name__)
 

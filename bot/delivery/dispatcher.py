@@ -1,37 +1,44 @@
 """Sends queued alerts from the outbox, within each platform's limits.
 
 Alerts are claimed one at a time right before the send, so a claim is a send in flight.
-Each platform error becomes a decision: retry later, follow the chat, drop it, or stop.
-A sent alert whose story then comes from another feed is edited to name it.
+Every error of a send or an edit reaches one funnel (:meth:`Dispatcher._settle`): a
+platform's decision (retry later, follow the chat, drop it, stop), an unforeseen error
+before the request left (retried with backoff, counted against the attempt cap), or a
+request that may have reached the platform (``uncertain`` at once). The drain goes on
+with the next alert. Status changes are :mod:`bot.delivery.outbox`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from datetime import timedelta
 from functools import partial
 
 from aiolimiter import AsyncLimiter
 
-from bot.adapters.base import (
+from bot.delivery import outbox
+from bot.delivery.platform import (
     AdapterFatal,
     ChatAdapter,
     ChatGone,
     ChatMigrated,
     PermanentError,
     RetryAfter,
+    TransientError,
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
-from bot.store import Chat, OutboxItem, Store, utcnow
+from bot.models import Chat, OutboxItem
+from bot.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 25  # with the backoff below, about 3 hours of trying
+MAX_EDIT_ATTEMPTS = 8  # an edit only adds a source's name: about 8 minutes of trying
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -50,35 +57,41 @@ class Dispatcher:
         *,
         worker: str,
         follow_migration: Callable[[str, str, str], Awaitable[None]],
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
         """Args:
         store: Where the outbox lives.
         adapters: One adapter per platform name.
-        worker: This process's name in claims (host:pid).
+        worker: This process's name in claims.
         follow_migration: Moves a chat to its new id, ``(platform, old, new)``; the
             command service's, which also updates the rule index.
+        lease: How long a claim on an alert outlives this process (renewed meanwhile
+            by the app's heartbeat).
         """
         self.store = store
         self.follow_migration = follow_migration
         self.adapters = dict(adapters)
         self.worker = worker
+        self.lease = lease
+        self.in_flight: set[int] = set()  # alerts claimed here, for the heartbeat to renew
         self._global: dict[str, AsyncLimiter] = {}
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
 
-    async def recover(self) -> None:
-        """Settle alerts whose sender died mid-send (see Store.recover_stale_claims).
-
-        Claims outlive a send by minutes, so this runs at start and now and then, not on
-        every drain."""
-        recovered = await asyncio.to_thread(self.store.recover_stale_claims, utcnow())
+    async def recover(self, *, everyone: bool = False) -> None:
+        """Settle alerts whose sender died mid-send (see :func:`outbox.settle_lapsed`):
+        those whose claim lapsed, or with ``everyone`` all claimed ones (at the start of
+        the only process)."""
+        recovered = await asyncio.to_thread(
+            partial(outbox.settle_lapsed, self.store, utcnow(), everyone=everyone)
+        )
         if recovered:
             log.warning("%d alerts were being sent when a sender stopped; not re-sent", recovered)
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many messages went out."""
         async with self._lock:
-            due = await asyncio.to_thread(self.store.due_alerts, utcnow(), 500)
+            due = await asyncio.to_thread(outbox.due_sends, self.store, utcnow(), 500)
             by_chat: dict[int, list[int]] = {}
             for alert_id, chat_pk in due:
                 by_chat.setdefault(chat_pk, []).append(alert_id)
@@ -107,39 +120,6 @@ class Dispatcher:
         await self._global_limiter(adapter).acquire()
         return adapter
 
-    async def _edit_due(self) -> None:
-        """Edit sent alerts whose story has since come from other feeds, so their message
-        names them under "also reported by"; paced like sends."""
-        due = await asyncio.to_thread(self.store.due_edits, utcnow(), 100)
-        if not due:
-            return
-        chats = await asyncio.to_thread(self.store.chats_by_pk, {pk for _, pk in due})
-        for alert_id, chat_pk in due:
-            adapter = await self._turn(chats.get(chat_pk))
-            if adapter is not None:
-                await self._edit_one(adapter, alert_id)
-
-    async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> None:
-        item = await asyncio.to_thread(
-            self.store.claim_edit, alert_id, self.worker, utcnow(), CLAIM_LEASE
-        )
-        if item is None:
-            return  # another replica took it
-        shown = item.alert.also_reported_by
-        context = {"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id}
-        retry_at: datetime | None = None
-        if item.message_id is not None and item.chat.active:
-            try:
-                await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
-            except RetryAfter as exc:
-                retry_at = utcnow() + timedelta(seconds=exc.seconds)
-            except DeliveryError as exc:
-                # The alert itself was delivered: an edit is not worth more than one try.
-                log.warning("alert not updated with its other sources: %s", exc, extra=context)
-            else:
-                log.info("alert updated: also reported by %s", ", ".join(shown), extra=context)
-        await asyncio.to_thread(partial(self.store.finish_edit, item.id, shown, retry_at=retry_at))
-
     async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
         """Per-chat pacing, shared with every replica through the store: one message per
         interval, and a per-minute cap for groups."""
@@ -154,110 +134,187 @@ class Dispatcher:
             self._global[adapter.platform] = AsyncLimiter(adapter.limits.global_per_second, 1)
         return self._global[adapter.platform]
 
-    async def _send_one(self, adapter: ChatAdapter, alert_id: int) -> int:
-        item = await asyncio.to_thread(
-            self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
+    @contextlib.contextmanager
+    def _holding(self, alert_ids: list[int]) -> Iterator[None]:
+        """Marks alerts as worked on here while their claims are held (or about to be),
+        so the heartbeat renews those claims and no others."""
+        self.in_flight.update(alert_ids)
+        try:
+            yield
+        finally:
+            self.in_flight.difference_update(alert_ids)
+
+    async def _claim(self, alert_id: int) -> OutboxItem | None:
+        return await asyncio.to_thread(
+            outbox.claim_send, self.store, alert_id, self.worker, utcnow() + self.lease
         )
+
+    async def _send_one(self, adapter: ChatAdapter, alert_id: int) -> int:
+        with self._holding([alert_id]):
+            return await self._send_claimed(adapter, alert_id)
+
+    async def _send_claimed(self, adapter: ChatAdapter, alert_id: int) -> int:
+        item = await self._claim(alert_id)
         if item is None:
             return 0  # another replica took it
         if not (item.chat.active and item.chat.subscribed) or item.chat.muted(utcnow()):
-            await asyncio.to_thread(
-                self.store.finish_alert, item.id, "dropped", error="chat not receiving"
-            )
+            await asyncio.to_thread(outbox.drop, self.store, item, "chat not receiving")
             return 0
         try:
             message_id = await adapter.send_alert(item.chat.chat_id, item.alert)
-        except DeliveryError as exc:
-            await self._decide(item.chat, [item], exc)
+        except Exception as exc:
+            await self._settle(item.chat, [item], exc)
             return 0
-        # Sources named while it was in flight make it due for an edit at once.
-        await asyncio.to_thread(
-            partial(
-                self.store.finish_alert,
-                item.id,
-                "sent",
-                message_id=message_id,
-                shown=item.alert.also_reported_by,
-            )
-        )
-        log.info(
-            "alert sent",
-            extra={"chat": item.chat.chat_id, "platform": item.chat.platform, "alert": item.id},
-        )
+        await asyncio.to_thread(outbox.sent, self.store, item, message_id)
+        log.info("alert sent", extra=_context(item.chat, item.id))
         return 1
 
     async def _send_digest(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
-        items: list[OutboxItem] = []
-        for alert_id in ids[:50]:
-            item = await asyncio.to_thread(
-                self.store.claim_alert, alert_id, self.worker, utcnow(), CLAIM_LEASE
-            )
-            if item is not None:
-                items.append(item)
+        with self._holding(ids[:50]):
+            return await self._send_digest_claimed(adapter, chat, ids[:50])
+
+    async def _send_digest_claimed(self, adapter: ChatAdapter, chat: Chat, ids: list[int]) -> int:
+        items = [item for alert_id in ids if (item := await self._claim(alert_id))]
         if not items:
             return 0
         try:
             message_id = await adapter.send_digest(chat.chat_id, [i.alert for i in items])
-        except DeliveryError as exc:
-            await self._decide(chat, items, exc)
+        except Exception as exc:
+            await self._settle(chat, items, exc)
             return 0
         for item in items:
-            await asyncio.to_thread(self.store.finish_alert, item.id, "sent", message_id=message_id)
+            await asyncio.to_thread(outbox.sent_in_digest, self.store, item, message_id)
         return 1
 
+    async def _settle(self, chat: Chat, items: list[OutboxItem], exc: Exception) -> None:
+        """The funnel of every failed send: what happens to the alerts and the chat.
+
+        Adapters turn platform errors into a :class:`DeliveryError` (an error once the
+        request may have reached the platform is :class:`UncertainDelivery`); anything
+        else is unforeseen and happened before the request left, so it is retried with
+        backoff against the attempt cap, and logged with its traceback."""
+        context = _context(chat)
+        if isinstance(exc, DeliveryError):
+            await self._decide(chat, items, exc)
+            return
+        log.error("sending failed unexpectedly: %r", exc, exc_info=exc, extra=context)
+        await self._retry_or_fail(chat, items, f"unexpected error: {exc!r}")
+
     async def _decide(self, chat: Chat, items: list[OutboxItem], exc: DeliveryError) -> None:
-        """Turn a platform error into what happens to the alerts and the chat."""
+        """Turn a platform's decision into what happens to the alerts and the chat."""
         now = utcnow()
-        context = {"chat": chat.chat_id, "platform": chat.platform}
+        context = _context(chat)
+        error = str(exc)
         if isinstance(exc, RetryAfter):
             until = now + timedelta(seconds=exc.seconds)
-            await self._finish(items, "pending", str(exc), not_before=until)
-            await asyncio.to_thread(self.store.delay_chat_alerts, chat.id, until)
+            await self._each(outbox.retry, items, error, until)
+            await asyncio.to_thread(outbox.hold_chat, self.store, chat.id, until)
             log.warning("rate limited by %s: %s", chat.platform, exc, extra=context)
         elif isinstance(exc, ChatMigrated):
             await asyncio.to_thread(
                 self.store.migrate_chat, chat.platform, chat.chat_id, exc.new_chat_id
             )
-            await self._finish(items, "pending", str(exc), not_before=now)
+            await self._each(outbox.retry, items, error, now)
             log.info(
                 "chat %s moved to %s; rules follow it", chat.chat_id, exc.new_chat_id, extra=context
             )
         elif isinstance(exc, ChatGone):
             await asyncio.to_thread(
-                self.store.update_chat, chat.id, active=False, inactive_reason=str(exc)
+                self.store.update_chat, chat.id, active=False, inactive_reason=error
             )
-            await self._finish(items, "dropped", str(exc))
+            await self._each(outbox.drop, items, error)
             log.warning("chat %s deactivated: %s", chat.chat_id, exc, extra=context)
         elif isinstance(exc, UncertainDelivery):
-            await self._finish(items, "uncertain", str(exc))
-            log.warning("alert may or may not have arrived, not re-sent: %s", exc, extra=context)
+            await self._each(outbox.uncertain, items, error)
+            log.warning(
+                "alert may or may not have arrived, not re-sent: %s",
+                exc,
+                exc_info=exc,
+                extra=context,
+            )
         elif isinstance(exc, PermanentError):
-            await self._finish(items, "failed", str(exc))
+            await self._each(outbox.fail, items, error)
             log.error("alert refused by %s, given up: %s", chat.platform, exc, extra=context)
         elif isinstance(exc, AdapterFatal):
             self._stopped.add(chat.platform)
-            await self._finish(items, "pending", str(exc), not_before=now)
+            await self._each(outbox.retry, items, error, now)
             log.error("%s adapter stopped: %s", chat.platform, exc, extra=context)
-        else:  # TransientError or anything unforeseen: keep the alert, back off
-            attempts = max(i.attempts for i in items)
-            if attempts >= MAX_ATTEMPTS:
-                await self._finish(items, "failed", f"gave up after {attempts} attempts: {exc}")
-                log.error("alert failed after %d attempts: %s", attempts, exc, extra=context)
-            else:
-                await self._finish(
-                    items, "pending", str(exc), not_before=now + retry_delay(attempts)
-                )
-                log.warning("send failed, will retry: %s", exc, extra=context)
+        else:  # TransientError: keep the alert, back off
+            log.warning("send failed, will retry: %s", exc, extra=context)
+            await self._retry_or_fail(chat, items, error)
 
-    async def _finish(
-        self,
-        items: list[OutboxItem],
-        status: str,
-        error: str,
-        *,
-        not_before: datetime | None = None,
+    async def _retry_or_fail(self, chat: Chat, items: list[OutboxItem], error: str) -> None:
+        attempts = max(i.attempts for i in items)
+        if attempts >= MAX_ATTEMPTS:
+            await self._each(outbox.fail, items, f"gave up after {attempts} attempts: {error}")
+            log.error("alert failed after %d attempts: %s", attempts, error, extra=_context(chat))
+        else:
+            await self._each(outbox.retry, items, error, utcnow() + retry_delay(attempts))
+
+    async def _each(
+        self, transition: Callable[..., None], items: list[OutboxItem], *args: object
     ) -> None:
         for item in items:
-            await asyncio.to_thread(
-                self.store.finish_alert, item.id, status, error=error, not_before=not_before
-            )
+            await asyncio.to_thread(transition, self.store, item, *args)
+
+    async def _edit_due(self) -> None:
+        """Edit sent alerts whose story has since come from other feeds, so their message
+        names them under "also reported by"; paced like sends."""
+        due = await asyncio.to_thread(outbox.due_edits, self.store, utcnow(), 100)
+        if not due:
+            return
+        chats = await asyncio.to_thread(self.store.chats_by_pk, {pk for _, pk in due})
+        for alert_id, chat_pk in due:
+            adapter = await self._turn(chats.get(chat_pk))
+            if adapter is not None:
+                await self._edit_one(adapter, alert_id)
+
+    async def _edit_one(self, adapter: ChatAdapter, alert_id: int) -> None:
+        with self._holding([alert_id]):
+            await self._edit_claimed(adapter, alert_id)
+
+    async def _edit_claimed(self, adapter: ChatAdapter, alert_id: int) -> None:
+        item = await asyncio.to_thread(
+            outbox.claim_edit, self.store, alert_id, self.worker, utcnow() + self.lease
+        )
+        if item is None:
+            return  # another replica took it
+        shown = item.alert.also_reported_by
+        context = _context(item.chat, item.id)
+        if item.message_id is None or not item.chat.active:
+            await asyncio.to_thread(outbox.give_up_edit, self.store, item, "chat not receiving")
+            return
+        try:
+            await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
+        except Exception as exc:
+            await self._settle_edit(item, exc)
+            return
+        await asyncio.to_thread(outbox.edited, self.store, item, shown)
+        log.info("alert updated: also reported by %s", ", ".join(shown), extra=context)
+
+    async def _settle_edit(self, item: OutboxItem, exc: Exception) -> None:
+        """The funnel of every failed edit. The alert itself was delivered, so an edit is
+        retried only while it may still go through, and at most ``MAX_EDIT_ATTEMPTS``."""
+        context = _context(item.chat, item.id)
+        error = str(exc) if isinstance(exc, DeliveryError) else f"unexpected error: {exc!r}"
+        if isinstance(exc, RetryAfter):
+            at = utcnow() + timedelta(seconds=exc.seconds)
+            await asyncio.to_thread(outbox.retry_edit, self.store, item, error, at)
+            return
+        retryable = isinstance(exc, TransientError) or not isinstance(exc, DeliveryError)
+        if not isinstance(exc, DeliveryError):
+            log.error("editing failed unexpectedly: %r", exc, exc_info=exc, extra=context)
+        if retryable and item.edit_attempts < MAX_EDIT_ATTEMPTS:
+            at = utcnow() + retry_delay(item.edit_attempts)
+            await asyncio.to_thread(outbox.retry_edit, self.store, item, error, at)
+            return
+        await asyncio.to_thread(outbox.give_up_edit, self.store, item, error)
+        log.warning("alert not updated with its other sources: %s", error, extra=context)
+
+
+def _context(chat: Chat, alert_id: int | None = None) -> dict[str, object]:
+    """The log keys of a send."""
+    context: dict[str, object] = {"chat": chat.chat_id, "platform": chat.platform}
+    if alert_id is not None:
+        context["alert"] = alert_id
+    return context

@@ -27,12 +27,16 @@ async def article_text(fetcher: Fetcher, url: str) -> str | None:
 
     Returns:
         The text, or None when the page cannot be fetched, is not HTML, or holds no
-        article text that trafilatura can find.
+        article text that trafilatura can find. Never raises: whatever fails is logged
+        and the feed's own text is used.
     """
     try:
         fetched = await fetcher.fetch(url, accept=_ACCEPT_HTML)
     except FeedError as exc:
         log.info("article page %s not fetched: %s; the feed's text is used", url, exc)
+        return None
+    except Exception:
+        log.exception("fetching the article page %s failed; the feed's text is used", url)
         return None
     content_type = fetched.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type not in _HTML_TYPES:
@@ -42,11 +46,14 @@ async def article_text(fetcher: Fetcher, url: str) -> str | None:
 
 
 def extract_text(page: bytes, url: str) -> str | None:
-    """The main text of an HTML page (trafilatura; charset from the page itself)."""
-    # Imported here: it costs 0.15 s and 14 MB, which only feeds set to full_text need.
-    import trafilatura
-
+    """The main text of an HTML page (trafilatura; charset from the page itself); None
+    when there is none or extraction fails."""
     try:
+        # Imported here: it costs 0.15 s and 14 MB, which only feeds set to full_text
+        # need; and inside the guard, since a broken install (an older pip skipped
+        # lxml_html_clean) fails at import.
+        import trafilatura
+
         text = trafilatura.extract(
             page,
             url=url,
@@ -56,7 +63,7 @@ def extract_text(page: bytes, url: str) -> str | None:
             favor_precision=True,
         )
     except Exception:  # a parser bug on one odd page must not lose the alert
-        log.exception("extracting the article text of %s failed", url)
+        log.exception("extracting the article text of %s failed; the feed's text is used", url)
         return None
     if not text:
         return None

@@ -1,4 +1,5 @@
-"""One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise → outbox.
+"""One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise →
+outbox → also reported by.
 
 Each step is a call with an early return. Whatever goes wrong with a feed is recorded on
 that feed (error count, last error, backoff) and never reaches the others.
@@ -16,15 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.config import Settings
+from bot.delivery import outbox
 from bot.delivery.digest import next_slot
 from bot.errors import FeedError, FeedParseError
 from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.urls import canonical_url
-from bot.models import ParsedFeed, Story, fullest
+from bot.models import AlertDraft, Chat, Feed, NewStory, ParsedFeed, Story, feed_label, fullest
 from bot.rulebook import RuleBook, RuleHit, story_document
-from bot.store import AlertDraft, Chat, Feed, NewStory, Store, feed_label, utcnow
+from bot.store import Store, utcnow
 from bot.summarize import Summarizer
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,19 @@ class FeedPipeline:
         rulebook: RuleBook,
         summarizer: Summarizer,
         settings: Settings,
+        *,
+        worker: str = "newsbot",
     ) -> None:
+        """Args:
+        store: Where feeds, stories and the outbox live.
+        fetcher: The HTTP client for feeds and article pages.
+        rulebook: Every chat's rules, indexed.
+        summarizer: Writes each alert's summary.
+        settings: Poll intervals, jitter, the claim lease.
+        worker: This process's name in feed claims (see :meth:`Store.claim_feed`).
+        """
         self.store = store
+        self.worker = worker
         self.fetcher = fetcher
         self.rulebook = rulebook
         self.summarizer = summarizer
@@ -100,15 +113,26 @@ class FeedPipeline:
 
         With ``dry_run`` nothing is written: the report says what would have matched.
         """
-        now = utcnow()
-        lease = timedelta(seconds=self.settings.fetch.timeout * 3 + 60)
+        now = utcnow()  # the next poll is due an interval after this one began
         if dry_run:
             feed = await asyncio.to_thread(self.store.get_feed, feed_id)
         else:
-            feed = await asyncio.to_thread(self.store.claim_feed, feed_id, now, lease)
+            until = now + timedelta(seconds=self.settings.poll.lease)
+            feed = await asyncio.to_thread(self.store.claim_feed, feed_id, self.worker, now, until)
         if feed is None:
             return PollReport(feed_id, "skipped")
+        try:
+            return await self._poll_claimed(feed, now, dry_run=dry_run)
+        except Exception as exc:
+            # A bug on one odd feed must show on that feed (status, backoff) and release
+            # its claim now rather than when its lease runs out.
+            log.exception(
+                "polling feed %s failed unexpectedly", feed.id, extra={"feed_id": feed.id}
+            )
+            error = FeedError(f"could not poll this feed ({type(exc).__name__})")
+            return await self._failed(feed, error, now, dry_run=dry_run)
 
+    async def _poll_claimed(self, feed: Feed, now: datetime, *, dry_run: bool) -> PollReport:
         try:
             fetched = await self.fetcher.fetch(
                 feed.url,
@@ -118,12 +142,12 @@ class FeedPipeline:
             if fetched.not_modified:
                 if not dry_run:
                     await asyncio.to_thread(
-                        self.store.record_not_modified, feed.id, self._next_poll(feed)
+                        self.store.record_not_modified, feed.id, self._next_poll(feed, now)
                     )
                 return PollReport(feed.id, "not_modified")
             parsed = await asyncio.to_thread(_parse, fetched, self.settings.fetch.max_items)
         except FeedError as exc:
-            return await self._failed(feed, exc, dry_run=dry_run)
+            return await self._failed(feed, exc, now, dry_run=dry_run)
 
         stories = parsed.stories  # uids are unique within a document (parse_feed sees to it)
         known = (
@@ -170,18 +194,20 @@ class FeedPipeline:
             matched += hits
             # The first poll of a feed only learns what is already there: no flood of old news.
             drafts = await self._drafts(feed, hits, now) if feed.initialised else []
-            queued += await asyncio.to_thread(
+            recorded = [_new_story(s) for s in batch]
+            count, elsewhere = await asyncio.to_thread(
                 self.store.record_poll,
                 feed.id,
-                source=source,
-                new_stories=[_new_story(s) for s in batch],
+                new_stories=recorded,
                 alerts=drafts,
                 feed_title=feed_title,
                 etag=fetched.etag,
                 last_modified=fetched.last_modified,
-                next_poll_at=self._next_poll(feed),
+                next_poll_at=self._next_poll(feed, now),
                 final=number == len(batches),
             )
+            queued += count
+            await self._also_reported(source, recorded, elsewhere)
         return queued, matched
 
     def _match(
@@ -197,6 +223,22 @@ class FeedPipeline:
             )
             for s in stories
         ]
+
+    async def _also_reported(
+        self, source: str, recorded: Sequence[NewStory], elsewhere: Sequence[AlertDraft]
+    ) -> None:
+        """Name this feed under "also reported by" in the alerts the chats already have
+        for its stories (queued from another feed); a sent alert's message is then
+        edited to name it. The seam where stories of one event from several outlets meet."""
+        fingerprints = {story.uid: story.fingerprint for story in recorded}
+        for draft in elsewhere:
+            await asyncio.to_thread(
+                outbox.name_source,
+                self.store,
+                draft.chat_pk,
+                fingerprints[draft.story_uid],
+                source,
+            )
 
     async def _drafts(
         self, feed: Feed, matched: Sequence[tuple[Story, tuple[RuleHit, ...]]], now: datetime
@@ -221,12 +263,14 @@ class FeedPipeline:
                 planned.append((story, hit, chat))
         alerted_stories = list({story.uid: story for story, _, _ in planned}.values())
         texts = await self._article_texts(feed, alerted_stories)
-        summaries = {
-            story.uid: await self.summarizer.summarize(
-                story.title, texts.get(story.uid, story.body)
+        # All at once: an LLM's calls overlap, so a poll waits about one summary timeout.
+        written = await asyncio.gather(
+            *(
+                self.summarizer.summarize(story.title, texts.get(story.uid, story.body))
+                for story in alerted_stories
             )
-            for story in alerted_stories
-        }
+        )
+        summaries = {story.uid: text for story, text in zip(alerted_stories, written, strict=True)}
         return [
             AlertDraft(
                 chat_pk=chat.id,
@@ -256,13 +300,15 @@ class FeedPipeline:
             if text
         }
 
-    async def _failed(self, feed: Feed, exc: FeedError, *, dry_run: bool) -> PollReport:
+    async def _failed(
+        self, feed: Feed, exc: FeedError, began: datetime, *, dry_run: bool
+    ) -> PollReport:
         message = str(exc)
         if dry_run:
             return PollReport(feed.id, "error", error=message)
         delay = backoff(self.interval(feed), feed.error_count + 1, exc.retry_after)
         errors = await asyncio.to_thread(
-            self.store.record_feed_error, feed.id, message, utcnow() + delay
+            self.store.record_feed_error, feed.id, message, began + delay
         )
         log.warning(
             "feed %s (%s): %s — retry in %ds; %s",
@@ -277,9 +323,10 @@ class FeedPipeline:
         )
         return PollReport(feed.id, "error", error=message)
 
-    def _next_poll(self, feed: Feed) -> datetime:
+    def _next_poll(self, feed: Feed, began: datetime) -> datetime:
+        """An interval (plus jitter) after this poll began, so polls keep their pace."""
         jitter = random.uniform(0, self.settings.poll.jitter)  # noqa: S311 - spreading load, not security
-        return utcnow() + timedelta(seconds=self.interval(feed) + jitter)
+        return began + timedelta(seconds=self.interval(feed) + jitter)
 
 
 def matched_words(story: Story, hit: RuleHit) -> list[str]:

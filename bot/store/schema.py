@@ -48,6 +48,10 @@ feeds = Table(
     Column("last_ok_at", UTC_DATETIME),
     Column("next_poll_at", UTC_DATETIME, nullable=False),
     Column("created_at", UTC_DATETIME, nullable=False),
+    # The worker polling the feed now, and until when its claim holds (renewed while
+    # it lives); see migration 0003.
+    Column("claimed_by", String(100)),
+    Column("claimed_until", UTC_DATETIME),
 )
 
 chats = Table(
@@ -133,6 +137,7 @@ outbox = Table(
     Column("message_id", String(100)),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("sent_at", UTC_DATETIME),
+    Column("edit_attempts", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("chat_pk", "fingerprint", name="uq_outbox_chat_fingerprint"),
     Index("ix_outbox_status_not_before", "status", "not_before"),
 )

@@ -8,16 +8,26 @@ so two replicas racing on the same feed still produce one story and one alert.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
-from bot.models import Summary
+from bot.models import (
+    AlertDraft,
+    Chat,
+    Feed,
+    NewStory,
+    OutboxItem,
+    OutboxStatus,
+    Rule,
+    StoredStory,
+    StoryAlert,
+    Summary,
+    feed_label,
+)
 from bot.store.engine import retry_when_busy
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
@@ -33,115 +43,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def feed_label(name: str | None, title: str | None, url: str) -> str:
-    """What users see for a feed: the configured name, else its own title, else its URL."""
-    return name or title or url
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    id: int
-    url: str
-    name: str | None
-    title: str | None
-    interval_s: int | None
-    full_text: bool
-    from_config: bool
-    etag: str | None
-    last_modified: str | None
-    initialised: bool
-    error_count: int
-    last_error: str | None
-    last_polled_at: datetime | None
-    last_ok_at: datetime | None
-    next_poll_at: datetime
-
-    @property
-    def label(self) -> str:
-        """What users see for this feed (see :func:`feed_label`)."""
-        return feed_label(self.name, self.title, self.url)
-
-
-@dataclass(frozen=True, slots=True)
-class Chat:
-    id: int
-    platform: str
-    chat_id: str
-    title: str | None
-    subscribed: bool
-    active: bool
-    inactive_reason: str | None
-    muted_until: datetime | None
-    digest: str
-
-    def muted(self, now: datetime) -> bool:
-        return self.muted_until is not None and self.muted_until > now
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: int
-    chat_pk: int
-    query: str
-    number: int = 0  # 1-based position in the chat's list, what `rules` shows
-
-
-@dataclass(frozen=True, slots=True)
-class NewStory:
-    """A story to record; ``fingerprint`` identifies it across feeds."""
-
-    uid: str
-    fingerprint: str
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class AlertDraft:
-    """An alert to queue for one chat, for the story with ``story_uid`` in this poll.
-
-    ``words`` are the story's words that made the rule match, kept to highlight them.
-    """
-
-    chat_pk: int
-    story_uid: str
-    rule_id: int | None
-    rule_query: str
-    words: list[str]
-    spans: dict[str, list[list[int]]]
-    summary: Summary
-    not_before: datetime
-
-
-# Statuses of an alert that was sent and whose message is to be, or is being, edited.
-_SENT_EDITED = ("outdated", "editing")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """A claimed alert: what to send, where, and how often it was tried; for an alert
-    already sent, the platform's id of its message (``message_id``)."""
-
-    id: int
-    chat: Chat
-    alert: Alert
-    attempts: int
-    message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStory:
-    id: int
-    feed_id: int
-    source: str
-    title: str
-    link: str | None
-    author: str | None
-    published: datetime | None
-    body: str
+# Values that end a claim on a feed or an alert.
+_RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
 
 
 class LimitReached(Exception):
@@ -249,14 +152,30 @@ class Store:
             rows = conn.execute(select(feeds).order_by(feeds.c.id)).all()
         return [self._feed(r) for r in rows]
 
+    def _active(self) -> Any:
+        """Feeds worth polling: from the config, or added by at least one chat."""
+        return or_(feeds.c.from_config, feeds.c.id.in_(select(chat_feeds.c.feed_id)))
+
+    @staticmethod
+    def _unclaimed(table: Any, now: datetime) -> Any:
+        return or_(table.c.claimed_until.is_(None), table.c.claimed_until < now)
+
     def active_feed_ids(self) -> list[int]:
         """Feeds worth polling: from the config, or added by at least one chat."""
-        used = select(chat_feeds.c.feed_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feeds.c.id).where(self._active())).all()
+        return [r.id for r in rows]
+
+    def due_feeds(self, now: datetime, horizon: datetime, limit: int = 100) -> list[Feed]:
+        """Active feeds claimed by nobody alive and due by ``horizon``, soonest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(feeds.c.id).where(or_(feeds.c.from_config, feeds.c.id.in_(used)))
+                select(feeds)
+                .where(self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now))
+                .order_by(feeds.c.next_poll_at)
+                .limit(limit)
             ).all()
-        return [r.id for r in rows]
+        return [self._feed(r) for r in rows]
 
     def unmark_config_feeds(self, keep_urls: Iterable[str]) -> None:
         """Feeds removed from the config stop being operator feeds (their history stays)."""
@@ -268,21 +187,49 @@ class Store:
             )
 
     @retry_when_busy
-    def claim_feed(self, feed_id: int, now: datetime, lease: timedelta) -> Feed | None:
-        """Take the feed for one poll if it is due; pushes ``next_poll_at`` so nobody else does.
+    def claim_feed(self, feed_id: int, worker: str, now: datetime, until: datetime) -> Feed | None:
+        """Take the feed for one poll by ``worker`` if it is due and nobody alive holds it.
 
         The conditional UPDATE is the lock: of two replicas, only one sees a row change.
+        The claim holds until ``until`` unless renewed (:meth:`renew_claims`); recording
+        the poll's outcome releases it.
         """
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(feeds)
-                .where(feeds.c.id == feed_id, feeds.c.next_poll_at <= now)
-                .values(next_poll_at=now + lease, last_polled_at=now)
+                .where(
+                    feeds.c.id == feed_id,
+                    feeds.c.next_poll_at <= now,
+                    self._unclaimed(feeds, now),
+                )
+                .values(claimed_by=worker, claimed_until=until, last_polled_at=now)
             )
             if result.rowcount != 1:
                 return None
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
         return self._feed(row)
+
+    def renew_claims(
+        self, worker: str, until: datetime, feed_ids: Iterable[int], alert_ids: Iterable[int]
+    ) -> None:
+        """Keep the feeds and alerts ``worker`` is working on claimed until ``until``: the
+        heartbeat of a live replica. Only work in flight is named, so a claim that a
+        failure left behind lapses like a dead replica's."""
+        with self.engine.begin() as conn:
+            for table, ids in ((feeds, list(feed_ids)), (outbox, list(alert_ids))):
+                if ids:
+                    conn.execute(
+                        update(table)
+                        .where(table.c.claimed_by == worker, table.c.id.in_(ids))
+                        .values(claimed_until=until)
+                    )
+
+    def release_feed_claims(self, worker: str | None) -> None:
+        """Free the feed claims of ``worker`` (it stops), or every one (None: at the start
+        of the only process, on SQLite, any claim left is a dead one's)."""
+        held = feeds.c.claimed_by.is_not(None) if worker is None else feeds.c.claimed_by == worker
+        with self.engine.begin() as conn:
+            conn.execute(update(feeds).where(held).values(**_RELEASED))
 
     @retry_when_busy
     def set_next_poll(self, feed_id: int, when: datetime) -> None:
@@ -297,7 +244,13 @@ class Store:
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
-                .values(error_count=0, last_error=None, last_ok_at=now, next_poll_at=next_poll_at)
+                .values(
+                    error_count=0,
+                    last_error=None,
+                    last_ok_at=now,
+                    next_poll_at=next_poll_at,
+                    **_RELEASED,
+                )
             )
 
     @retry_when_busy
@@ -311,6 +264,7 @@ class Store:
                     error_count=feeds.c.error_count + 1,
                     last_error=error[:2000],
                     next_poll_at=next_poll_at,
+                    **_RELEASED,
                 )
             )
             count = conn.execute(select(feeds.c.error_count).where(feeds.c.id == feed_id)).scalar()
@@ -334,7 +288,6 @@ class Store:
         self,
         feed_id: int,
         *,
-        source: str,
         new_stories: Sequence[NewStory],
         alerts: Sequence[AlertDraft],
         feed_title: str | None,
@@ -342,19 +295,21 @@ class Store:
         last_modified: str | None,
         next_poll_at: datetime,
         final: bool = True,
-    ) -> int:
+    ) -> tuple[int, list[AlertDraft]]:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
-        ``source`` is the feed's label, named in "also reported by" when an alert for a
-        story the chat already has from another feed is not queued again. A poll may be
+        An alert is queued (``pending``) once per chat and story fingerprint. A poll may be
         recorded in several calls, each with some stories and their alerts; only the
-        ``final`` one updates the feed's state (ETag, first poll done, last success).
+        ``final`` one updates the feed's state (ETag, first poll done, last success) and
+        releases its claim.
 
         Returns:
-            The number of alerts queued.
+            The number of alerts queued, and the drafts not queued because the chat
+            already has an alert for the story (from another feed).
         """
         now = utcnow()
         queued = 0
+        duplicates: list[AlertDraft] = []
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
             for story in new_stories:
@@ -400,7 +355,7 @@ class Store:
                         spans=alert.spans,
                         summary=alert.summary.to_text(),
                         also_reported_by=[],
-                        status="pending",
+                        status=OutboxStatus.PENDING,
                         attempts=0,
                         not_before=alert.not_before,
                         created_at=now,
@@ -409,12 +364,10 @@ class Store:
                 if result.first() is not None:
                     queued += 1
                 else:
-                    self._add_also_reported(
-                        conn, alert.chat_pk, fingerprints[alert.story_uid], source
-                    )
+                    duplicates.append(alert)
             state: dict[str, Any] = {"title": feed_title[:500]} if feed_title else {}
             if not final:
-                return queued
+                return queued, duplicates
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
@@ -427,53 +380,43 @@ class Store:
                     last_error=None,
                     last_ok_at=now,
                     next_poll_at=next_poll_at,
+                    **_RELEASED,
                 )
             )
-        return queued
+        return queued, duplicates
 
-    def _add_also_reported(
-        self, conn: Connection, chat_pk: int, fingerprint: str, label: str
-    ) -> None:
-        """Names ``label`` in the chat's alert for the story; an alert already sent on its
-        own becomes ``outdated``: its message is to be edited to name the new source."""
-        row = conn.execute(
-            select(
-                outbox.c.id,
-                outbox.c.also_reported_by,
-                outbox.c.story_id,
-                outbox.c.status,
-                outbox.c.message_id,
-            ).where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
-        ).first()
+    def story_alert(self, chat_pk: int, fingerprint: str) -> StoryAlert | None:
+        """The chat's alert for the story with this fingerprint, if it has one."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.also_reported_by,
+                    feeds.c.name,
+                    feeds.c.title,
+                    feeds.c.url,
+                )
+                .select_from(
+                    outbox.join(stories, outbox.c.story_id == stories.c.id).join(
+                        feeds, stories.c.feed_id == feeds.c.id
+                    )
+                )
+                .where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
+            ).first()
         if row is None:
-            return
-        origin = conn.execute(
-            select(feeds.c.name, feeds.c.title, feeds.c.url)
-            .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
-            .where(stories.c.id == row.story_id)
-        ).one()
-        names = list(row.also_reported_by or [])
-        if label in names or label == feed_label(origin.name, origin.title, origin.url):
-            return
-        names.append(label)
-        values: dict[str, Any] = {"also_reported_by": names}
-        if row.status == "sent" and row.message_id and self._sent_alone(conn, chat_pk, row):
-            values.update(status="outdated", not_before=utcnow())
-        conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            return None
+        return StoryAlert(
+            id=row.id,
+            also_reported_by=tuple(row.also_reported_by or ()),
+            source=feed_label(row.name, row.title, row.url),
+        )
 
-    @staticmethod
-    def _sent_alone(conn: Connection, chat_pk: int, row: Any) -> bool:
-        """Whether an alert's message holds it alone (a digest's message is not edited)."""
-        shared = conn.execute(
-            select(func.count())
-            .select_from(outbox)
-            .where(
-                outbox.c.chat_pk == chat_pk,
-                outbox.c.message_id == row.message_id,
-                outbox.c.id != row.id,
+    def set_sources(self, alert_id: int, names: Sequence[str]) -> None:
+        """Set the alert's "also reported by" names."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox).where(outbox.c.id == alert_id).values(also_reported_by=list(names))
             )
-        ).scalar_one()
-        return shared == 0
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
@@ -580,7 +523,7 @@ class Store:
             )
             conn.execute(
                 update(outbox)
-                .where(outbox.c.chat_pk == old.id, outbox.c.status == "pending")
+                .where(outbox.c.chat_pk == old.id, outbox.c.status == OutboxStatus.PENDING)
                 .values(chat_pk=new.id)
             )
             conn.execute(
@@ -713,23 +656,10 @@ class Store:
 
     # -- outbox ---------------------------------------------------------------
 
-    def due_alerts(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        """(alert id, chat pk) of pending alerts that may be sent now, oldest first."""
-        return self._due("pending", now, limit)
-
-    def claim_alert(
-        self, alert_id: int, worker: str, now: datetime, lease: timedelta
-    ) -> OutboxItem | None:
-        """Mark one pending alert as being sent by ``worker``; None if someone else took it."""
-        return self._claim(
-            alert_id, "pending", "sending", worker, now + lease, attempts=outbox.c.attempts + 1
-        )
-
-    def due_edits(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
-        """(alert id, chat pk) of sent alerts whose message is to name more sources."""
-        return self._due("outdated", now, limit)
-
-    def _due(self, status: str, now: datetime, limit: int) -> list[tuple[int, int]]:
+    def due_alerts(
+        self, status: OutboxStatus, now: datetime, limit: int = 100
+    ) -> list[tuple[int, int]]:
+        """(alert id, chat pk) of alerts in ``status`` due by ``now``, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.chat_pk)
@@ -739,54 +669,29 @@ class Store:
             ).all()
         return [(r.id, r.chat_pk) for r in rows]
 
-    def claim_edit(
-        self, alert_id: int, worker: str, now: datetime, lease: timedelta
+    def claim_alert(
+        self,
+        alert_id: int,
+        status: OutboxStatus,
+        claimed: OutboxStatus,
+        worker: str,
+        until: datetime,
+        *,
+        count: str,
     ) -> OutboxItem | None:
-        """Mark one outdated alert as being edited by ``worker``; None if someone else
-        took it. The item holds the sources named now and the message's id."""
-        return self._claim(alert_id, "outdated", "editing", worker, now + lease)
-
-    def finish_edit(
-        self, alert_id: int, shown: Sequence[str], *, retry_at: datetime | None = None
-    ) -> None:
-        """Close a claimed edit: ``sent`` when the message now names every source, else
-        ``outdated`` again (another came meanwhile, or ``retry_at`` asks to try later).
-
-        Args:
-            alert_id: The alert.
-            shown: The "also reported by" names the edited message shows.
-            retry_at: The edit did not go through: try again then.
-        """
-        values: dict[str, Any] = {"claimed_by": None, "claimed_until": None, "status": "sent"}
-        if retry_at is not None:
-            values.update(status="outdated", not_before=retry_at)
-        with self.engine.begin() as conn:
-            if retry_at is None:
-                self._outdate_if_named_since(conn, alert_id, shown, values)
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
-
-    @staticmethod
-    def _outdate_if_named_since(
-        conn: Connection, alert_id: int, shown: Sequence[str], values: dict[str, Any]
-    ) -> None:
-        """Makes ``values`` leave a sent alert ``outdated`` (due for an edit now) when its
-        message shows fewer sources than were named meanwhile."""
-        names = conn.execute(
-            select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
-        ).scalar_one()
-        if list(names or ()) != list(shown):
-            values.update(status="outdated", not_before=utcnow())
-
-    def _claim(
-        self, alert_id: int, status: str, claimed: str, worker: str, until: datetime, **also: Any
-    ) -> OutboxItem | None:
-        """Moves an alert from ``status`` to ``claimed`` for ``worker`` (setting ``also``
-        too) and loads it; None if another worker moved it first."""
+        """Moves an alert from ``status`` to ``claimed`` for ``worker`` until ``until``,
+        counting one more try in the column ``count`` (``attempts`` or ``edit_attempts``),
+        and loads it; None if another worker moved it first."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == alert_id, outbox.c.status == status)
-                .values(status=claimed, claimed_by=worker, claimed_until=until, **also)
+                .values(
+                    status=claimed,
+                    claimed_by=worker,
+                    claimed_until=until,
+                    **{count: outbox.c[count] + 1},
+                )
             )
             if result.rowcount != 1:
                 return None
@@ -826,66 +731,97 @@ class Store:
             alert=alert,
             attempts=row.attempts,
             message_id=row.message_id,
+            edit_attempts=row.edit_attempts,
         )
 
-    def finish_alert(
+    def alert_sources(self, alert_id: int) -> tuple[str, ...]:
+        """The "also reported by" names the alert has now."""
+        with self.engine.connect() as conn:
+            names = conn.execute(
+                select(outbox.c.also_reported_by).where(outbox.c.id == alert_id)
+            ).scalar_one()
+        return tuple(names or ())
+
+    def settle_alert(
         self,
         alert_id: int,
-        status: str,
+        status: OutboxStatus,
         *,
         error: str | None = None,
         message_id: str | None = None,
+        sent_at: datetime | None = None,
         not_before: datetime | None = None,
-        shown: Sequence[str] | None = None,
     ) -> None:
-        """Close a claimed alert: ``sent``, ``pending`` (retry at ``not_before``), ``failed``,
-        ``dropped`` (chat gone or muted) or ``uncertain`` (may have been delivered).
-
-        ``shown``: for an alert sent alone, the "also reported by" names its message
-        shows; if a source was named meanwhile, the alert is ``outdated`` at once.
-        """
+        """End a claim on an alert, leaving it in ``status`` with the values given."""
         values: dict[str, Any] = {
             "status": status,
-            "claimed_by": None,
-            "claimed_until": None,
             "last_error": error[:2000] if error else None,
+            **_RELEASED,
         }
-        if status == "sent":
-            values.update(sent_at=utcnow(), message_id=message_id)
+        if message_id is not None:
+            values["message_id"] = message_id
+        if sent_at is not None:
+            values["sent_at"] = sent_at
         if not_before is not None:
             values["not_before"] = not_before
         with self.engine.begin() as conn:
-            if status == "sent" and shown is not None and message_id:
-                self._outdate_if_named_since(conn, alert_id, shown, values)
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
 
-    def delay_chat_alerts(self, chat_pk: int, not_before: datetime) -> None:
-        """Hold every pending alert of a chat until ``not_before`` (after a 429)."""
+    def move_alert(
+        self, alert_id: int, status: OutboxStatus, to: OutboxStatus, *, alone: bool = False
+    ) -> bool:
+        """Move an alert from ``status`` to ``to``, due now; with ``alone``, only if it has
+        a message of its own (a digest's message holds several). One conditional
+        update, so it holds against a concurrent change. Returns whether it moved."""
+        conditions = [outbox.c.id == alert_id, outbox.c.status == status]
+        if alone:
+            other = outbox.alias("other")
+            shared = (
+                select(other.c.id)
+                .where(
+                    other.c.chat_pk == outbox.c.chat_pk,
+                    other.c.message_id == outbox.c.message_id,
+                    other.c.id != outbox.c.id,
+                )
+                .exists()
+            )
+            conditions += [outbox.c.message_id.is_not(None), ~shared]
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox).where(*conditions).values(status=to, not_before=utcnow())
+            )
+        return result.rowcount == 1
+
+    def delay_chat_alerts(self, chat_pk: int, status: OutboxStatus, not_before: datetime) -> None:
+        """Hold the chat's alerts in ``status`` until ``not_before`` (after a 429)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(outbox)
                 .where(
                     outbox.c.chat_pk == chat_pk,
-                    outbox.c.status == "pending",
+                    outbox.c.status == status,
                     outbox.c.not_before < not_before,
                 )
                 .values(not_before=not_before)
             )
 
-    def recover_stale_claims(self, now: datetime) -> int:
-        """Alerts whose sender died mid-send: they may have reached the chat, so they are
-        marked ``uncertain`` rather than sent again (at most once, see README). An edit
-        that died is simply due again: editing a message twice shows it once."""
+    def settle_lapsed_claims(
+        self,
+        claimed: OutboxStatus,
+        status: OutboxStatus,
+        now: datetime,
+        *,
+        everyone: bool = False,
+        error: str | None = None,
+    ) -> int:
+        """Alerts in ``claimed`` whose claim lapsed (or every one, with ``everyone``) go
+        to ``status``, due ``now``; returns how many."""
+        stale = outbox.c.claimed_by.is_not(None) if everyone else outbox.c.claimed_until < now
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(outbox)
-                .where(outbox.c.status == "sending", outbox.c.claimed_until < now)
-                .values(status="uncertain", last_error="sender stopped during the send")
-            )
-            conn.execute(
-                update(outbox)
-                .where(outbox.c.status == "editing", outbox.c.claimed_until < now)
-                .values(status="outdated", claimed_by=None, claimed_until=None, not_before=now)
+                .where(outbox.c.status == claimed, stale)
+                .values(status=status, last_error=error, not_before=now, **_RELEASED)
             )
         return int(result.rowcount or 0)
 
@@ -905,7 +841,6 @@ class Store:
         counts: dict[str, int] = {}
         with self.engine.connect() as conn:
             for status, n in conn.execute(query).all():
-                # Sent, with its message due for (or in) an edit naming more sources.
-                key = "sent" if status in _SENT_EDITED else status
+                key = OutboxStatus(status).counted_as.value
                 counts[key] = counts.get(key, 0) + int(n)
         return counts

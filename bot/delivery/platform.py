@@ -1,4 +1,4 @@
-"""The seam between newsbot and a chat platform.
+"""What delivery needs from a chat platform: the adapter seam and its decisions.
 
 An adapter converts platform updates into calls of the platform-free
 :class:`~bot.commands.service.CommandService`, and renders and sends alerts. Platform
@@ -84,7 +84,10 @@ class ChatAdapter(Protocol):
 
         Raises:
             RetryAfter, TransientError, UncertainDelivery, ChatGone, ChatMigrated,
-            PermanentError, AdapterFatal: what the dispatcher should do next.
+            PermanentError, AdapterFatal: what the dispatcher should do next. Once the
+            request may have reached the platform, any trouble (a timeout, an answer
+            that cannot be read) must be UncertainDelivery: the dispatcher takes any
+            other exception for a failure before the request left, and retries it.
         """
         ...
 
