@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.commands.service import CommandService
 from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
@@ -167,12 +169,9 @@ class App:
         await _cancel(self._feeds_tick)
         await self._finish_inflight()
         await self.scheduler.shutdown()
-        await _cancel(self._heartbeat)  # after in-flight work: it renews their claims
-        try:
-            # A poll cut short committed nothing: anyone may poll its feed at once.
-            await asyncio.to_thread(self.store.release_feed_claims, self.worker)
-        except Exception:
-            log.exception("releasing feed claims failed; they lapse after poll.lease")
+        if self._heartbeat is not None:  # claims are taken only once started
+            await _cancel(self._heartbeat)  # after in-flight work: it renews their claims
+            await self._release_feed_claims()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -318,6 +317,17 @@ class App:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+
+    async def _release_feed_claims(self) -> None:
+        try:
+            # A poll cut short committed nothing: anyone may poll its feed at once.
+            await asyncio.to_thread(self.store.release_feed_claims, self.worker)
+        except SQLAlchemyError as exc:
+            # The database is away (why we stop, often): one line, the claims lapse anyway.
+            log.warning(
+                "releasing feed claims failed (%s); they lapse after poll.lease",
+                " ".join(str(getattr(exc, "orig", None) or exc).split()),
+            )
 
     async def _finish_inflight(self) -> None:
         """Let running polls and sends finish; past the deadline they are cancelled. A

@@ -30,8 +30,8 @@ from bot.config import SlackSettings
 from bot.delivery.alert import Alert
 from bot.delivery.platform import RateLimits, RetryAfter, TransientError
 from bot.metrics import Metrics
-from bot.models import Summary
-from bot.store import AlertDraft, NewStory, Store, utcnow
+from bot.models import AlertDraft, NewStory, Summary
+from bot.store import Store, utcnow
 from bot.store.stats import read_stats
 from tests.conftest import PG_ADMIN_URL, _pg_available, free_port, make_settings
 from tests.feedserver import BELARUS, WEATHER, rss
@@ -140,7 +140,6 @@ def test_outbox_backlog_and_age_of_the_oldest_due_alert(store: Store) -> None:
     stories = [NewStory(u, f"fp-{u}", u, None, None, None, "") for u in ("a", "b", "c")]
     store.record_poll(
         feed.id,
-        source="Feed",
         new_stories=stories,
         alerts=[
             AlertDraft(chat.id, "a", None, "q", [], {}, Summary(), now),  # due now

@@ -452,7 +452,7 @@ async def test_a_broken_trafilatura_install_leaves_the_feed_text(
     alert = await alert_for_linked_story(
         httpserver, sqlite_url, apps, "/world/belarus-story", full_text=True
     )
-    assert alert.summary == "Lukashenko rules out a mass prisoner release."
+    assert alert.summary.points == ("Lukashenko rules out a mass prisoner release.",)
 
 
 async def test_rules_are_matched_off_the_event_loop(

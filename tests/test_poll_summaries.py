@@ -105,7 +105,7 @@ async def test_a_poll_s_summaries_are_written_at_once(
 ) -> None:
     alerts = await _alerts(httpserver, sqlite_url, slow_llm)
     assert slow_llm.most_in_flight == len(STORIES)  # not one after another
-    assert sorted(a.summary for a in alerts) == ["LLM summary."] * len(STORIES)
+    assert [a.summary.points for a in alerts] == [("LLM summary.",)] * len(STORIES)
 
 
 @pytest.mark.parametrize("slow_llm", [5.0], indirect=True)
@@ -116,4 +116,4 @@ async def test_summaries_past_the_deadline_fall_back_and_the_alerts_go_out(
     # Every call started at once and met the one 1 s deadline: extractive summaries.
     assert slow_llm.most_in_flight == len(STORIES)
     assert len(alerts) == len(STORIES)
-    assert all(a.summary and a.summary != "LLM summary." for a in alerts)
+    assert all(a.summary and a.summary.points != ("LLM summary.",) for a in alerts)

@@ -23,7 +23,7 @@ import yaml
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
 from bot.delivery import outbox
-from bot.models import AlertDraft, NewStory
+from bot.models import AlertDraft, NewStory, Summary
 from bot.store import utcnow
 from tests.conftest import _reset_pg, make_settings
 from tests.feedserver import WEATHER, rss
@@ -184,7 +184,7 @@ async def test_a_start_settles_the_sends_a_killed_process_left_in_flight(
     app.store.record_poll(
         feed.id,
         new_stories=[NewStory("a", "fp-a", "A story", None, None, None, "")],
-        alerts=[AlertDraft(chat.id, "a", None, "q", [], {}, "", utcnow())],
+        alerts=[AlertDraft(chat.id, "a", None, "q", [], {}, Summary(), utcnow())],
         feed_title=None,
         etag=None,
         last_modified=None,

@@ -141,8 +141,8 @@ def test_key_points_come_back_as_they_were_queued(store: Store) -> None:
     points = Summary(("First point.", "Second <b>point</b> & more.", "Third point."))
     draft = replace(_draft(chat.id, "a"), summary=points)
     assert _record(store, feed.id, [_story("a")], [draft]) == 1
-    ((alert_id, _),) = store.due_alerts(utcnow())
-    item = store.claim_alert(alert_id, "w", utcnow(), timedelta(minutes=1))
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    item = outbox.claim_send(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert item is not None and item.alert.summary == points
 
 

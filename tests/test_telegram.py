@@ -419,7 +419,7 @@ async def test_an_unreadable_reply_is_uncertain_and_the_drain_goes_on(
         for chat_id, uid in (("42", "a"), ("43", "b")):
             chat = app.store.ensure_chat("telegram", chat_id)
             app.store.update_chat(chat.id, subscribed=True)
-            draft = AlertDraft(chat.id, uid, None, "q", [], {}, "", utcnow())
+            draft = AlertDraft(chat.id, uid, None, "q", [], {}, Summary(), utcnow())
             app.store.record_poll(
                 feed.id,
                 new_stories=stories,

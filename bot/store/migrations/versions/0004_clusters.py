@@ -3,14 +3,14 @@
 A new table only; nothing existing changes.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 
 TS = sa.DateTime(timezone=True)
 
