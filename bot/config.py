@@ -110,7 +110,7 @@ class PollSettings(_Section):
     # How long a replica's claim on a feed or an alert outlives it: a live replica
     # renews its claims every quarter of this, so another takes over a dead one's work
     # within about this long. Longer than a database hiccup, shorter than an interval.
-    lease: Duration = 30.0
+    lease: Duration = Field(default=30.0, ge=1.0)
 
 
 class FetchSettings(_Section):
