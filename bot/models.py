@@ -141,6 +141,11 @@ class Rule:
     chat_pk: int
     query: str
     number: int = 0  # 1-based position in the chat's list, what `rules` shows
+    muted_until: datetime | None = None  # no alerts for this rule before then
+    thread_id: str | None = None  # the forum topic (Telegram) its alerts go to
+
+    def muted(self, now: datetime) -> bool:
+        return self.muted_until is not None and self.muted_until > now
 
 
 @dataclass(frozen=True, slots=True)

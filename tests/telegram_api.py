@@ -54,6 +54,8 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     members: dict[tuple[int, int], str] = field(default_factory=dict)
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deleted_topics: set[tuple[int, int]] = field(default_factory=set)  # (chat, thread)
+    messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _scripts: dict[str, deque[_Script]] = field(default_factory=lambda: defaultdict(deque))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -150,6 +152,37 @@ class FakeBotAPI:
         message["from"] = {"id": uid, "is_bot": False, "first_name": f"User{uid}"}
         return {"message": message}
 
+    def forum(self, chat_id: int, title: str = "Newsroom") -> dict[str, Any]:
+        """A supergroup with topics (``is_forum``)."""
+        chat = self.chat(chat_id, "supergroup", title)
+        chat["is_forum"] = True
+        return chat
+
+    def in_topic(self, thread_id: int) -> dict[str, Any]:
+        """The fields of a message sent inside forum topic ``thread_id``."""
+        return {"message_thread_id": thread_id, "is_topic_message": True}
+
+    def press(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> int:
+        """``user_id`` presses the button carrying ``data`` under the bot's message
+        ``message_id``: a ``callback_query`` update as Telegram sends it."""
+        message = self.messages[(chat_id, message_id)]
+        query_id = f"cq{next(self._update_ids)}"
+        return self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "message": message,
+                    "chat_instance": f"ci{chat_id}",
+                    "data": data,
+                }
+            }
+        )
+
+    def answers(self) -> list[dict[str, Any]]:
+        """Parameters of every answerCallbackQuery."""
+        return [c.params for c in self.calls_of("answerCallbackQuery")]
+
     def send_command(self, chat_id: int, text: str, **kwargs: Any) -> int:
         """Someone types ``text`` in ``chat_id``; see :meth:`message_update`."""
         return self.push_update(self.message_update(chat_id, text, **kwargs))
@@ -229,7 +262,11 @@ class FakeBotAPI:
         if answer is None:
             call.outcome = "failed 404"
             return _error(404, "Not Found")
-        result = await answer(params)
+        try:
+            result = await answer(params)
+        except _Refused as refused:
+            call.outcome = f"failed {refused.status}"
+            return _error(refused.status, refused.description)
         if script is not None and script.stall:
             call.outcome = "stalled"
             await asyncio.sleep(script.stall)
@@ -273,18 +310,31 @@ class FakeBotAPI:
             if isinstance(chat_id, int)
             else {"id": -1, "type": "channel", "title": chat_id}
         )
-        return {
+        thread = params.get("message_thread_id")
+        if thread is not None and (chat["id"], int(thread)) in self.deleted_topics:
+            raise _Refused(400, "Bad Request: message thread not found")
+        message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": chat,
             "from": self._bot_user(),
             "text": params["text"],
         }
+        if thread is not None:
+            message.update(self.in_topic(int(thread)))
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
 
     async def _api_editMessageText(self, params: dict[str, Any]) -> Any:
         chat_id = params["chat_id"]
         chat = self.chat(chat_id) if isinstance(chat_id, int) else {"id": -1, "type": "channel"}
-        return {
+        message = {
+            **self.messages.get((chat["id"], int(params["message_id"])), {}),
             "message_id": int(params["message_id"]),
             "date": int(time.time()),
             "edit_date": int(time.time()),
@@ -292,6 +342,11 @@ class FakeBotAPI:
             "from": self._bot_user(),
             "text": params["text"],
         }
+        message.pop("reply_markup", None)  # as on Telegram: an edit without it drops them
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[(chat["id"], message["message_id"])] = message
+        return message
 
     async def _api_getChatMember(self, params: dict[str, Any]) -> Any:
         user_id = int(params["user_id"])
@@ -322,6 +377,15 @@ class FakeBotAPI:
 
     async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
         return True
+
+
+class _Refused(Exception):
+    """A Bot API error the stand-in decides from the call itself (a deleted topic)."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
 
 
 def _decode(form: dict[str, Any]) -> dict[str, Any]:

@@ -91,7 +91,7 @@ async def test_start_checks_token_registers_commands_and_polls(
     assert all(3 <= len(c["description"]) <= 256 for c in menu.params["commands"])
     assert bot_api.calls_of("deleteWebhook")  # polling: any old webhook is removed first
     polls = await bot_api.wait_for(lambda: bot_api.calls_of("getUpdates"))
-    assert polls[0].params["allowed_updates"] == ["message", "channel_post"]
+    assert polls[0].params["allowed_updates"] == ["message", "channel_post", "callback_query"]
 
 
 async def test_send_alert_is_html_without_preview(bot_api: FakeBotAPI, started: Started) -> None:

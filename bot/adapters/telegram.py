@@ -27,16 +27,40 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from telegram import Bot, BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram import error as tg
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.adapters.telegram_render import render_alert, render_digest, split_text
+from bot.adapters.telegram_render import (
+    alert_keyboard,
+    digest_keyboard,
+    keyboard,
+    render_alert,
+    render_digest,
+    split_text,
+)
+from bot.commands import messages as msg
+from bot.commands.actions import Verb, parse_action
 from bot.commands.parse import COMMANDS, parse_slash
-from bot.commands.service import Caller, CommandService
+from bot.commands.service import Caller, CommandService, Reply
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
 from bot.delivery.platform import (
@@ -60,7 +84,10 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-ALLOWED_UPDATES = ("message", "channel_post")
+ALLOWED_UPDATES = ("message", "channel_post", "callback_query")
+# A forum topic deleted since a rule was added there: its alerts go to the general topic.
+THREAD_GONE = "message thread not found"
+CALLBACK_TEXT_LIMIT = 200  # characters of an answerCallbackQuery text
 REPLY_RETRY_LIMIT = 30.0  # seconds; a reply that must wait longer is dropped (and logged)
 
 # The menu Telegram shows when someone types "/" (setMyCommands); one line per command.
@@ -307,6 +334,7 @@ class TelegramAdapter:
                 self._on_command,
             )
         )
+        app.add_handler(CallbackQueryHandler(self._on_button))
         app.add_error_handler(self._on_error)
         return app
 
@@ -420,6 +448,7 @@ class TelegramAdapter:
             user_id=str(message.from_user.id) if message.from_user else None,
             chat_title=chat.effective_name,
             may_edit=self._permission(message),
+            thread_id=str(message.message_thread_id) if message.is_topic_message else None,
         )
         async with self._chat_turn(chat.id):
             reply = await self._service.answer(caller, command)  # never raises
@@ -441,26 +470,80 @@ class TelegramAdapter:
                 return allowed
 
             return fixed
-        user_id = message.from_user.id
+        return self._admin_check(chat.id, message.from_user.id)
 
+    def _admin_check(self, chat_id: int, user_id: int) -> Callable[[], Awaitable[bool]]:
         async def is_admin() -> bool:
-            member = await self._bot().get_chat_member(chat.id, user_id)
+            member = await self._bot().get_chat_member(chat_id, user_id)
             return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
         return is_admin
 
-    async def _reply(self, message: Message, text: str) -> None:
-        """Plain text back to the chat (no parse mode, so nothing needs escaping)."""
+    # -- buttons ----------------------------------------------------------------
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press of a button under an alert, a digest or a "stop this rule?" question.
+
+        Answers that concern only the presser (a refusal, "that rule is gone") come back
+        as the callback's toast; a change is announced in the chat, replying to the
+        alert; the answer to "stop this rule?" replaces the question.
+        """
+        query = update.callback_query
+        if query is None or self._service is None:
+            return
+        message = query.message
+        if not isinstance(message, Message):  # too old for Telegram to show us
+            await query.answer(msg.BUTTON_UNKNOWN)
+            return
+        chat = message.chat
+        action = parse_action(query.data)
+        caller = Caller(
+            platform=PLATFORM,
+            chat_id=str(chat.id),
+            user_id=str(query.from_user.id),
+            chat_title=chat.effective_name,
+            may_edit=None
+            if chat.type == ChatType.PRIVATE
+            else self._admin_check(chat.id, query.from_user.id),
+        )
+        async with self._chat_turn(chat.id):
+            reply = await self._service.act(caller, action)  # never raises
+            await self._answer_button(query, message, reply)
+
+    async def _answer_button(self, query: CallbackQuery, message: Message, reply: Reply) -> None:
+        action = parse_action(query.data)
+        if reply.brief:
+            await query.answer(reply.text[:CALLBACK_TEXT_LIMIT], show_alert=False)
+            return
+        await query.answer()
+        if action is not None and action.verb in (Verb.STOP_YES, Verb.STOP_NO):
+            await message.edit_text(reply.text, reply_markup=None)
+            return
+        await self._reply(message, reply.text, keyboard(reply.actions))
+
+    async def _reply(
+        self, message: Message, text: str, buttons: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Plain text back to the chat (no parse mode, so nothing needs escaping); the
+        buttons go under the last message."""
         quote = (
             None
             if message.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL)
             else ReplyParameters(message.message_id, allow_sending_without_reply=True)
         )
-        for number, chunk in enumerate(split_text(text)):
-            await self._send_reply_chunk(message, chunk, quote if number == 0 else None)
+        chunks = split_text(text)
+        for number, chunk in enumerate(chunks):
+            last = number == len(chunks) - 1
+            await self._send_reply_chunk(
+                message, chunk, quote if number == 0 else None, buttons if last else None
+            )
 
     async def _send_reply_chunk(
-        self, message: Message, text: str, quote: ReplyParameters | None
+        self,
+        message: Message,
+        text: str,
+        quote: ReplyParameters | None,
+        buttons: InlineKeyboardMarkup | None = None,
     ) -> None:
         send = lambda: self._bot().send_message(  # noqa: E731 - sent twice at most
             chat_id=message.chat.id,
@@ -468,6 +551,7 @@ class TelegramAdapter:
             reply_parameters=quote,
             message_thread_id=message.message_thread_id if message.is_topic_message else None,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=buttons,
         )
         try:
             await send()
@@ -541,12 +625,29 @@ class TelegramAdapter:
     # -- alerts -----------------------------------------------------------------
 
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
-        """Send one alert as HTML; see :func:`to_decision` for the errors raised."""
-        return await self._send_html(chat_id, render_alert(alert))
+        """Send one alert as HTML with its buttons, into its rule's forum topic if it has
+        one; see :func:`to_decision` for the errors raised."""
+        buttons = alert_keyboard(alert)
+        text = render_alert(alert)
+        if alert.thread_id is None or not alert.thread_id.isdigit():
+            return await self._send_html(chat_id, text, buttons)
+        try:
+            return await self._send_html(chat_id, text, buttons, int(alert.thread_id))
+        except PermanentError as exc:
+            if THREAD_GONE not in str(exc).lower():
+                raise
+            log.warning(
+                "telegram: forum topic %s is gone; alert sent to the general topic "
+                "(send watch in a topic to route the rule again)",
+                alert.thread_id,
+                extra={"platform": PLATFORM, "chat": chat_id},
+            )
+        return await self._send_html(chat_id, text, buttons)
 
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
-        """Send several alerts as one message; raises as :meth:`send_alert`."""
-        return await self._send_html(chat_id, render_digest(alerts))
+        """Send several alerts as one message, with a "mute all" button; raises as
+        :meth:`send_alert`."""
+        return await self._send_html(chat_id, render_digest(alerts), digest_keyboard())
 
     async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
         """Replace an alert's text (it names more sources); an unchanged text is no error."""
@@ -557,6 +658,7 @@ class TelegramAdapter:
                 text=render_alert(alert),
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
+                reply_markup=alert_keyboard(alert),  # an edit without it would drop them
             )
         except tg.BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
@@ -568,7 +670,13 @@ class TelegramAdapter:
         """Groups, supergroups and channels have negative ids (or an @name for channels)."""
         return chat_id.startswith(("-", "@"))
 
-    async def _send_html(self, chat_id: str, text: str) -> str:
+    async def _send_html(
+        self,
+        chat_id: str,
+        text: str,
+        buttons: InlineKeyboardMarkup | None = None,
+        thread_id: int | None = None,
+    ) -> str:
         if self._app is None:
             raise TransientError("telegram: the adapter is not running")
         try:
@@ -577,6 +685,8 @@ class TelegramAdapter:
                 text=text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
+                reply_markup=buttons,
+                message_thread_id=thread_id,
             )
         except tg.TelegramError as exc:
             raise to_decision(exc) from exc

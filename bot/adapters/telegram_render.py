@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.commands.actions import DIGEST_ACTIONS, Action, alert_actions
 from bot.delivery.alert import Alert, highlight, when
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message
@@ -209,3 +212,22 @@ def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if current or not chunks:
         chunks.append(current)
     return [c for c in chunks if c.strip()] or [ELLIPSIS]
+
+
+def keyboard(actions: Sequence[Action]) -> InlineKeyboardMarkup | None:
+    """Buttons under a message, one per row (their labels are long for a phone's width)."""
+    if not actions:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(a.label, callback_data=a.data)] for a in actions]
+    )
+
+
+def alert_keyboard(alert: Alert) -> InlineKeyboardMarkup | None:
+    """An alert's buttons: mute or stop its rule, show more of the story."""
+    return keyboard(alert_actions(alert.rule_id, alert.alert_id))
+
+
+def digest_keyboard() -> InlineKeyboardMarkup | None:
+    """A digest's one button: mute the chat for a day."""
+    return keyboard(DIGEST_ACTIONS)

@@ -72,3 +72,27 @@ FAILED = (
     "Please try again in a minute; if it keeps failing, tell the bot's operator."
 )
 WORKING = "Working on it…"
+
+# Buttons under alerts (bot/commands/actions.py), and the answers to pressing them.
+BUTTON_LABELS = {
+    "mute": "Mute this rule for a day",
+    "stop": "Stop this rule",
+    "stopyes": "Yes, stop it",
+    "stopno": "No, keep it",
+    "more": "Show more",
+    "muteall": "Mute all for a day",
+}
+BUTTON_REFUSED = "Only those who may change this chat's rules can use this button."
+BUTTON_UNKNOWN = "This button no longer works. Send help for the commands."
+RULE_GONE = "That rule no longer exists (it was stopped). Send rules to see the current ones."
+ALERT_GONE = "That story is no longer stored, so there is nothing more to show."
+RULE_MUTED = "Rule {number} muted until {until}: {query}\nIts alerts resume then."
+RULE_ALREADY_MUTED = "Rule {number} is already muted until {until}: {query}"
+STOP_ASK = "Stop rule {number} for good? {query}"
+STOP_KEPT = "Rule {number} kept: {query}"
+MUTED_ALL = "All alerts muted until {until}. unmute resumes them sooner."
+ALREADY_MUTED_ALL = "This chat is already muted until {until}. unmute resumes alerts."
+MORE = "{title}\n{source}\n\n{text}\n\nMatched: {words}"
+MORE_NO_WORDS = "(the rule matched by source, link or author)"
+TOPIC = " — topic {thread}"
+RULE_MUTED_MARK = " (muted until {until})"

@@ -8,12 +8,15 @@ Adapters build a :class:`Caller` from an update, parse the text into a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bot.commands import messages as msg
+from bot.commands.actions import Action, Verb
 from bot.commands.parse import Command
 from bot.config import Settings, parse_duration
 from bot.delivery.digest import parse_digest
@@ -21,16 +24,19 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
-from bot.models import Chat, Feed, StoredStory
+from bot.models import Chat, Feed, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
 from bot.rules import CompiledRule, RuleSyntaxError
 from bot.store import LimitReached, Store, utcnow
+from bot.summarize.clip import clip_text
 
 log = logging.getLogger(__name__)
 
 # Commands anyone in a chat may use; the rest change the chat and need an admin in groups.
 READ_ONLY = frozenset({"start", "help", "rules", "feeds", "status", "test"})
+MUTE_BUTTON = timedelta(days=1)  # how long the mute buttons mute
+MORE_CHARS = 1500  # characters of story text "Show more" gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,12 @@ class Caller:
     user_id: str | None = None
     chat_title: str | None = None
     may_edit: Callable[[], Awaitable[bool]] | None = None
+    thread_id: str | None = None  # the forum topic (Telegram) the command was sent in
+
+
+# The caller of the command being handled, for the few commands that need more than the
+# chat (watch remembers the topic it was sent in).
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,10 @@ class Reply:
 
     text: str
     private: bool = False
+    actions: tuple[Action, ...] = ()  # buttons to show under the reply
+    # A short answer to a button press that concerns only the presser (a refusal, "that
+    # rule is gone", "already muted"): Telegram shows it as a toast, Slack ephemerally.
+    brief: bool = False
 
 
 class CommandService:
@@ -113,8 +129,101 @@ class CommandService:
         chat = await asyncio.to_thread(
             self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
         )
+        _caller.set(caller)
         reply: Reply = await handler(chat, command.args)
         return reply
+
+    async def act(self, caller: Caller, action: Action | None) -> Reply:
+        """Carry out a button press and return the answer to show; never raises.
+
+        The buttons' funnel, as :meth:`answer` is the commands': an unforeseen failure is
+        logged and answered with an apology. A button whose rule or story is gone, or one
+        pressed twice, gets an answer saying so. In groups, only those who may change the
+        chat's rules may press the changing buttons; others get a private refusal.
+        ``action`` None is a button this version does not know (an old message's).
+        """
+        if action is None:
+            return Reply(msg.BUTTON_UNKNOWN, private=True, brief=True)
+        try:
+            if action.verb.changes and caller.may_edit is not None and not await caller.may_edit():
+                return Reply(msg.BUTTON_REFUSED, private=True, brief=True)
+            chat = await asyncio.to_thread(
+                self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
+            )
+            reply = await self._press(chat, action)
+        except Exception:
+            log.exception(
+                "button %s failed",
+                action.data,
+                extra={"chat": caller.chat_id, "platform": caller.platform},
+            )
+            return Reply(msg.FAILED, private=True)
+        return Reply(self._redact(reply.text), reply.private, reply.actions, reply.brief)
+
+    async def _press(self, chat: Chat, action: Action) -> Reply:
+        if action.verb is Verb.MUTE_ALL:
+            return await self._mute_all(chat)
+        if action.verb is Verb.MORE:
+            return await self._show_more(chat, action.target)
+        rules = await asyncio.to_thread(self.store.list_rules, chat.id)
+        rule = next((r for r in rules if r.id == action.target), None)
+        if rule is None:
+            return Reply(msg.RULE_GONE, private=True, brief=True)
+        if action.verb is Verb.MUTE:
+            return await self._mute_rule(chat, rule)
+        if action.verb is Verb.STOP:
+            ask = msg.STOP_ASK.format(number=rule.number, query=rule.query)
+            return Reply(
+                ask, actions=(Action(Verb.STOP_YES, rule.id), Action(Verb.STOP_NO, rule.id))
+            )
+        if action.verb is Verb.STOP_NO:
+            return Reply(msg.STOP_KEPT.format(number=rule.number, query=rule.query))
+        if not await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id):
+            return Reply(
+                msg.RULE_GONE, private=True, brief=True
+            )  # stopped meanwhile by another press
+        self.rulebook.remove(rule.id)
+        return Reply(msg.UNWATCHED.format(number=rule.number, query=rule.query))
+
+    async def _mute_rule(self, chat: Chat, rule: Rule) -> Reply:
+        now = utcnow()
+        if rule.muted(now) and rule.muted_until is not None:
+            until = _utc(rule.muted_until)
+            return Reply(
+                msg.RULE_ALREADY_MUTED.format(number=rule.number, until=until, query=rule.query),
+                private=True,
+                brief=True,
+            )
+        until_at = now + MUTE_BUTTON
+        if not await asyncio.to_thread(self.store.mute_rule, chat.id, rule.id, until_at):
+            return Reply(msg.RULE_GONE, private=True, brief=True)
+        return Reply(
+            msg.RULE_MUTED.format(number=rule.number, until=_utc(until_at), query=rule.query)
+        )
+
+    async def _mute_all(self, chat: Chat) -> Reply:
+        now = utcnow()
+        if chat.muted(now) and chat.muted_until is not None:
+            text = msg.ALREADY_MUTED_ALL.format(until=_utc(chat.muted_until))
+            return Reply(text, private=True, brief=True)
+        until = now + MUTE_BUTTON
+        await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
+        return Reply(msg.MUTED_ALL.format(until=_utc(until)))
+
+    async def _show_more(self, chat: Chat, alert_id: int | None) -> Reply:
+        found = None
+        if alert_id is not None:
+            found = await asyncio.to_thread(self.store.story_of_alert, chat.id, alert_id)
+        if found is None:
+            return Reply(msg.ALERT_GONE, private=True, brief=True)
+        story, words = found
+        text = msg.MORE.format(
+            title=story.title,
+            source=" · ".join(p for p in (story.source, story.link or "") if p),
+            text=clip_text(" ".join(story.body.split()), MORE_CHARS),
+            words=", ".join(dict.fromkeys(words)) or msg.MORE_NO_WORDS,
+        )
+        return Reply(text, private=True)
 
     async def follow_migration(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat got a new id (Telegram group -> supergroup): its rules, feeds and queued
@@ -160,8 +269,15 @@ class CommandService:
             number = rules.index(same) + 1
             return Reply(msg.WATCH_DUPLICATE.format(number=number, query=same.query), private=True)
         try:
+            caller = _caller.get(None)
             rule = await asyncio.to_thread(
-                self.store.add_rule, chat.id, args, limit=self.settings.rules.max_per_chat
+                partial(
+                    self.store.add_rule,
+                    chat.id,
+                    args,
+                    limit=self.settings.rules.max_per_chat,
+                    thread_id=caller.thread_id if caller else None,
+                )
             )
         except LimitReached as exc:
             return Reply(msg.LIMIT.format(detail=exc), private=True)
@@ -173,7 +289,17 @@ class CommandService:
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not rules:
             return Reply(msg.NO_RULES)
-        lines = [f"{r.number}. {r.query}" for r in rules]
+        now = utcnow()
+        lines = [
+            f"{r.number}. {r.query}"
+            + (msg.TOPIC.format(thread=r.thread_id) if r.thread_id else "")
+            + (
+                msg.RULE_MUTED_MARK.format(until=_utc(r.muted_until))
+                if r.muted(now) and r.muted_until
+                else ""
+            )
+            for r in rules
+        ]
         if not chat.subscribed:
             lines.append(msg.NOT_SUBSCRIBED)
         return Reply("\n".join(lines))
@@ -334,6 +460,10 @@ def _matching(rule: CompiledRule, stories: list[StoredStory]) -> list[StoredStor
 def _same_query(a: str, b: str) -> bool:
     """Whether two rules are the same text, spacing aside."""
     return a.split() == b.split()
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _count(number: int, noun: str) -> str:

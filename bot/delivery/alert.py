@@ -29,6 +29,9 @@ class Alert:
     words: tuple[str, ...] = ()
     author: str | None = None
     also_reported_by: tuple[str, ...] = field(default_factory=tuple)
+    alert_id: int | None = None  # the outbox row: "Show more" names it
+    rule_id: int | None = None  # the rule that matched: "Mute"/"Stop" name it
+    thread_id: str | None = None  # the rule's forum topic (Telegram), if any
 
 
 def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:

@@ -247,6 +247,8 @@ class FeedPipeline:
             return []
         chat_pks = {hit.chat_pk for _, hits in matched for hit in hits}
         chats = await asyncio.to_thread(self.store.chats_by_pk, chat_pks)
+        rule_ids = {hit.rule_id for _, hits in matched for hit in hits}
+        muted = await asyncio.to_thread(self.store.muted_rule_ids, rule_ids, now)
         own = (
             set()
             if feed.from_config
@@ -258,6 +260,8 @@ class FeedPipeline:
             for hit in hits:  # lowest rule id first: the chat's oldest matching rule is shown
                 chat = chats.get(hit.chat_pk)
                 if chat is None or hit.chat_pk in alerted or not _wants(chat, feed, own, now):
+                    continue
+                if hit.rule_id in muted:  # "Mute this rule for a day": another rule may alert
                     continue
                 alerted.add(hit.chat_pk)
                 planned.append((story, hit, chat))

@@ -92,6 +92,10 @@ rules = Table(
     Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
     Column("query", Text, nullable=False),
     Column("created_at", UTC_DATETIME, nullable=False),
+    # No alerts for this rule before then ("Mute this rule for a day"); see migration 0008.
+    Column("muted_until", UTC_DATETIME),
+    # The Telegram forum topic the rule was added in, where its alerts go.
+    Column("thread_id", String(100)),
     Index("ix_rules_chat_pk", "chat_pk"),
 )
 

@@ -32,6 +32,17 @@ from bot.store.engine import retry_when_busy
 from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
 
 
+def _rule(row: Any, number: int = 0) -> Rule:
+    return Rule(
+        row.id,
+        row.chat_pk,
+        row.query,
+        number,
+        muted_until=_aware(row.muted_until),
+        thread_id=row.thread_id,
+    )
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -559,7 +570,9 @@ class Store:
 
     # -- rules ----------------------------------------------------------------
 
-    def add_rule(self, chat_pk: int, query: str, *, limit: int) -> Rule:
+    def add_rule(
+        self, chat_pk: int, query: str, *, limit: int, thread_id: str | None = None
+    ) -> Rule:
         with self.engine.begin() as conn:
             count = conn.execute(
                 select(func.count()).select_from(rules).where(rules.c.chat_pk == chat_pk)
@@ -568,17 +581,72 @@ class Store:
                 raise LimitReached(f"this chat has {count} rules, the limit is {limit}")
             rule_id = conn.execute(
                 rules.insert()
-                .values(chat_pk=chat_pk, query=query, created_at=utcnow())
+                .values(chat_pk=chat_pk, query=query, created_at=utcnow(), thread_id=thread_id)
                 .returning(rules.c.id)
             ).scalar_one()
-        return Rule(id=rule_id, chat_pk=chat_pk, query=query, number=count + 1)
+        return Rule(rule_id, chat_pk, query, count + 1, thread_id=thread_id)
 
     def list_rules(self, chat_pk: int) -> list[Rule]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(rules).where(rules.c.chat_pk == chat_pk).order_by(rules.c.id)
             ).all()
-        return [Rule(r.id, r.chat_pk, r.query, n) for n, r in enumerate(rows, 1)]
+        return [_rule(r, n) for n, r in enumerate(rows, 1)]
+
+    def mute_rule(self, chat_pk: int, rule_id: int, until: datetime | None) -> bool:
+        """No alerts for the chat's rule before ``until`` (None: unmuted); False when the
+        chat has no such rule (any more)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(rules)
+                .where(rules.c.id == rule_id, rules.c.chat_pk == chat_pk)
+                .values(muted_until=until)
+            )
+        return result.rowcount == 1
+
+    def muted_rule_ids(self, rule_ids: Iterable[int], now: datetime) -> set[int]:
+        """Which of ``rule_ids`` are muted at ``now``."""
+        wanted = list(set(rule_ids))
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(rules.c.id).where(rules.c.id.in_(wanted), rules.c.muted_until > now)
+            )
+            return {r.id for r in rows}
+
+    def story_of_alert(self, chat_pk: int, alert_id: int) -> tuple[StoredStory, list[str]] | None:
+        """The story of the chat's alert ``alert_id`` and the words that matched, or None
+        when the chat has no such alert (a button of another chat's message)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    stories,
+                    outbox.c.terms,
+                    feeds.c.name.label("feed_name"),
+                    feeds.c.title.label("feed_title"),
+                    feeds.c.url.label("feed_url"),
+                )
+                .select_from(
+                    outbox.join(stories, outbox.c.story_id == stories.c.id).join(
+                        feeds, stories.c.feed_id == feeds.c.id
+                    )
+                )
+                .where(outbox.c.id == alert_id, outbox.c.chat_pk == chat_pk)
+            ).first()
+        if row is None:
+            return None
+        story = StoredStory(
+            id=row.id,
+            feed_id=row.feed_id,
+            source=feed_label(row.feed_name, row.feed_title, row.feed_url),
+            title=row.title,
+            link=row.link,
+            author=row.author,
+            published=_aware(row.published),
+            body=row.body,
+        )
+        return story, list(row.terms or ())
 
     def remove_rule(self, chat_pk: int, rule_id: int) -> bool:
         with self.engine.begin() as conn:
@@ -590,7 +658,7 @@ class Store:
     def all_rules(self) -> list[Rule]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(rules).order_by(rules.c.id)).all()
-        return [Rule(r.id, r.chat_pk, r.query) for r in rows]
+        return [_rule(r) for r in rows]
 
     def rule_ids(self) -> set[int]:
         with self.engine.connect() as conn:
@@ -601,7 +669,7 @@ class Store:
             rows = conn.execute(
                 select(rules).where(rules.c.id > rule_id).order_by(rules.c.id)
             ).all()
-        return [Rule(r.id, r.chat_pk, r.query) for r in rows]
+        return [_rule(r) for r in rows]
 
     # -- a chat's feeds -------------------------------------------------------
 
@@ -705,12 +773,15 @@ class Store:
                     feeds.c.name.label("feed_name"),
                     feeds.c.title.label("feed_title"),
                     feeds.c.url.label("feed_url"),
+                    rules.c.thread_id,
                     *(column.label(f"c_{column.name}") for column in chats.c),
                 )
                 .select_from(
                     outbox.join(stories, outbox.c.story_id == stories.c.id)
                     .join(feeds, stories.c.feed_id == feeds.c.id)
                     .join(chats, outbox.c.chat_pk == chats.c.id)
+                    # The rule may be gone since: its alert still goes, to the chat at large.
+                    .outerjoin(rules, outbox.c.rule_id == rules.c.id)
                 )
                 .where(outbox.c.id == alert_id)
             ).one()
@@ -724,6 +795,9 @@ class Store:
             words=tuple(row.terms or ()),
             author=row.author,
             also_reported_by=tuple(row.also_reported_by or ()),
+            alert_id=row.id,
+            rule_id=row.rule_id,
+            thread_id=row.thread_id,
         )
         return OutboxItem(
             id=row.id,
