@@ -169,6 +169,7 @@ class SlackSettings(_Section):
     api_base_url: str = "https://slack.com/api/"
     editors: Literal["anyone", "admins", "list"] = "anyone"
     editor_ids: list[str] = Field(default_factory=list)
+    updates_in_thread: bool = False  # also post "also reported by" updates as thread replies
 
 
 class LLMSettings(_Section):

@@ -261,3 +261,52 @@ def event_body(event: dict[str, Any]) -> tuple[str, str]:
         "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
     }
     return json.dumps(envelope), "application/json"
+
+
+def block_actions_payload(
+    value: str,
+    *,
+    response_url: str,
+    message_ts: str | None,
+    channel: str = "C0NEWS",
+    user: str = "U0ALICE",
+    action_id: str = "newsbot_press",
+) -> dict[str, Any]:
+    """A ``block_actions`` interaction: ``user`` pressed the button carrying ``value``
+    under the message ``message_ts`` (None: under an ephemeral message, which Slack
+    sends without the message itself)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "channel_id": channel,
+        "is_ephemeral": message_ts is None,
+        "message_ts": message_ts or "1700000099.000001",
+    }
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0NEWSBOT",
+        "token": "legacy-verification-token",
+        "container": container,
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "news"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "text": {"type": "plain_text", "text": "button"},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    if message_ts is not None:
+        payload["message"] = {"type": "message", "ts": message_ts, "text": "alert"}
+    return payload
+
+
+def block_actions_body(payload: dict[str, Any]) -> tuple[str, str]:
+    """The form body Slack POSTs for an interaction: ``payload=<json>``."""
+    return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"

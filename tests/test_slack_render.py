@@ -62,6 +62,9 @@ def texts(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if block["type"] == "rich_text":
             found.extend(element for item in list_items(block) for element in item)
             continue
+        if block["type"] == "actions":
+            found.extend(button["text"] for button in block["elements"])
+            continue
         if "text" in block:
             found.append(block["text"])
         found.extend(block.get("elements", []))
@@ -85,6 +88,11 @@ def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
             items = list_items(block)
             assert items and all(items)
             assert sum(len(e["text"]) for item in items for e in item) <= SUMMARY_MAX
+            continue
+        if block["type"] == "actions":
+            assert 1 <= len(block["elements"]) <= 25
+            assert all(1 <= len(b["text"]["text"]) <= 75 for b in block["elements"])
+            assert all(len(b["value"]) <= 2000 for b in block["elements"])
             continue
         limit = HEADER_MAX if block["type"] == "header" else TEXT_MAX
         if "text" in block:
@@ -290,7 +298,8 @@ def test_digest_lists_every_alert_within_block_limits() -> None:
         "text": {"type": "plain_text", "text": "120 new stories", "emoji": False},
     }
     assert_within_limits(message.blocks)
-    body = "\n".join(b["text"]["text"] for b in message.blocks[1:])
+    body = "\n".join(b["text"]["text"] for b in message.blocks[1:] if b["type"] == "section")
+    assert message.blocks[-1]["type"] == "actions"  # "mute all", within the block limit
     for n in range(120):
         assert f"Story {n} " in body
     for text_object in texts(message.blocks):

@@ -12,8 +12,8 @@ from bot.app import App
 from bot.commands import messages as msg
 from bot.delivery import outbox
 from bot.store import utcnow
+from bot.store.schema import chats, stories
 from bot.store.schema import outbox as outbox_table
-from bot.store.schema import stories
 from tests.feedserver import BELARUS, MARKETS, Item
 from tests.telegram_api import FakeBotAPI
 from tests.test_telegram_conversation import (  # noqa: F401 - fixtures
@@ -174,6 +174,8 @@ async def test_edit_with_another_source_keeps_the_buttons(
         ).scalar_one()
     assert fingerprint is not None
     assert outbox.name_source(app.store, chat.id, fingerprint, "Daily Wire")
+    with app.store.engine.begin() as conn:  # the chat's pacing second is over
+        conn.execute(update(chats).values(pace_next_at=None))
     await app.dispatcher.run_once()
 
     (edit,) = await bot_api.wait_for(lambda: bot_api.calls_of("editMessageText"))

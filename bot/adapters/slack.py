@@ -32,13 +32,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.adapters.slack_render import (
+    ACTION_ID_PREFIX,
     Message,
     render_alert,
     render_digest,
     render_reply,
+    render_update,
     to_plain_text,
 )
 from bot.commands import messages as msg
+from bot.commands.actions import Action, Verb, parse_action
 from bot.commands.parse import COMMANDS, Command, parse_words
 from bot.commands.service import READ_ONLY, Caller, CommandService, Reply
 from bot.config import SlackSettings
@@ -324,6 +327,7 @@ class SlackAdapter:
         app.command("/newsbot")(self._on_slash_command)
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_direct_message)
+        app.action(re.compile("^" + ACTION_ID_PREFIX))(self._on_button)
         app.error(self._on_error)
         return app
 
@@ -397,13 +401,27 @@ class SlackAdapter:
         return await self._post(chat_id, render_digest(alerts))
 
     async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
-        """Replace an alert's message, found by its ``ts`` (it names more sources)."""
+        """Replace an alert's message, found by its ``ts`` (it names more sources), buttons
+        and all; with ``slack.updates_in_thread`` the names also go to the alert's thread,
+        where people following it are notified."""
         message = render_alert(alert)
         await self._call(
             self.client.chat_update(
                 channel=chat_id, ts=message_id, text=message.text, blocks=message.blocks
             )
         )
+        if self.settings.updates_in_thread and alert.also_reported_by:
+            update = render_update(alert)
+            await self._call(
+                self.client.chat_postMessage(
+                    channel=chat_id,
+                    thread_ts=message_id,
+                    text=update.text,
+                    blocks=update.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            )
 
     def is_group(self, chat_id: str) -> bool:
         """Channels are groups; a direct message with the bot is not."""
@@ -521,6 +539,69 @@ class SlackAdapter:
                 channel,
                 extra={"chat": channel, "platform": "slack"},
             )
+
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A press of a button under an alert, a digest or a "stop this rule?" question
+        (``block_actions``, over Socket Mode or signed HTTP alike).
+
+        What concerns only the presser (a refusal, "that rule is gone", the story's
+        longer text, the question) is ephemeral; a change is posted in the alert's thread
+        for the channel to see; the answer to the question replaces it.
+        """
+        await ack()
+        pressed = (body.get("actions") or [{}])[0]
+        action = parse_action(pressed.get("value"))
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+            "channel_id"
+        )
+        user = (body.get("user") or {}).get("id")
+        if not channel:
+            return
+        reply = await self._track(self._act(self._caller(channel, user, None), action))
+        message = render_reply(reply.text, reply.actions)
+        try:
+            await self._answer_button(channel, user, body, action, reply, message, respond)
+        except Exception:
+            log.exception(
+                "slack: answering a button press in %s failed",
+                channel,
+                extra={"chat": channel, "platform": "slack"},
+            )
+
+    async def _answer_button(
+        self,
+        channel: str,
+        user: str | None,
+        body: dict[str, Any],
+        action: Action | None,
+        reply: Reply,
+        message: Message,
+        respond: AsyncRespond,
+    ) -> None:
+        verb = action.verb if action is not None else None
+        if verb in (Verb.STOP_YES, Verb.STOP_NO) and not reply.brief:
+            await respond(delete_original=True)  # the question goes; its answer follows
+            if verb is Verb.STOP_YES:  # a change: the channel sees it
+                await self.command_client.chat_postMessage(
+                    channel=channel, text=message.text, blocks=message.blocks
+                )
+                return
+        elif not (reply.private or reply.actions):  # a change, in the alert's thread
+            await self.command_client.chat_postMessage(
+                channel=channel,
+                thread_ts=(body.get("message") or {}).get("ts"),
+                text=message.text,
+                blocks=message.blocks,
+            )
+            return
+        if user:  # refusals, "gone", the story's longer text, the question, "kept"
+            await self.command_client.chat_postEphemeral(
+                channel=channel, user=user, text=message.text, blocks=message.blocks
+            )
+
+    async def _act(self, caller: Caller, action: Action | None) -> Reply:
+        assert self._service is not None
+        return await self._service.act(caller, action)  # never raises
 
     async def _handle(self, caller: Caller, command: Command) -> Reply:
         assert self._service is not None

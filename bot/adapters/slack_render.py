@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot.commands.actions import DIGEST_ACTIONS, Action, Verb, alert_actions
 from bot.delivery.alert import Alert, highlight, when
 
 TEXT_MAX = 3000  # characters in one text object (section, context element)
@@ -28,6 +29,8 @@ TITLE_MAX = 300  # a longer feed title is noise, not information
 SUMMARY_MAX = 1500
 DIGEST_SUMMARY_MAX = 280
 URL_MAX = 2000  # longer links are shown as text, not linked
+BUTTON_TEXT_MAX = 75  # characters of a button's label
+ACTION_ID_PREFIX = "newsbot_"  # every button's action_id; the adapter listens for these
 ELLIPSIS = "…"
 
 Block = dict[str, Any]
@@ -203,7 +206,37 @@ def render_alert(alert: Alert) -> Message:
         footer.append(plain("Also reported by " + ", ".join(alert.also_reported_by)))
     if footer:
         blocks.append({"type": "context", "elements": footer})
+    buttons = actions_block(alert_actions(alert.rule_id, alert.alert_id))
+    if buttons:
+        blocks.append(buttons)
     return Message(text=fallback_text(alert), blocks=blocks)
+
+
+def actions_block(actions: Sequence[Action]) -> Block | None:
+    """Buttons as an ``actions`` block; each carries its action's data as its value and
+    an ``action_id`` unique in the message (one button per verb)."""
+    if not actions:
+        return None
+    elements = []
+    for action in actions:
+        button: Block = {
+            "type": "button",
+            "text": plain(action.label, BUTTON_TEXT_MAX),
+            "action_id": ACTION_ID_PREFIX + action.verb.value,
+            "value": action.data,
+        }
+        if action.verb is Verb.STOP_YES:
+            button["style"] = "danger"
+        elements.append(button)
+    return {"type": "actions", "elements": elements}
+
+
+def render_update(alert: Alert) -> Message:
+    """A thread reply under an alert naming the outlets that reported it since."""
+    text = "Also reported by " + ", ".join(alert.also_reported_by)
+    return Message(
+        text=clip_escaped(text, FALLBACK_MAX), blocks=[{"type": "section", "text": plain(text)}]
+    )
 
 
 def key_points_block(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
@@ -276,18 +309,22 @@ def render_digest(alerts: Sequence[Alert]) -> Message:
     """
     count = len(alerts)
     header = f"{count} new {'story' if count == 1 else 'stories'}"
-    room = BLOCKS_MAX - 1
+    room = BLOCKS_MAX - 2  # the header, and the "mute all" button at the end
     sections = _pack((digest_entry(a) for a in alerts), TEXT_MAX)
     if len(sections) > room:
         sections = _pack((digest_entry(a, summary_max=0) for a in alerts), TEXT_MAX)
     blocks: list[Block] = [{"type": "header", "text": plain(header, HEADER_MAX)}]
     blocks.extend({"type": "section", "text": mrkdwn(s)} for s in sections[:room])
+    buttons = actions_block(DIGEST_ACTIONS)
+    if buttons:
+        blocks.append(buttons)
     titles = "; ".join(one_line(a.title) for a in alerts)
     return Message(text=clip_escaped(f"{header}: {titles}", FALLBACK_MAX), blocks=blocks)
 
 
-def render_reply(text: str) -> Message:
-    """A command reply: plain_text sections (never parsed), split at line ends."""
+def render_reply(text: str, actions: Sequence[Action] = ()) -> Message:
+    """A command reply: plain_text sections (never parsed), split at line ends, then the
+    reply's buttons if it has any."""
     chunks: list[str] = []
     for line in text.splitlines() or [""]:
         line = clip(line, TEXT_MAX)
@@ -295,9 +332,12 @@ def render_reply(text: str) -> Message:
             chunks[-1] += "\n" + line
         else:
             chunks.append(line)
-    if len(chunks) > BLOCKS_MAX:
-        chunks = [*chunks[: BLOCKS_MAX - 1], ELLIPSIS]
+    if len(chunks) > BLOCKS_MAX - 1:
+        chunks = [*chunks[: BLOCKS_MAX - 2], ELLIPSIS]
     blocks: list[Block] = [{"type": "section", "text": plain(chunk)} for chunk in chunks]
+    buttons = actions_block(actions)
+    if buttons:
+        blocks.append(buttons)
     return Message(text=clip_escaped(text, FALLBACK_MAX), blocks=blocks)
 
 
