@@ -33,6 +33,11 @@ BELARUS_2 = Item(
     "Belarus frees a few prisoners, no mass prisoner release",
     "Minsk released five people on Friday. A mass prisoner release is not planned.",
 )
+BELARUS_3 = Item(
+    "belarus-3",
+    "Belarus: more prisoners released, no mass prisoner release",
+    "Minsk released three more people on Monday.",
+)
 PRIVATE = 42
 
 
@@ -97,6 +102,11 @@ async def test_mute_button_mutes_the_rule_for_a_day_and_twice_says_so(
     assert await new_stories(app, feed, BELARUS_2) == 0
     (listing,) = await say(bot_api, PRIVATE, "/rules")
     assert listing.startswith(f"1. {RULE} (muted until ")
+    # Another rule of the chat that matches still alerts.
+    await say(bot_api, PRIVATE, "/watch Minsk AND released")
+    assert await new_stories(app, feed, BELARUS_3) == 1
+    latest = await bot_api.wait_for(lambda: alert_messages(bot_api, PRIVATE)[1:])
+    assert "Minsk AND released" in latest[0]["text"]
 
 
 async def test_stop_asks_then_unwatches_and_a_second_press_finds_it_gone(

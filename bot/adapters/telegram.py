@@ -58,7 +58,7 @@ from bot.adapters.telegram_render import (
     split_text,
 )
 from bot.commands import messages as msg
-from bot.commands.actions import Verb, parse_action
+from bot.commands.actions import Action, Verb, parse_action
 from bot.commands.parse import COMMANDS, parse_slash
 from bot.commands.service import Caller, CommandService, Reply
 from bot.config import TelegramSettings
@@ -508,10 +508,11 @@ class TelegramAdapter:
         )
         async with self._chat_turn(chat.id):
             reply = await self._service.act(caller, action)  # never raises
-            await self._answer_button(query, message, reply)
+            await self._answer_button(query, message, action, reply)
 
-    async def _answer_button(self, query: CallbackQuery, message: Message, reply: Reply) -> None:
-        action = parse_action(query.data)
+    async def _answer_button(
+        self, query: CallbackQuery, message: Message, action: Action | None, reply: Reply
+    ) -> None:
         if reply.brief:
             await query.answer(reply.text[:CALLBACK_TEXT_LIMIT], show_alert=False)
             return

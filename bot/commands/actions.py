@@ -67,7 +67,7 @@ def parse_action(data: str | None) -> Action | None:
         return None
     if len(parts) == 2:
         return Action(verb) if verb is Verb.MUTE_ALL else None
-    if verb is Verb.MUTE_ALL or not parts[2].isdigit() or len(parts[2]) > 18:
+    if verb is Verb.MUTE_ALL or not parts[2].isdigit() or len(parts[2]) > 19:
         return None
     return Action(verb, int(parts[2]))
 

@@ -178,10 +178,9 @@ class CommandService:
             )
         if action.verb is Verb.STOP_NO:
             return Reply(msg.STOP_KEPT.format(number=rule.number, query=rule.query))
+        # Another press (or unwatch) may have removed it since the lookup.
         if not await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id):
-            return Reply(
-                msg.RULE_GONE, private=True, brief=True
-            )  # stopped meanwhile by another press
+            return Reply(msg.RULE_GONE, private=True, brief=True)
         self.rulebook.remove(rule.id)
         return Reply(msg.UNWATCHED.format(number=rule.number, query=rule.query))
 
