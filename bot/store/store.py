@@ -773,6 +773,7 @@ class Store:
                     feeds.c.name.label("feed_name"),
                     feeds.c.title.label("feed_title"),
                     feeds.c.url.label("feed_url"),
+                    rules.c.id.label("live_rule_id"),
                     rules.c.thread_id,
                     *(column.label(f"c_{column.name}") for column in chats.c),
                 )
@@ -796,7 +797,7 @@ class Store:
             author=row.author,
             also_reported_by=tuple(row.also_reported_by or ()),
             alert_id=row.id,
-            rule_id=row.rule_id,
+            rule_id=row.live_rule_id,  # None once the rule is gone: no buttons for it
             thread_id=row.thread_id,
         )
         return OutboxItem(
