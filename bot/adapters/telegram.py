@@ -80,6 +80,10 @@ COMMAND_MENU: dict[str, str] = {
     "unmute": "Resume alerts",
     "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
     "status": "Feeds, last poll, alerts sent today",
+    "timezone": "This chat's time zone: /timezone Europe/Minsk",
+    "quiet": "Quiet hours: /quiet 22:00-07:00 [hold] | off",
+    "export": "This chat's feeds as an OPML file",
+    "import": "Add the feeds of an OPML file sent with it",
 }
 
 # 400 answers that mean the bot can never post in this chat, not that this message is bad.
@@ -542,11 +546,12 @@ class TelegramAdapter:
 
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
         """Send one alert as HTML; see :func:`to_decision` for the errors raised."""
-        return await self._send_html(chat_id, render_alert(alert))
+        return await self._send_html(chat_id, render_alert(alert), silent=alert.silent)
 
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
         """Send several alerts as one message; raises as :meth:`send_alert`."""
-        return await self._send_html(chat_id, render_digest(alerts))
+        silent = all(alert.silent for alert in alerts)  # in the chat's quiet hours
+        return await self._send_html(chat_id, render_digest(alerts), silent=silent)
 
     async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
         """Replace an alert's text (it names more sources); an unchanged text is no error."""
@@ -568,7 +573,7 @@ class TelegramAdapter:
         """Groups, supergroups and channels have negative ids (or an @name for channels)."""
         return chat_id.startswith(("-", "@"))
 
-    async def _send_html(self, chat_id: str, text: str) -> str:
+    async def _send_html(self, chat_id: str, text: str, *, silent: bool = False) -> str:
         if self._app is None:
             raise TransientError("telegram: the adapter is not running")
         try:
@@ -577,6 +582,7 @@ class TelegramAdapter:
                 text=text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
+                disable_notification=silent or None,
             )
         except tg.TelegramError as exc:
             raise to_decision(exc) from exc

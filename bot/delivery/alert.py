@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.delivery.zones import local_label
 from bot.models import Summary
 
 
@@ -29,6 +30,7 @@ class Alert:
     words: tuple[str, ...] = ()
     author: str | None = None
     also_reported_by: tuple[str, ...] = field(default_factory=tuple)
+    silent: bool = False  # sent in the chat's quiet hours: no notification sound
 
 
 def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
@@ -53,5 +55,6 @@ def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
 
 
 def when(published: datetime | None) -> str:
-    """``2026-11-29 14:05 UTC``, or empty when the feed gave no time."""
-    return published.strftime("%Y-%m-%d %H:%M UTC") if published else ""
+    """``2026-11-29 14:05 UTC`` in the time's own zone (``2026-11-29 17:05 UTC+03`` once
+    the dispatcher has moved it to the chat's), or empty when the feed gave no time."""
+    return local_label(published) if published else ""
