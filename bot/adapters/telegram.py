@@ -27,7 +27,16 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from telegram import Bot, BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    Document,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram import error as tg
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
@@ -35,8 +44,8 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.adapters.telegram_render import render_alert, render_digest, split_text
-from bot.commands.parse import COMMANDS, parse_slash
-from bot.commands.service import Caller, CommandService
+from bot.commands.parse import COMMANDS, Attachment, Command, parse_slash
+from bot.commands.service import Caller, CommandService, Reply
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
 from bot.delivery.platform import (
@@ -62,6 +71,7 @@ PLATFORM = "telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 ALLOWED_UPDATES = ("message", "channel_post")
 REPLY_RETRY_LIMIT = 30.0  # seconds; a reply that must wait longer is dropped (and logged)
+MAX_FILE_BYTES = 1_000_000  # a larger file sent with a command is not downloaded
 
 # The menu Telegram shows when someone types "/" (setMyCommands); one line per command.
 COMMAND_MENU: dict[str, str] = {
@@ -311,6 +321,15 @@ class TelegramAdapter:
                 self._on_command,
             )
         )
+        # A file sent with a command in its caption ("/import" on an OPML document).
+        app.add_handler(
+            MessageHandler(
+                filters.Document.ALL
+                & filters.CaptionRegex(r"^/")
+                & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST),
+                self._on_command,
+            )
+        )
         app.add_error_handler(self._on_error)
         return app
 
@@ -409,13 +428,14 @@ class TelegramAdapter:
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         chat = update.effective_chat
-        if message is None or chat is None or not message.text or self._service is None:
+        text = message.text or message.caption if message else None
+        if message is None or chat is None or not text or self._service is None:
             return
-        command = parse_slash(message.text, self.username)
+        command = parse_slash(text, self.username)
         if command is None:
             return  # addressed to another bot
         private = chat.type == ChatType.PRIVATE
-        addressed = "@" in message.text.split(maxsplit=1)[0]
+        addressed = "@" in text.split(maxsplit=1)[0]
         if command.name not in COMMANDS and not (private or addressed):
             return  # a group's "/other" may be for another bot; only answer when named
         caller = Caller(
@@ -426,8 +446,25 @@ class TelegramAdapter:
             may_edit=self._permission(message),
         )
         async with self._chat_turn(chat.id):
+            if command.name == "import":
+                command = await self._with_document(message, command)
             reply = await self._service.answer(caller, command)  # never raises
-            await self._reply(message, reply.text)  # a failure here goes to _on_error
+            await self._reply(message, reply)  # a failure here goes to _on_error
+
+    async def _with_document(self, message: Message, command: Command) -> Command:
+        """The command with the document sent with it, or with the message it answers,
+        downloaded (getFile); one over ``MAX_FILE_BYTES`` is left on Telegram."""
+        replied = message.reply_to_message
+        document: Document | None = message.document or (replied.document if replied else None)
+        if document is None:
+            return command
+        name = document.file_name or "file"
+        size = document.file_size or 0
+        if size > MAX_FILE_BYTES:
+            return Command(command.name, command.args, (Attachment(name, b"", size),))
+        file = await self._bot().get_file(document.file_id)
+        data = bytes(await file.download_as_bytearray())
+        return Command(command.name, command.args, (Attachment(name, data),))
 
     def _permission(self, message: Message) -> Callable[[], Awaitable[bool]] | None:
         """Who may change this chat: anyone in a private chat, else its administrators."""
@@ -453,15 +490,22 @@ class TelegramAdapter:
 
         return is_admin
 
-    async def _reply(self, message: Message, text: str) -> None:
-        """Plain text back to the chat (no parse mode, so nothing needs escaping)."""
+    async def _reply(self, message: Message, reply: Reply) -> None:
+        """Plain text back to the chat (no parse mode, so nothing needs escaping), then the
+        file sent with the reply as a document (sendDocument)."""
         quote = (
             None
             if message.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL)
             else ReplyParameters(message.message_id, allow_sending_without_reply=True)
         )
-        for number, chunk in enumerate(split_text(text)):
+        for number, chunk in enumerate(split_text(reply.text)):
             await self._send_reply_chunk(message, chunk, quote if number == 0 else None)
+        if reply.file is not None:
+            await self._bot().send_document(
+                chat_id=message.chat.id,
+                document=InputFile(reply.file.data, filename=reply.file.name),
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            )
 
     async def _send_reply_chunk(
         self, message: Message, text: str, quote: ReplyParameters | None
