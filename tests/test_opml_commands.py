@@ -160,3 +160,27 @@ def test_console_reads_import_path_and_prints_files(tmp_path: Path) -> None:
     assert with_local_file(Command("import", str(tmp_path / "missing"))).files == ()
     shown = show_reply(Reply("Here.", file=Attachment("f.opml", b"<opml>\x1b[2J</opml>")))
     assert shown == "Here.\n--- file f.opml ---\n<opml>\\x1b[2J</opml>"
+
+
+async def test_export_masks_configured_secrets_as_replies_do(
+    database_url: str, httpserver: HTTPServer
+) -> None:
+    """A feed address that carries a configured secret (here the LLM key, as a query
+    parameter) is masked in the file as ``feeds`` masks it in text."""
+    key = "sk-very-secret-key"
+    settings = make_settings(
+        database_url,
+        summary={"llm": {"base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key": key}},
+    )
+    app = App(settings, adapters={"console": ConsoleAdapter(io.StringIO())}, health=False)
+    await app.prepare()
+    try:
+        (world,) = serve_feeds(httpserver, "world")
+        assert (await say(app, f"/addfeed {world}?key={key}")).text.startswith("Feed 1 added")
+        assert key not in (await say(app, "/feeds")).text
+        reply = await say(app, "/export")
+        assert reply.file is not None
+        assert key.encode() not in reply.file.data
+        assert [f.url for f in parse_opml(reply.file.data)] == [f"{world}?key=***"]
+    finally:
+        await app.stop()

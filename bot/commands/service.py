@@ -88,7 +88,8 @@ class CommandService:
         The one funnel every adapter calls: a command that fails in a way nobody foresaw
         (a bug, a database that went away) is logged with its traceback and answered with
         a short apology, so the chat gets an answer and the adapter keeps reading commands.
-        Every reply has configured secrets and URL passwords masked.
+        Every reply, and the file sent with it, has configured secrets and URL passwords
+        masked.
         """
         try:
             reply = await self.handle(caller, command)
@@ -99,7 +100,15 @@ class CommandService:
                 extra={"chat": caller.chat_id, "platform": caller.platform},
             )
             return Reply(msg.FAILED, private=True)
-        return Reply(self._redact(reply.text), reply.private, reply.file)
+        return Reply(self._redact(reply.text), reply.private, self._redact_file(reply.file))
+
+    def _redact_file(self, file: Attachment | None) -> Attachment | None:
+        """A reply's file masked as its text is: an export lists feed URLs, whose
+        passwords ``feeds`` never shows either (the files sent are UTF-8 text)."""
+        if file is None:
+            return None
+        text = file.data.decode("utf-8", errors="replace")
+        return Attachment(file.name, self._redact(text).encode("utf-8"))
 
     async def handle(self, caller: Caller, command: Command) -> Reply:
         """Run one command; never raises for bad input (the reply says what to type).
