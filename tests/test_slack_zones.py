@@ -57,6 +57,10 @@ async def test_held_alerts_are_not_posted_in_quiet_hours(start_app: StartApp) ->
     assert await slack.poll() == 1
     assert await slack.app.dispatcher.run_once() == 0
     assert slack.api.called("chat.postMessage") == []
+    _, off = await slack.command("quiet off")
+    assert off["text"] == msg.QUIET_OFF
+    assert await slack.app.dispatcher.run_once() == 1  # released at once
+    assert len(slack.api.called("chat.postMessage")) == 1
 
 
 async def test_export_uploads_the_feeds_and_import_reads_a_shared_file(

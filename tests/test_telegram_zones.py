@@ -9,6 +9,7 @@ from pytest_httpserver import HTTPServer
 
 from bot.commands import messages as msg
 from bot.feeds.opml import OpmlFeed, parse_opml, render_opml
+from bot.models import OutboxStatus
 from bot.store import utcnow
 from tests import test_telegram_conversation as conversation
 from tests.feedserver import BELARUS, Item, rss
@@ -76,6 +77,26 @@ async def test_held_alerts_wait_for_the_end_of_quiet_hours(
     assert alerts(bot_api, 42) == []
     (status,) = await say(bot_api, 42, "/status")
     assert "0 sent, 1 waiting" in status
+    # Quiet hours ended early: what they held goes out now, with a sound.
+    await say(bot_api, 42, "/quiet off")
+    assert await app.dispatcher.run_once() == 1
+    (alert,) = alerts(bot_api, 42)
+    assert "disable_notification" not in [p for p in bot_api.sent(42) if p["text"] == alert][0]
+
+
+async def test_a_new_time_zone_moves_a_waiting_digest(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    app = await start()
+    local = utcnow() + timedelta(hours=3)  # Minsk
+    slot = (local - timedelta(minutes=30)).strftime("%H:%M")  # passed there, ahead in UTC
+    await say(bot_api, 42, "/subscribe", f"/watch {RULE}", f"/digest daily {slot}")
+    assert await new_stories(app, feed, MINSK_STORY) == 1
+    assert alerts(bot_api, 42) == []  # the slot is hours ahead in UTC
+    await say(bot_api, 42, "/timezone Europe/Minsk")  # in Minsk it passed: tomorrow's
+    (waiting,) = app.store.due_alerts(OutboxStatus.PENDING, utcnow() + timedelta(hours=30))
+    assert app.store.due_alerts(OutboxStatus.PENDING, utcnow() + timedelta(hours=22)) == []
+    assert waiting
 
 
 async def test_export_sends_a_document_and_import_reads_one(

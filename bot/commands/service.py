@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.commands import messages as msg
 from bot.commands.parse import Attachment, Command
 from bot.config import Settings, parse_duration
+from bot.delivery import outbox
 from bot.delivery.digest import parse_digest
 from bot.delivery.quiet import parse_quiet, stored_quiet
+from bot.delivery.schedule import not_before
 from bot.delivery.zones import UnknownZone, local_label, parse_zone, zone
 from bot.errors import FeedError
 from bot.feeds.discover import find_feed
@@ -358,6 +360,7 @@ class CommandService:
                 return Reply(msg.TIMEZONE_CLOSE.format(name=exc.name, close=close), private=True)
             return Reply(msg.TIMEZONE_UNKNOWN.format(name=exc.name), private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, timezone=name)
+        await self._reschedule(replace(chat, timezone=name))
         now = local_label(utcnow().astimezone(zone(name)))
         return Reply(msg.TIMEZONE_SET.format(zone=name, now=now))
 
@@ -369,10 +372,18 @@ class CommandService:
             quiet = parse_quiet(args)
         except ValueError:
             return Reply(msg.QUIET_USAGE.format(zone=chat.timezone), private=True)
-        await asyncio.to_thread(
-            self.store.update_chat, chat.id, quiet=str(quiet) if quiet else None
-        )
+        stored = str(quiet) if quiet else None
+        await asyncio.to_thread(self.store.update_chat, chat.id, quiet=stored)
+        await self._reschedule(replace(chat, quiet=stored))
         return Reply(_quiet_text(str(quiet), chat.timezone) if quiet else msg.QUIET_OFF)
+
+    async def _reschedule(self, chat: Chat) -> None:
+        """Alerts held by the chat's old schedule (a digest slot in its old zone, quiet
+        hours since changed or ended) go out when its new schedule says."""
+        now = utcnow()
+        await asyncio.to_thread(
+            outbox.reschedule_waiting, self.store, chat.id, now, not_before(chat, now)
+        )
 
     async def _cmd_export(self, chat: Chat, args: str) -> Reply:
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)

@@ -683,6 +683,24 @@ class Store:
             ).all()
         return [(r.id, r.chat_pk) for r in rows]
 
+    def reschedule_alerts(
+        self, chat_pk: int, status: OutboxStatus, now: datetime, at: datetime
+    ) -> int:
+        """Alerts of the chat in ``status``, never tried and not due by ``now``, become due
+        ``at``; returns how many. (Tried ones keep their backoff.)"""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_pk == chat_pk,
+                    outbox.c.status == status,
+                    outbox.c.attempts == 0,
+                    outbox.c.not_before > now,
+                )
+                .values(not_before=at)
+            )
+        return int(result.rowcount or 0)
+
     def claim_alert(
         self,
         alert_id: int,
