@@ -18,7 +18,7 @@ from bot.commands.parse import Attachment, Command
 from bot.config import Settings, parse_duration
 from bot.delivery import outbox
 from bot.delivery.digest import parse_digest
-from bot.delivery.quiet import parse_quiet, stored_quiet
+from bot.delivery.quiet import QuietHours, parse_quiet, stored_quiet
 from bot.delivery.schedule import not_before
 from bot.delivery.zones import UnknownZone, local_label, parse_zone, zone
 from bot.errors import FeedError
@@ -367,7 +367,7 @@ class CommandService:
     async def _cmd_quiet(self, chat: Chat, args: str) -> Reply:
         if not args.strip():
             quiet = stored_quiet(chat.quiet)
-            return Reply(_quiet_text(str(quiet), chat.timezone) if quiet else msg.QUIET_NONE)
+            return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_NONE)
         try:
             quiet = parse_quiet(args)
         except ValueError:
@@ -375,7 +375,7 @@ class CommandService:
         stored = str(quiet) if quiet else None
         await asyncio.to_thread(self.store.update_chat, chat.id, quiet=stored)
         await self._reschedule(replace(chat, quiet=stored))
-        return Reply(_quiet_text(str(quiet), chat.timezone) if quiet else msg.QUIET_OFF)
+        return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_OFF)
 
     async def _reschedule(self, chat: Chat) -> None:
         """Alerts held by the chat's old schedule (a digest slot in its old zone, quiet
@@ -466,12 +466,10 @@ class _FeedAdded:
     limit: bool = False
 
 
-def _quiet_text(span: str, timezone: str) -> str:
-    quiet = stored_quiet(span)
-    assert quiet is not None  # noqa: S101 - span is a QuietHours' own text
+def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     if quiet.hold:
-        return msg.QUIET_HOLD.format(span=span, zone=timezone, end=f"{quiet.end:%H:%M}")
-    return msg.QUIET_SILENT.format(span=span, zone=timezone)
+        return msg.QUIET_HOLD.format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
+    return msg.QUIET_SILENT.format(span=quiet, zone=timezone)
 
 
 def _first_line(text: str) -> str:
