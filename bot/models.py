@@ -130,6 +130,8 @@ class Chat:
     inactive_reason: str | None
     muted_until: datetime | None
     digest: str
+    timezone: str = "UTC"  # an IANA name; digest times and alert times are read in it
+    quiet: str | None = None  # quiet hours, e.g. "22:00-07:00 hold" (bot.delivery.quiet)
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now

@@ -3,7 +3,9 @@
 Like bolt's own ``tests/mock_web_api_server``: a real HTTP server on 127.0.0.1 that the real
 slack_sdk client talks to. It records every call, answers the methods newsbot uses, and
 lets a test script failures (a 429 with ``Retry-After``, an ``ok: false`` error, a 5xx).
-It also serves ``/respond/...`` so a slash command's ``response_url`` can point at it.
+It also serves ``/respond/...`` so a slash command's ``response_url`` can point at it,
+the upload URLs of ``files_upload_v2`` (``/upload/<id>``) and the downloads of files
+people share (``/files/<id>``, with the bot token).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class SlackApiStandIn:
         self._socket_opened = asyncio.Event()
         self._script: dict[str, deque[Scripted]] = {}
         self._ts = 0
+        self.uploads: dict[str, bytes] = {}  # file id -> bytes posted to its upload URL
+        self.shared: dict[str, bytes] = {}  # file id -> bytes of a file someone shared
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -100,6 +104,30 @@ class SlackApiStandIn:
             await self._arrived.wait()
         return self.responses
 
+    def share_file(self, name: str, data: bytes, *, size: int | None = None) -> dict[str, Any]:
+        """A file someone shares in a message: the ``files`` entry of its event."""
+        file_id = f"FSHARED{len(self.shared) + 1}"
+        self.shared[file_id] = data
+        return {
+            "id": file_id,
+            "name": name,
+            "filetype": "xml",
+            "size": len(data) if size is None else size,
+            "url_private": f"{self.url}/files/{file_id}",
+            "url_private_download": f"{self.url}/files/{file_id}?download=1",
+        }
+
+    def uploaded(self) -> list[tuple[dict[str, Any], bytes]]:
+        """Each completed upload: the files.completeUploadExternal call's params (``files``
+        decoded) and the bytes posted for it."""
+        done = []
+        for call in self.called("files.completeUploadExternal"):
+            files = call.params["files"]
+            files = json.loads(files) if isinstance(files, str) else files
+            for entry in files:
+                done.append(({**call.params, "files": files}, self.uploads.get(entry["id"], b"")))
+        return done
+
     def response_url(self, name: str = "cmd") -> str:
         return f"{self.url}/respond/{name}"
 
@@ -110,6 +138,8 @@ class SlackApiStandIn:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{name}", self._respond)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files/{file_id}", self._download)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -181,6 +211,14 @@ class SlackApiStandIn:
             user = params.get("user", "")
             admin = user in self.admins
             return {"ok": True, "user": {"id": user, "is_admin": admin, "is_owner": False}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"FUP{len(self.uploads) + 1}"
+            self.uploads[file_id] = b""
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = params.get("files", "[]")
+            files = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
@@ -205,6 +243,17 @@ class SlackApiStandIn:
             if message.type == WSMsgType.TEXT:
                 await self.socket_acks.put(json.loads(message.data))
         return socket
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("download", dict(request.query), dict(request.headers)))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(status=403)
+        data = self.shared.get(request.match_info["file_id"])
+        return web.Response(body=data) if data is not None else web.Response(status=404)
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())

@@ -56,6 +56,7 @@ class FakeBotAPI:
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     deleted_topics: set[tuple[int, int]] = field(default_factory=set)  # (chat, thread)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id -> what getFile serves
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _scripts: dict[str, deque[_Script]] = field(default_factory=lambda: defaultdict(deque))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -70,6 +71,7 @@ class FakeBotAPI:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -183,6 +185,35 @@ class FakeBotAPI:
         """Parameters of every answerCallbackQuery."""
         return [c.params for c in self.calls_of("answerCallbackQuery")]
 
+    def send_document(
+        self, chat_id: int, caption: str, name: str, data: bytes, *, size: int | None = None
+    ) -> int:
+        """Someone sends a file ``name`` with ``caption`` (e.g. ``/import``) in ``chat_id``;
+        getFile then serves ``data``. ``size`` is what Telegram reports, if not its length."""
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = data
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_name": name,
+            "mime_type": "text/x-opml",
+            "file_size": len(data) if size is None else size,
+        }
+        update = self.message_update(chat_id, caption, document=document)
+        message = update.get("message") or update["channel_post"]
+        message["caption"] = message.pop("text")
+        if "entities" in message:
+            message["caption_entities"] = message.pop("entities")
+        return self.push_update(update)
+
+    def documents(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """Parameters of every sendDocument; ``document`` is {"filename", "data"}."""
+        return [
+            c.params
+            for c in self.calls
+            if c.method == "sendDocument" and (chat_id is None or c.params["chat_id"] == chat_id)
+        ]
+
     def send_command(self, chat_id: int, text: str, **kwargs: Any) -> int:
         """Someone types ``text`` in ``chat_id``; see :meth:`message_update`."""
         return self.push_update(self.message_update(chat_id, text, **kwargs))
@@ -250,7 +281,7 @@ class FakeBotAPI:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
-        params = _decode(dict(await request.post()))
+        params = _decode({k: _read(v) for k, v in (await request.post()).items()})
         call = Call(method, params)
         self.calls.append(call)
         scripts = self._scripts.get(method)
@@ -369,6 +400,39 @@ class FakeBotAPI:
             return {"status": status, "user": user}
         return {"status": "member", "user": user}
 
+    async def _api_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            return None
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"documents/{file_id}.opml",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        self.calls.append(Call("download", {"path": request.match_info["path"]}))
+        file_id = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".opml")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id])
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Any:
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chat(params["chat_id"]),
+            "from": self._bot_user(),
+            "document": {
+                "file_id": "sent",
+                "file_unique_id": "usent",
+                "file_name": params["document"]["filename"],
+            },
+        }
+
     async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
         return True
 
@@ -386,6 +450,13 @@ class _Refused(Exception):
         super().__init__(description)
         self.status = status
         self.description = description
+
+
+def _read(value: Any) -> Any:
+    """A form field as a value: an uploaded file as {"filename", "data"}."""
+    if isinstance(value, web.FileField):
+        return {"filename": value.filename, "data": value.file.read()}
+    return value
 
 
 def _decode(form: dict[str, Any]) -> dict[str, Any]:

@@ -256,3 +256,36 @@ async def test_an_operator_feed_is_not_added_again_by_a_chat(
         assert "under feeds: in the config" in warning and "removefeed" not in warning
     finally:
         await app.stop()
+
+
+async def test_timezone_and_quiet_hours(app: App) -> None:
+    chat = Chat(app)
+    assert "time zone: UTC" in await chat.say("/timezone")
+    assert "Did you mean: Europe/Minsk" in await chat.say("/timezone Europe/Minks")
+    assert "not a time zone I know" in await chat.say("/timezone Nowhere")
+    reply = await chat.say("/timezone europe/minsk")
+    assert reply.startswith("Time zone: Europe/Minsk (now ") and "UTC+03" in reply
+    assert "Quiet hours 22:00-07:00 (Europe/Minsk)" in await chat.say("/quiet 22:00-7:00")
+    assert "without a notification sound" in await chat.say("/quiet")
+    assert "wait until 07:00" in await chat.say("/quiet 22:00-07:00 hold")
+    stored = app.store.get_chat("console", "room")
+    assert stored is not None
+    assert (stored.timezone, stored.quiet) == ("Europe/Minsk", "22:00-07:00 hold")
+    status = await chat.say("/status")
+    assert "Time zone Europe/Minsk; quiet hours 22:00-07:00 hold (held)." in status
+    assert "Usage: quiet" in await chat.say("/quiet sometimes")
+    assert await chat.say("/quiet off") == msg.QUIET_OFF
+    assert "quiet hours none" in await chat.say("/status")
+    assert "UTC+03" in await chat.say("/mute 1h")
+
+
+async def test_zone_commands_need_an_admin_in_groups(app: App) -> None:
+    member = Chat(app, "group", admin=False)
+    assert await member.say("/timezone Europe/Minsk") == msg.ADMINS_ONLY
+    assert await member.say("/quiet 22:00-07:00") == msg.ADMINS_ONLY
+    assert "newsbot feeds" not in await member.say("/export")  # read-only: answered
+
+
+def test_help_lists_the_new_commands() -> None:
+    for command in ("timezone", "quiet", "export", "import"):
+        assert f"\n{command} " in msg.HELP

@@ -2,6 +2,8 @@
 
 Used when no chat token is configured, and by tests. Lines typed on stdin are commands for
 the chat ``console`` (e.g. ``/watch Belarus``), so the bot can be tried without any account.
+A file sent with a reply (``export``'s OPML) is printed after the reply; ``import PATH``
+reads the OPML file at PATH on this machine (``import URL`` fetches one).
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ import logging
 import re
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
-from bot.commands.parse import parse_slash, parse_words
-from bot.commands.service import Caller, CommandService
+from bot.commands.parse import Attachment, Command, parse_slash, parse_words
+from bot.commands.service import Caller, CommandService, Reply
 from bot.delivery.alert import Alert, highlight, when
 from bot.delivery.platform import RateLimits
 
 CHAT_ID = "console"
+MAX_FILE_BYTES = 1_000_000  # a larger file is not read; the reply says it is too large
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,31 @@ class ConsoleAdapter:
     async def _answer(self, line: str) -> None:
         if self._service is None:
             return
-        command = parse_slash(line) or parse_words(line)
+        command = with_local_file(parse_slash(line) or parse_words(line))
         reply = await self._service.answer(Caller("console", CHAT_ID, "console"), command)
-        print(printable(reply.text), file=self.out, flush=True)
+        print(show_reply(reply), file=self.out, flush=True)
+
+
+def show_reply(reply: Reply) -> str:
+    """A reply as printed: its text, then the file sent with it (an OPML export is text)."""
+    text = printable(reply.text)
+    if reply.file is None:
+        return text
+    content = reply.file.data.decode("utf-8", errors="replace")
+    return f"{text}\n--- file {printable(reply.file.name)} ---\n{printable(content)}"
+
+
+def with_local_file(command: Command) -> Command:
+    """``import PATH``: the command with the file at PATH attached (read by the adapter, as
+    a chat platform's adapter downloads a file sent with a message); other commands as
+    they are."""
+    path = Path(command.args).expanduser() if command.args else None
+    if command.name != "import" or path is None or command.args.startswith(("http://", "https://")):
+        return command
+    try:
+        size = path.stat().st_size
+        data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
+    except OSError as exc:
+        log.warning("console: cannot read %s: %s", path, exc)
+        return command  # the reply explains the usage
+    return Command(command.name, "", (Attachment(path.name, data, size),))

@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -42,7 +43,7 @@ from bot.adapters.slack_render import (
 )
 from bot.commands import messages as msg
 from bot.commands.actions import Action, Verb, parse_action
-from bot.commands.parse import COMMANDS, Command, parse_words
+from bot.commands.parse import COMMANDS, Attachment, Command, parse_words
 from bot.commands.service import READ_ONLY, Caller, CommandService, Reply
 from bot.config import SlackSettings
 from bot.delivery.alert import Alert
@@ -65,6 +66,7 @@ SEND_TIMEOUT = 20  # seconds for one Web API call
 ADMIN_CACHE_SECONDS = 300.0
 STOP_GRACE = 10.0  # seconds in-flight commands get to finish at stop
 SEEN_EVENTS = 1000  # event ids remembered to drop Slack's redelivered events
+MAX_FILE_BYTES = 1_000_000  # a larger file shared with a command is not downloaded
 
 
 # Web API errors that mean this channel will not take messages from us.
@@ -172,6 +174,17 @@ def visibility(command: Command, reply: Reply) -> str:
     if reply.private or command.name in READ_ONLY or command.name not in COMMANDS:
         return "ephemeral"
     return "in_channel"
+
+
+def is_slack_file(url: str, api_base_url: str) -> bool:
+    """Whether a shared file's address is Slack's own (``files.slack.com``, or the Web API's
+    host), so the bot token may go with its download and nowhere else."""
+    host = urlsplit(url).hostname or ""
+    return urlsplit(url).scheme in ("http", "https") and (
+        host == "slack.com"
+        or host.endswith(".slack.com")
+        or host == urlsplit(api_base_url).hostname
+    )
 
 
 def is_direct_message(channel_id: str) -> bool:
@@ -476,14 +489,18 @@ class SlackAdapter:
             await ack(
                 text=message.text, blocks=message.blocks, response_type=visibility(parsed, reply)
             )
+            if reply.file is not None:
+                self._track(self._upload(command["channel_id"], reply.file))
             return
         await ack(text=msg.WORKING, response_type="ephemeral")
-        self._track(self._respond_later(task, parsed, respond))
+        self._track(self._respond_later(task, parsed, respond, command["channel_id"]))
 
     async def _respond_later(
-        self, task: asyncio.Task[Reply], command: Command, respond: AsyncRespond
+        self, task: asyncio.Task[Reply], command: Command, respond: AsyncRespond, channel: str
     ) -> None:
         reply = await task
+        if reply.file is not None:
+            self._track(self._upload(channel, reply.file))
         message = render_reply(reply.text)
         try:
             await respond(
@@ -512,7 +529,11 @@ class SlackAdapter:
     async def _answer_event(self, event: dict[str, Any], thread_ts: str | None) -> None:
         channel, user = event["channel"], event.get("user")
         parsed = command_text(event.get("text", ""))
+        if parsed.name == "import" and event.get("files"):
+            parsed = await self._with_file(parsed, event["files"][0])
         reply = await self._track(self._handle(self._caller(channel, user, None), parsed))
+        if reply.file is not None:
+            self._track(self._upload(channel, reply.file, thread_ts))
         message = render_reply(reply.text)
         try:
             if visibility(parsed, reply) == "ephemeral" and user and not is_direct_message(channel):
@@ -564,6 +585,51 @@ class SlackAdapter:
         except Exception:
             log.exception(
                 "slack: answering a button press in %s failed",
+                channel,
+                extra={"chat": channel, "platform": "slack"},
+            )
+
+    async def _with_file(self, command: Command, shared: dict[str, Any]) -> Command:
+        """The command with the file shared in its message downloaded (with the bot token,
+        from Slack only); one over ``MAX_FILE_BYTES`` is left on Slack."""
+        name = str(shared.get("name") or "file")
+        url = str(shared.get("url_private_download") or shared.get("url_private") or "")
+        size = int(shared.get("size") or 0)
+        if size > MAX_FILE_BYTES:
+            return Command(command.name, command.args, (Attachment(name, b"", size),))
+        if not is_slack_file(url, self.settings.api_base_url):
+            log.warning("slack: file %s is not on Slack, not fetched", name)
+            return command
+        headers = {"Authorization": f"Bearer {self.token}"}
+        timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=headers) as response,
+            ):
+                response.raise_for_status()
+                data = await response.content.read(MAX_FILE_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("slack: downloading file %s failed: %s", name, exc)
+            return command  # the reply says how to import
+        if len(data) > MAX_FILE_BYTES:
+            return Command(command.name, command.args, (Attachment(name, b"", len(data)),))
+        return Command(command.name, command.args, (Attachment(name, data),))
+
+    async def _upload(self, channel: str, file: Attachment, thread_ts: str | None = None) -> None:
+        """Post a reply's file (files_upload_v2); a failure is logged, the reply was sent."""
+        try:
+            await self.command_client.files_upload_v2(
+                channel=channel,
+                file=file.data,
+                filename=file.name,
+                title=file.name,
+                thread_ts=thread_ts,
+            )
+        except Exception:
+            log.exception(
+                "slack: uploading %s to %s failed",
+                file.name,
                 channel,
                 extra={"chat": channel, "platform": "slack"},
             )

@@ -31,7 +31,9 @@ from telegram import (
     Bot,
     BotCommand,
     CallbackQuery,
+    Document,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     ReplyParameters,
@@ -59,7 +61,7 @@ from bot.adapters.telegram_render import (
 )
 from bot.commands import messages as msg
 from bot.commands.actions import Action, Verb, parse_action
-from bot.commands.parse import COMMANDS, parse_slash
+from bot.commands.parse import COMMANDS, Attachment, Command, parse_slash
 from bot.commands.service import Caller, CommandService, Reply
 from bot.config import TelegramSettings
 from bot.delivery.alert import Alert
@@ -89,6 +91,7 @@ ALLOWED_UPDATES = ("message", "channel_post", "callback_query")
 THREAD_GONE = "message thread not found"
 CALLBACK_TEXT_LIMIT = 200  # characters of an answerCallbackQuery text
 REPLY_RETRY_LIMIT = 30.0  # seconds; a reply that must wait longer is dropped (and logged)
+MAX_FILE_BYTES = 1_000_000  # a larger file sent with a command is not downloaded
 
 # The menu Telegram shows when someone types "/" (setMyCommands); one line per command.
 COMMAND_MENU: dict[str, str] = {
@@ -107,6 +110,10 @@ COMMAND_MENU: dict[str, str] = {
     "unmute": "Resume alerts",
     "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
     "status": "Feeds, last poll, alerts sent today",
+    "timezone": "This chat's time zone: /timezone Europe/Minsk",
+    "quiet": "Quiet hours: /quiet 22:00-07:00 [hold] | off",
+    "export": "This chat's feeds as an OPML file",
+    "import": "Add the feeds of an OPML file sent with it",
 }
 
 # 400 answers that mean the bot can never post in this chat, not that this message is bad.
@@ -335,6 +342,15 @@ class TelegramAdapter:
             )
         )
         app.add_handler(CallbackQueryHandler(self._on_button))
+        # A file sent with a command in its caption ("/import" on an OPML document).
+        app.add_handler(
+            MessageHandler(
+                filters.Document.ALL
+                & filters.CaptionRegex(r"^/")
+                & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST),
+                self._on_command,
+            )
+        )
         app.add_error_handler(self._on_error)
         return app
 
@@ -433,13 +449,14 @@ class TelegramAdapter:
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         chat = update.effective_chat
-        if message is None or chat is None or not message.text or self._service is None:
+        text = message.text or message.caption if message else None
+        if message is None or chat is None or not text or self._service is None:
             return
-        command = parse_slash(message.text, self.username)
+        command = parse_slash(text, self.username)
         if command is None:
             return  # addressed to another bot
         private = chat.type == ChatType.PRIVATE
-        addressed = "@" in message.text.split(maxsplit=1)[0]
+        addressed = "@" in text.split(maxsplit=1)[0]
         if command.name not in COMMANDS and not (private or addressed):
             return  # a group's "/other" may be for another bot; only answer when named
         caller = Caller(
@@ -451,8 +468,25 @@ class TelegramAdapter:
             thread_id=str(message.message_thread_id) if message.is_topic_message else None,
         )
         async with self._chat_turn(chat.id):
+            if command.name == "import":
+                command = await self._with_document(message, command)
             reply = await self._service.answer(caller, command)  # never raises
-            await self._reply(message, reply.text)  # a failure here goes to _on_error
+            await self._reply(message, reply)  # a failure here goes to _on_error
+
+    async def _with_document(self, message: Message, command: Command) -> Command:
+        """The command with the document sent with it, or with the message it answers,
+        downloaded (getFile); one over ``MAX_FILE_BYTES`` is left on Telegram."""
+        replied = message.reply_to_message
+        document: Document | None = message.document or (replied.document if replied else None)
+        if document is None:
+            return command
+        name = document.file_name or "file"
+        size = document.file_size or 0
+        if size > MAX_FILE_BYTES:
+            return Command(command.name, command.args, (Attachment(name, b"", size),))
+        file = await self._bot().get_file(document.file_id)
+        data = bytes(await file.download_as_bytearray())
+        return Command(command.name, command.args, (Attachment(name, data),))
 
     def _permission(self, message: Message) -> Callable[[], Awaitable[bool]] | None:
         """Who may change this chat: anyone in a private chat, else its administrators."""
@@ -520,23 +554,29 @@ class TelegramAdapter:
         if action is not None and action.verb in (Verb.STOP_YES, Verb.STOP_NO):
             await message.edit_text(reply.text, reply_markup=None)
             return
-        await self._reply(message, reply.text, keyboard(reply.actions))
+        await self._reply(message, reply)
 
-    async def _reply(
-        self, message: Message, text: str, buttons: InlineKeyboardMarkup | None = None
-    ) -> None:
-        """Plain text back to the chat (no parse mode, so nothing needs escaping); the
-        buttons go under the last message."""
+    async def _reply(self, message: Message, reply: Reply) -> None:
+        """Plain text back to the chat (no parse mode, so nothing needs escaping), its
+        buttons under the last message, then the file sent with the reply as a document
+        (sendDocument)."""
         quote = (
             None
             if message.chat.type in (ChatType.PRIVATE, ChatType.CHANNEL)
             else ReplyParameters(message.message_id, allow_sending_without_reply=True)
         )
-        chunks = split_text(text)
+        buttons = keyboard(reply.actions)
+        chunks = split_text(reply.text)
         for number, chunk in enumerate(chunks):
             last = number == len(chunks) - 1
             await self._send_reply_chunk(
                 message, chunk, quote if number == 0 else None, buttons if last else None
+            )
+        if reply.file is not None:
+            await self._bot().send_document(
+                chat_id=message.chat.id,
+                document=InputFile(reply.file.data, filename=reply.file.name),
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
             )
 
     async def _send_reply_chunk(
@@ -631,9 +671,11 @@ class TelegramAdapter:
         buttons = alert_keyboard(alert)
         text = render_alert(alert)
         if alert.thread_id is None or not alert.thread_id.isdigit():
-            return await self._send_html(chat_id, text, buttons)
+            return await self._send_html(chat_id, text, buttons, silent=alert.silent)
         try:
-            return await self._send_html(chat_id, text, buttons, int(alert.thread_id))
+            return await self._send_html(
+                chat_id, text, buttons, int(alert.thread_id), silent=alert.silent
+            )
         except PermanentError as exc:
             if THREAD_GONE not in str(exc).lower():
                 raise
@@ -643,12 +685,15 @@ class TelegramAdapter:
                 alert.thread_id,
                 extra={"platform": PLATFORM, "chat": chat_id},
             )
-        return await self._send_html(chat_id, text, buttons)
+        return await self._send_html(chat_id, text, buttons, silent=alert.silent)
 
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
         """Send several alerts as one message, with a "mute all" button; raises as
         :meth:`send_alert`."""
-        return await self._send_html(chat_id, render_digest(alerts), digest_keyboard())
+        silent = all(alert.silent for alert in alerts)  # in the chat's quiet hours
+        return await self._send_html(
+            chat_id, render_digest(alerts), digest_keyboard(), silent=silent
+        )
 
     async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
         """Replace an alert's text (it names more sources); an unchanged text is no error."""
@@ -677,6 +722,8 @@ class TelegramAdapter:
         text: str,
         buttons: InlineKeyboardMarkup | None = None,
         thread_id: int | None = None,
+        *,
+        silent: bool = False,
     ) -> str:
         if self._app is None:
             raise TransientError("telegram: the adapter is not running")
@@ -688,6 +735,7 @@ class TelegramAdapter:
                 link_preview_options=LinkPreviewOptions(is_disabled=not self.settings.link_preview),
                 reply_markup=buttons,
                 message_thread_id=thread_id,
+                disable_notification=silent or None,
             )
         except tg.TelegramError as exc:
             raise to_decision(exc) from exc

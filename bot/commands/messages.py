@@ -9,8 +9,13 @@ rules — list this chat's rules; unwatch N removes rule N
 test QUERY — which recent stories a query would have matched (sends nothing)
 feeds — this chat's feeds; addfeed URL adds one (a web page is fine); removefeed N
 mute 2h — pause alerts (30m, 2h, 1d); unmute
-digest off | hourly | daily HH:MM — one alert at a time, or gathered (UTC)
-status — feeds, last poll, errors, alerts sent today
+digest off | hourly | daily HH:MM — one alert at a time, or gathered (this chat's time)
+timezone Europe/Minsk — this chat's time zone for digests and alert times (default UTC)
+quiet 22:00-07:00 — alerts in those hours arrive silently; add hold to keep them until
+  the end instead; quiet off
+export — this chat's feeds as an OPML file
+import — adds the feeds of an OPML file sent with it (or: import URL)
+status — feeds, last poll, errors, alerts sent today, time zone and quiet hours
 
 Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction*;
 title:, text:, source:, url:, author:; /regex/"""
@@ -62,11 +67,33 @@ MUTED = "Muted until {until}. Alerts matched meanwhile are skipped. unmute resum
 UNMUTED = "Unmuted: alerts resume."
 NOT_MUTED = "This chat is not muted."
 DIGEST_USAGE = (
-    "Usage: digest off, digest hourly, or digest daily HH:MM (24-hour UTC time), "
-    "e.g. digest daily 07:30"
+    "Usage: digest off, digest hourly, or digest daily HH:MM (24-hour time in this chat's "
+    "time zone, see timezone), e.g. digest daily 07:30"
 )
 DIGEST_SET = "Digest: {mode}."
 DIGEST_OFF = "Digest off: alerts arrive one by one."
+TIMEZONE_SHOW = "This chat's time zone: {zone}. Change it with: timezone Europe/Minsk"
+TIMEZONE_SET = "Time zone: {zone} (now {now} there). Digest times and alert times use it."
+TIMEZONE_UNKNOWN = "{name!r} is not a time zone I know. Use an IANA name such as Europe/Minsk."
+TIMEZONE_CLOSE = "{name!r} is not a time zone I know. Did you mean: {close}?"
+QUIET_USAGE = (
+    "Usage: quiet 22:00-07:00 (alerts in those hours arrive without a notification sound), "
+    "quiet 22:00-07:00 hold (they wait until 07:00), or quiet off. Times are in {zone}."
+)
+QUIET_NONE = "No quiet hours. Set them with: quiet 22:00-07:00"
+QUIET_SILENT = "Quiet hours {span} ({zone}): alerts then arrive without a notification sound."
+QUIET_HOLD = "Quiet hours {span} ({zone}): alerts then wait until {end}."
+QUIET_OFF = "Quiet hours off: alerts notify at any time."
+EXPORT_NONE = "This chat has no feeds of its own to export. Add one with: addfeed URL"
+EXPORT_OK = "This chat's {count} feeds, as OPML."
+IMPORT_USAGE = (
+    "Usage: send an OPML file with import in its caption or message, or import URL "
+    "(the address of an OPML file)."
+)
+IMPORT_BAD = "Could not read that OPML file: {error}"
+IMPORT_FAILED = "Could not fetch that OPML file: {error}"
+IMPORT_LIMIT = "the chat's feed limit is reached"
+IMPORT_DONE = "Import: {added} added, {skipped} skipped."
 FAILED = (
     "Sorry, something went wrong on our side and that command was not carried out. "
     "Please try again in a minute; if it keeps failing, tell the bot's operator."

@@ -21,6 +21,10 @@ COMMANDS = (
     "unmute",
     "digest",
     "status",
+    "timezone",
+    "quiet",
+    "export",
+    "import",
 )
 
 _TELEGRAM = re.compile(
@@ -29,11 +33,31 @@ _TELEGRAM = re.compile(
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a command, or goes with a reply: its name and content.
+
+    The adapter fetches a file from its platform; one larger than it would fetch comes
+    with no ``data`` and its ``size``, so the reply can say so.
+    """
+
+    name: str
+    data: bytes
+    size: int | None = None
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the adapter left the file on the platform for its size."""
+        return self.size is not None and self.size > len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
-    """A command name (lower case, possibly unknown) and its raw argument text."""
+    """A command name (lower case, possibly unknown), its raw argument text, and the files
+    sent with it (``import`` reads one)."""
 
     name: str
     args: str = ""
+    files: tuple[Attachment, ...] = ()
 
 
 def parse_slash(text: str, bot_username: str | None = None) -> Command | None:

@@ -11,18 +11,24 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from bot.commands import messages as msg
 from bot.commands.actions import Action, Verb
-from bot.commands.parse import Command
+from bot.commands.parse import Attachment, Command
 from bot.config import Settings, parse_duration
+from bot.delivery import outbox
 from bot.delivery.digest import parse_digest
+from bot.delivery.quiet import QuietHours, parse_quiet, stored_quiet
+from bot.delivery.schedule import not_before
+from bot.delivery.zones import UnknownZone, local_label, parse_zone, zone
 from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
+from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
+from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 from bot.feeds.parse import parse_feed
 from bot.models import Chat, Feed, Rule, StoredStory
 from bot.redact import Redactor
@@ -34,9 +40,11 @@ from bot.summarize.clip import clip_text
 log = logging.getLogger(__name__)
 
 # Commands anyone in a chat may use; the rest change the chat and need an admin in groups.
-READ_ONLY = frozenset({"start", "help", "rules", "feeds", "status", "test"})
+READ_ONLY = frozenset({"start", "help", "rules", "feeds", "status", "test", "export"})
 MUTE_BUTTON = timedelta(days=1)  # how long the mute buttons mute
 MORE_CHARS = 1500  # characters of story text "Show more" gives
+# Feeds of one import checked at once (each may take a fetch or two).
+IMPORT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class Reply:
     # A short answer to a button press that concerns only the presser (a refusal, "that
     # rule is gone", "already muted"): Telegram shows it as a toast, Slack ephemerally.
     brief: bool = False
+    file: Attachment | None = None  # sent along (Telegram document, Slack file upload)
 
 
 class CommandService:
@@ -97,7 +106,8 @@ class CommandService:
         The one funnel every adapter calls: a command that fails in a way nobody foresaw
         (a bug, a database that went away) is logged with its traceback and answered with
         a short apology, so the chat gets an answer and the adapter keeps reading commands.
-        Every reply has configured secrets and URL passwords masked.
+        Every reply, and the file sent with it, has configured secrets and URL passwords
+        masked.
         """
         try:
             reply = await self.handle(caller, command)
@@ -108,7 +118,15 @@ class CommandService:
                 extra={"chat": caller.chat_id, "platform": caller.platform},
             )
             return Reply(msg.FAILED, private=True)
-        return Reply(self._redact(reply.text), reply.private)
+        return replace(reply, text=self._redact(reply.text), file=self._redact_file(reply.file))
+
+    def _redact_file(self, file: Attachment | None) -> Attachment | None:
+        """A reply's file masked as its text is: an export lists feed URLs, whose
+        passwords ``feeds`` never shows either (the files sent are UTF-8 text)."""
+        if file is None:
+            return None
+        text = file.data.decode("utf-8", errors="replace")
+        return Attachment(file.name, self._redact(text).encode("utf-8"))
 
     async def handle(self, caller: Caller, command: Command) -> Reply:
         """Run one command; never raises for bad input (the reply says what to type).
@@ -130,6 +148,8 @@ class CommandService:
             self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
         )
         _caller.set(caller)
+        if command.name == "import":  # the one command that reads the files sent with it
+            return await self._cmd_import(chat, command.args, command.files)
         reply: Reply = await handler(chat, command.args)
         return reply
 
@@ -158,7 +178,7 @@ class CommandService:
                 extra={"chat": caller.chat_id, "platform": caller.platform},
             )
             return Reply(msg.FAILED, private=True)
-        return Reply(self._redact(reply.text), reply.private, reply.actions, reply.brief)
+        return replace(reply, text=self._redact(reply.text))
 
     async def _press(self, chat: Chat, action: Action) -> Reply:
         if action.verb is Verb.MUTE_ALL:
@@ -350,12 +370,17 @@ class CommandService:
         return Reply("\n".join(lines))
 
     async def _cmd_addfeed(self, chat: Chat, args: str) -> Reply:
+        return (await self._add_feed(chat, args)).reply
+
+    async def _add_feed(self, chat: Chat, args: str) -> _FeedAdded:
+        """``addfeed``'s checks and work: the address, feed detection (through the
+        fetcher's address guard), the operator's feeds, the chat's limit."""
         url = args.strip().strip("<>")
         if not url:
-            return Reply(msg.ADDFEED_USAGE, private=True)
+            return _FeedAdded(Reply(msg.ADDFEED_USAGE, private=True))
         if not url.startswith(("http://", "https://")):
             if "." not in url or " " in url:
-                return Reply(msg.ADDFEED_BAD_URL.format(url=url), private=True)
+                return _FeedAdded(Reply(msg.ADDFEED_BAD_URL.format(url=url), private=True))
             url = "https://" + url
         try:
             found = await find_feed(self.fetcher, url)
@@ -364,10 +389,11 @@ class CommandService:
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
         except FeedError as exc:
-            return Reply(msg.ADDFEED_FAILED.format(error=exc), private=True)
+            return _FeedAdded(Reply(msg.ADDFEED_FAILED.format(error=exc), private=True))
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         if feed.from_config:  # every chat gets it already; a second entry would show twice
-            return Reply(msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url), private=True)
+            text = msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url)
+            return _FeedAdded(Reply(text, private=True))
         try:
             added = await asyncio.to_thread(
                 self.store.add_chat_feed,
@@ -376,16 +402,16 @@ class CommandService:
                 limit=self.settings.rules.max_feeds_per_chat,
             )
         except LimitReached as exc:
-            return Reply(msg.LIMIT.format(detail=exc), private=True)
+            return _FeedAdded(Reply(msg.LIMIT.format(detail=exc), private=True), limit=True)
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         number = next(n for n, f in enumerate(own, 1) if f.id == feed.id)
         if not added:
-            return Reply(msg.ADDFEED_ALREADY.format(number=number))
+            return _FeedAdded(Reply(msg.ADDFEED_ALREADY.format(number=number)))
         if self.on_feed_added is not None:
             self.on_feed_added(feed.id)
-        return Reply(
-            msg.ADDFEED_OK.format(number=number, label=parsed.title or feed_url, url=feed_url)
-        )
+        label = parsed.title or feed_url
+        text = msg.ADDFEED_OK.format(number=number, label=label, url=feed_url)
+        return _FeedAdded(Reply(text), label=label, url=feed_url)
 
     async def _cmd_removefeed(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
@@ -405,7 +431,7 @@ class CommandService:
             return Reply(msg.MUTE_USAGE, private=True)
         until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(msg.MUTED.format(until=until.strftime("%Y-%m-%d %H:%M UTC")))
+        return Reply(msg.MUTED.format(until=local_label(until.astimezone(zone(chat.timezone)))))
 
     async def _cmd_unmute(self, chat: Chat, args: str) -> Reply:
         if not chat.muted(utcnow()):
@@ -423,6 +449,7 @@ class CommandService:
 
     async def _cmd_status(self, chat: Chat, args: str) -> Reply:
         now = utcnow()
+        where = zone(chat.timezone)
         midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
         counts, own, shared, rules = await asyncio.gather(
             asyncio.to_thread(self.store.alert_counts, chat.id, midnight),
@@ -432,9 +459,12 @@ class CommandService:
         )
         state = "subscribed" if chat.subscribed and chat.active else "not subscribed"
         if chat.muted(now) and chat.muted_until:
-            state += f", muted until {chat.muted_until:%Y-%m-%d %H:%M} UTC"
+            state += f", muted until {local_label(chat.muted_until.astimezone(where))}"
+        quiet = stored_quiet(chat.quiet)
         lines = [
             f"This chat: {state}; {_count(len(rules), 'rule')}; digest {chat.digest}.",
+            f"Time zone {chat.timezone}; quiet hours "
+            + (f"{quiet} ({'held' if quiet.hold else 'silent'})." if quiet else "none."),
             f"Alerts today: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting"
             + (f", {counts['failed']} failed" if counts.get("failed") else ""),
         ]
@@ -444,8 +474,131 @@ class CommandService:
             lines.append(f"• {feed.label}: last poll {polled}" + _health(feed))
         return Reply("\n".join(lines))
 
+    async def _cmd_timezone(self, chat: Chat, args: str) -> Reply:
+        if not args.strip():
+            return Reply(msg.TIMEZONE_SHOW.format(zone=chat.timezone))
+        try:
+            name = parse_zone(args)
+        except UnknownZone as exc:
+            if exc.suggestions:
+                close = ", ".join(exc.suggestions)
+                return Reply(msg.TIMEZONE_CLOSE.format(name=exc.name, close=close), private=True)
+            return Reply(msg.TIMEZONE_UNKNOWN.format(name=exc.name), private=True)
+        await asyncio.to_thread(self.store.update_chat, chat.id, timezone=name)
+        await self._reschedule(replace(chat, timezone=name))
+        now = local_label(utcnow().astimezone(zone(name)))
+        return Reply(msg.TIMEZONE_SET.format(zone=name, now=now))
+
+    async def _cmd_quiet(self, chat: Chat, args: str) -> Reply:
+        if not args.strip():
+            quiet = stored_quiet(chat.quiet)
+            return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_NONE)
+        try:
+            quiet = parse_quiet(args)
+        except ValueError:
+            return Reply(msg.QUIET_USAGE.format(zone=chat.timezone), private=True)
+        stored = str(quiet) if quiet else None
+        await asyncio.to_thread(self.store.update_chat, chat.id, quiet=stored)
+        await self._reschedule(replace(chat, quiet=stored))
+        return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_OFF)
+
+    async def _reschedule(self, chat: Chat) -> None:
+        """Alerts held by the chat's old schedule (a digest slot in its old zone, quiet
+        hours since changed or ended) go out when its new schedule says."""
+        now = utcnow()
+        await asyncio.to_thread(
+            outbox.reschedule_waiting, self.store, chat.id, now, not_before(chat, now)
+        )
+
+    async def _cmd_export(self, chat: Chat, args: str) -> Reply:
+        own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
+        if not own:
+            return Reply(msg.EXPORT_NONE)
+        title = f"newsbot feeds of {chat.title or chat.chat_id}"
+        data = render_opml(title, [OpmlFeed(f.url, f.label) for f in own])
+        return Reply(
+            msg.EXPORT_OK.format(count=len(own)), file=Attachment("newsbot-feeds.opml", data)
+        )
+
+    async def _cmd_import(self, chat: Chat, args: str, files: tuple[Attachment, ...] = ()) -> Reply:
+        """``import``: the feeds of an OPML file sent with the command, or at the URL given,
+        each added through :meth:`_add_feed`; the reply lists what was added and skipped."""
+        try:
+            data = await self._opml_data(args, files)
+            if data is None:
+                return Reply(msg.IMPORT_USAGE, private=True)
+            feeds = await asyncio.to_thread(parse_opml, data)
+        except OpmlError as exc:
+            return Reply(msg.IMPORT_BAD.format(error=exc), private=True)
+        except FeedError as exc:
+            return Reply(msg.IMPORT_FAILED.format(error=exc), private=True)
+        gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
+        full = asyncio.Event()  # the chat's feed limit was reached: skip the rest unfetched
+
+        async def add(feed: OpmlFeed) -> _FeedAdded:
+            async with gate:
+                if full.is_set():
+                    return _FeedAdded(Reply(msg.IMPORT_LIMIT), limit=True)
+                outcome = await self._add_feed(chat, feed.url)
+                if outcome.limit:
+                    full.set()
+                return outcome
+
+        outcomes = await asyncio.gather(*(add(feed) for feed in feeds))
+        added = [o for o in outcomes if o.url is not None]
+        lines = [msg.IMPORT_DONE.format(added=len(added), skipped=len(outcomes) - len(added))]
+        lines.extend(f"+ {o.label} — {o.url}" for o in added)
+        lines.extend(
+            f"- {feed.url}: {_first_line(o.reply.text)}"
+            for feed, o in zip(feeds, outcomes, strict=True)
+            if o.url is None
+        )
+        return Reply("\n".join(lines))
+
+    async def _opml_data(self, args: str, files: tuple[Attachment, ...]) -> bytes | None:
+        """The OPML file's bytes: the file sent with the command, else the one at the URL
+        in ``args`` (fetched through the address guard); None when there is neither.
+
+        Raises:
+            OpmlError: the file sent is too large to read.
+            FeedError: the URL could not be fetched.
+        """
+        if files:
+            file = files[0]
+            if file.too_large or len(file.data) > OPML_MAX_BYTES:
+                raise OpmlError(f"the file is larger than {OPML_MAX_BYTES // 1_000_000} MB")
+            return file.data
+        url = args.strip().strip("<>")
+        if not url.startswith(("http://", "https://")):
+            return None
+        fetched = await self.fetcher.fetch(
+            url, accept="text/x-opml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
+        )
+        return fetched.body
+
     def _visible_feed_ids(self, chat: Chat) -> list[int]:
         return [f.id for f in [*self.store.chat_feeds(chat.id), *self.store.config_feeds()]]
+
+
+@dataclass(frozen=True, slots=True)
+class _FeedAdded:
+    """What adding one feed came to: the reply for ``addfeed``; for a feed added, its
+    label and address; ``limit`` when the chat's feed limit stopped it."""
+
+    reply: Reply
+    label: str | None = None
+    url: str | None = None
+    limit: bool = False
+
+
+def _quiet_text(quiet: QuietHours, timezone: str) -> str:
+    if quiet.hold:
+        return msg.QUIET_HOLD.format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
+    return msg.QUIET_SILENT.format(span=quiet, zone=timezone)
+
+
+def _first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
 
 
 def _matching(rule: CompiledRule, stories: list[StoredStory]) -> list[StoredStory]:

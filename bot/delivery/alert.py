@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.delivery.zones import local_label
 from bot.models import Summary
 
 
@@ -32,6 +33,7 @@ class Alert:
     alert_id: int | None = None  # the outbox row: "Show more" names it
     rule_id: int | None = None  # the rule that matched: "Mute"/"Stop" name it
     thread_id: str | None = None  # the rule's forum topic (Telegram), if any
+    silent: bool = False  # sent in the chat's quiet hours: no notification sound
 
 
 def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
@@ -56,5 +58,6 @@ def highlight(text: str, words: Sequence[str]) -> list[tuple[str, bool]]:
 
 
 def when(published: datetime | None) -> str:
-    """``2026-11-29 14:05 UTC``, or empty when the feed gave no time."""
-    return published.strftime("%Y-%m-%d %H:%M UTC") if published else ""
+    """``2026-11-29 14:05 UTC`` in the time's own zone (``2026-11-29 17:05 UTC+03`` once
+    the dispatcher has moved it to the chat's), or empty when the feed gave no time."""
+    return local_label(published) if published else ""

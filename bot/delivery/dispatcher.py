@@ -31,6 +31,7 @@ from bot.delivery.platform import (
     TransientError,
     UncertainDelivery,
 )
+from bot.delivery.schedule import for_chat
 from bot.errors import DeliveryError
 from bot.models import Chat, OutboxItem
 from bot.store import Store, utcnow
@@ -161,7 +162,8 @@ class Dispatcher:
             await asyncio.to_thread(outbox.drop, self.store, item, "chat not receiving")
             return 0
         try:
-            message_id = await adapter.send_alert(item.chat.chat_id, item.alert)
+            alert = for_chat(item.alert, item.chat, utcnow())
+            message_id = await adapter.send_alert(item.chat.chat_id, alert)
         except Exception as exc:
             await self._settle(item.chat, [item], exc)
             return 0
@@ -178,7 +180,8 @@ class Dispatcher:
         if not items:
             return 0
         try:
-            message_id = await adapter.send_digest(chat.chat_id, [i.alert for i in items])
+            alerts = [for_chat(i.alert, chat, utcnow()) for i in items]
+            message_id = await adapter.send_digest(chat.chat_id, alerts)
         except Exception as exc:
             await self._settle(chat, items, exc)
             return 0
@@ -285,7 +288,8 @@ class Dispatcher:
             await asyncio.to_thread(outbox.give_up_edit, self.store, item, "chat not receiving")
             return
         try:
-            await adapter.edit_alert(item.chat.chat_id, item.message_id, item.alert)
+            alert = for_chat(item.alert, item.chat, utcnow())
+            await adapter.edit_alert(item.chat.chat_id, item.message_id, alert)
         except Exception as exc:
             await self._settle_edit(item, exc)
             return

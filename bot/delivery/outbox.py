@@ -39,6 +39,12 @@ def due_edits(store: Store, now: datetime, limit: int) -> list[tuple[int, int]]:
     return store.due_alerts(S.OUTDATED, now, limit)
 
 
+def reschedule_waiting(store: Store, chat_pk: int, now: datetime, at: datetime) -> int:
+    """pending → pending due ``at``: alerts the chat's schedule held (a digest slot, quiet
+    hours) follow a change of that schedule. Returns how many moved."""
+    return store.reschedule_alerts(chat_pk, S.PENDING, now, at)
+
+
 def claim_send(store: Store, alert_id: int, worker: str, until: datetime) -> OutboxItem | None:
     """pending → sending, one more attempt counted; None if another worker took it."""
     return store.claim_alert(alert_id, S.PENDING, S.SENDING, worker, until, count="attempts")

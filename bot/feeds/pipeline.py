@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.delivery import outbox
-from bot.delivery.digest import next_slot
+from bot.delivery.schedule import not_before
 from bot.errors import FeedError, FeedParseError
 from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
@@ -284,7 +284,7 @@ class FeedPipeline:
                 words=matched_words(story, hit),
                 spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
                 summary=summaries[story.uid],
-                not_before=next_slot(chat.digest, now),
+                not_before=not_before(chat, now),
             )
             for story, hit, chat in planned
         ]

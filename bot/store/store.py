@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.delivery.alert import Alert
@@ -113,6 +113,8 @@ class Store:
             inactive_reason=m[f"{prefix}inactive_reason"],
             muted_until=_aware(m[f"{prefix}muted_until"]),
             digest=m[f"{prefix}digest"],
+            timezone=m[f"{prefix}timezone"] or "UTC",
+            quiet=m[f"{prefix}quiet"],
         )
 
     # -- feeds ----------------------------------------------------------------
@@ -494,8 +496,10 @@ class Store:
         return {r.id: self._chat(r) for r in rows}
 
     def update_chat(self, chat_pk: int, **values: Any) -> None:
-        """Set chat columns: subscribed, active, inactive_reason, muted_until, digest, title."""
+        """Set chat columns: subscribed, active, inactive_reason, muted_until, digest, title,
+        timezone, quiet."""
         allowed = {"subscribed", "active", "inactive_reason", "muted_until", "digest", "title"}
+        allowed |= {"timezone", "quiet"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"store: not chat settings: {sorted(unknown)}")
@@ -574,6 +578,7 @@ class Store:
         self, chat_pk: int, query: str, *, limit: int, thread_id: str | None = None
     ) -> Rule:
         with self.engine.begin() as conn:
+            self._lock_chat(conn, chat_pk)
             count = conn.execute(
                 select(func.count()).select_from(rules).where(rules.c.chat_pk == chat_pk)
             ).scalar_one()
@@ -676,6 +681,7 @@ class Store:
     def add_chat_feed(self, chat_pk: int, feed_id: int, *, limit: int) -> bool:
         """Give the chat this feed; False when it already had it."""
         with self.engine.begin() as conn:
+            self._lock_chat(conn, chat_pk)
             count = conn.execute(
                 select(func.count()).select_from(chat_feeds).where(chat_feeds.c.chat_pk == chat_pk)
             ).scalar_one()
@@ -691,6 +697,14 @@ class Store:
                 )
             )
             return result.first() is not None
+
+    @staticmethod
+    def _lock_chat(conn: Connection, chat_pk: int) -> None:
+        """Hold the chat's row until the transaction ends, so that a count against a limit
+        and the insert after it are one step: two adds at once (an import's feeds, two
+        replicas) would otherwise both see room for one more. A no-op UPDATE locks the row
+        on PostgreSQL and takes SQLite's write lock, where SELECT … FOR UPDATE does not."""
+        conn.execute(update(chats).where(chats.c.id == chat_pk).values(id=chats.c.id))
 
     def chat_feeds(self, chat_pk: int) -> list[Feed]:
         """The chat's own feeds, in the order added (what `feeds` numbers)."""
@@ -736,6 +750,24 @@ class Store:
                 .limit(limit)
             ).all()
         return [(r.id, r.chat_pk) for r in rows]
+
+    def reschedule_alerts(
+        self, chat_pk: int, status: OutboxStatus, now: datetime, at: datetime
+    ) -> int:
+        """Alerts of the chat in ``status``, never tried and not due by ``now``, become due
+        ``at``; returns how many. (Tried ones keep their backoff.)"""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_pk == chat_pk,
+                    outbox.c.status == status,
+                    outbox.c.attempts == 0,
+                    outbox.c.not_before > now,
+                )
+                .values(not_before=at)
+            )
+        return int(result.rowcount or 0)
 
     def claim_alert(
         self,
