@@ -54,9 +54,8 @@ def _record(
         last_modified=None,
         next_poll_at=utcnow() + timedelta(minutes=5),
     )
-    fingerprints = {story.uid: story.fingerprint for story in stories}
-    for draft in elsewhere:
-        outbox.name_source(store, draft.chat_pk, fingerprints[draft.story_uid], source)
+    for draft, key in elsewhere:
+        outbox.name_source(store, draft.chat_pk, key, source)
     return queued
 
 

@@ -1,0 +1,25 @@
+"""Alerts keyed by news event: how much text each alert's summary was written from.
+
+With event clustering on, ``outbox.fingerprint`` holds the key of the alert's event (its
+cluster) instead of one story's link fingerprint, so the unique key (chat, fingerprint)
+gives one alert per event per chat; the column and its constraint stay as they are.
+``summary_chars`` lets a fuller report of the event replace a pending alert's summary.
+
+A plain ADD COLUMN (no table rebuild): on SQLite with foreign keys on, rebuilding
+``outbox`` is needless risk for one number.
+
+Revision ID: 0007
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+
+
+def upgrade() -> None:
+    op.add_column(
+        "outbox", sa.Column("summary_chars", sa.Integer, nullable=False, server_default="0")
+    )
