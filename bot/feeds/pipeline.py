@@ -14,7 +14,8 @@ import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.engine import Connection
 
@@ -72,6 +73,28 @@ def event_key(cluster_id: int) -> str:
     """The alert key of a news event (a cluster): every report of it, from any feed,
     falls on the chat's one alert for it."""
     return hashlib.sha256(f"event:{cluster_id}".encode()).hexdigest()
+
+
+def place_events(
+    clusters: EventClusters, conn: Connection, stored: Sequence[tuple[NewStory, int]]
+) -> dict[str, str]:
+    """Places stored stories in their news events, in the transaction ``conn`` that
+    records them; returns each story uid's alert key: its event's."""
+    reports = [
+        Report(
+            story_id,
+            story.title,
+            story.body,
+            story.published or utcnow(),  # the time first seen, near enough
+            fingerprint=story.fingerprint,
+        )
+        for story, story_id in stored
+    ]
+    placed = clusters.assign_many(reports, conn=conn)
+    return {
+        story.uid: event_key(assignment.cluster_id)
+        for (story, _), assignment in zip(stored, placed, strict=True)
+    }
 
 
 def backoff(interval: float, errors: int, retry_after: float | None) -> timedelta:
@@ -195,8 +218,8 @@ class FeedPipeline:
 
         Each batch's stories, their event clusters and alerts are one transaction: a
         story is known only once its alerts are queued, each keyed by its event. The
-        feed's state (ETag, first poll done) comes with the
-        last batch, so a crash in between loses nothing and the first poll stays quiet.
+        feed's state (ETag, first poll done) comes with the last batch, so a crash in
+        between loses nothing and the first poll stays quiet.
 
         Returns:
             The number of alerts queued, and the stories that matched with their hits.
@@ -219,31 +242,11 @@ class FeedPipeline:
                 last_modified=fetched.last_modified,
                 next_poll_at=self._next_poll(feed, now),
                 final=number == len(batches),
-                place=self._events if self.clusters else None,
+                place=partial(place_events, self.clusters) if self.clusters else None,
             )
             queued += count
             await self._also_reported(source, elsewhere)
         return queued, matched
-
-    def _events(self, conn: Connection, stored: Sequence[tuple[NewStory, int]]) -> dict[str, str]:
-        """Places stored stories in their news events, in the recording transaction
-        ``conn``; returns each story uid's alert key: its event's."""
-        assert self.clusters is not None  # noqa: S101 - called only when clustering is on
-        reports = [
-            Report(
-                story_id,
-                story.title,
-                story.body,
-                _aware(story.published) or utcnow(),
-                fingerprint=story.fingerprint,
-            )
-            for story, story_id in stored
-        ]
-        placed = self.clusters.assign_many(reports, conn=conn)
-        return {
-            story.uid: event_key(assignment.cluster_id)
-            for (story, _), assignment in zip(stored, placed, strict=True)
-        }
 
     def _match(
         self, stories: Sequence[Story], source: str
@@ -389,10 +392,6 @@ def _wants(chat: Chat, feed: Feed, own: set[int], now: datetime) -> bool:
     if not (chat.active and chat.subscribed) or chat.muted(now):
         return False
     return feed.from_config or chat.id in own
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _parse(fetched: FetchResult, max_items: int) -> ParsedFeed:
