@@ -7,6 +7,7 @@ own dates, the clustering's clock walking through them.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
@@ -184,3 +185,43 @@ async def test_with_clustering_off_each_outlet_gets_its_own_alert(
         assert not console.edited
     finally:
         await app.stop()
+
+
+async def test_replicas_polling_two_outlets_of_one_event_at_once_queue_one_alert(
+    httpserver: HTTPServer, database_url: str
+) -> None:
+    seed = _items(SEED)
+    feeds = _outlet_feeds(httpserver, [outlet for outlet, _ in seed])
+    settings = make_settings(
+        database_url,
+        feeds=[{"url": feed.url, "name": name} for name, feed in feeds],
+        subscriptions=[{"platform": "console", "chat": "news-desk", "rules": RULES}],
+    )
+    consoles = [ConsoleAdapter(out=io.StringIO()) for _ in range(2)]
+    replicas = [App(settings, adapters={"console": c}, health=False) for c in consoles]
+    for app in replicas:
+        await app.prepare()
+    try:
+        await poll_all(replicas[0])
+        for (_, feed), (_, item) in zip(feeds, seed, strict=True):
+            feed.items = [item, WEATHER]
+        ids = [feed.id for feed in replicas[0].store.list_feeds()]
+        for feed_id in ids:
+            replicas[0].store.set_next_poll(feed_id, utcnow())
+        # Each replica polls every other outlet, all at once.
+        await asyncio.gather(
+            *(replicas[n % 2].pipeline.poll(feed_id) for n, feed_id in enumerate(ids))
+        )
+        for app in replicas:
+            while await app.dispatcher.run_once():
+                pass
+        sent = [alert for console in consoles for _, alert in console.sent]
+        assert len(sent) == 1, [a.title for a in sent]
+        named = {sent[0].source, *sent[0].also_reported_by}
+        edits = [alert for console in consoles for _, _, alert in console.edited]
+        if edits:  # the names that came after the send
+            named |= set(edits[-1].also_reported_by)
+        assert named == {outlet for outlet, _ in seed}
+    finally:
+        for app in replicas:
+            await app.stop()

@@ -95,9 +95,8 @@ def name_source(store: Store, chat_pk: int, fingerprint: str, label: str) -> boo
     then goes sent → outdated, so its message is edited (a digest's message is not).
     Returns whether the name was new."""
     alert = store.story_alert(chat_pk, fingerprint)
-    if alert is None or label == alert.source or label in alert.also_reported_by:
+    if alert is None or label == alert.source or not store.add_source(alert.id, label):
         return False
-    store.set_sources(alert.id, (*alert.also_reported_by, label))
     store.move_alert(alert.id, S.SENT, S.OUTDATED, alone=True)
     return True
 

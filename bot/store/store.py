@@ -7,11 +7,12 @@ so two replicas racing on the same feed still produce one story and one alert.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
+from sqlalchemy import Engine, Text, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -445,12 +446,27 @@ class Store:
             )
         return result.rowcount == 1
 
-    def set_sources(self, alert_id: int, names: Sequence[str]) -> None:
-        """Set the alert's "also reported by" names."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(outbox.c.id == alert_id).values(also_reported_by=list(names))
-            )
+    def add_source(self, alert_id: int, name: str) -> bool:
+        """Add ``name`` to the alert's "also reported by" names, unless it is there.
+
+        A compare-and-set on the stored list, tried again when it changed meanwhile: the
+        outlets of one event are often polled at once (threads, replicas), and each
+        name must be kept. Returns whether the name was added.
+        """
+        stored = cast(outbox.c.also_reported_by, Text)
+        while True:
+            with self.engine.begin() as conn:
+                before = conn.execute(select(stored).where(outbox.c.id == alert_id)).scalar_one()
+                names = json.loads(before) if before else []
+                if name in names:
+                    return False
+                result = conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == alert_id, stored == before)
+                    .values(also_reported_by=[*names, name])
+                )
+            if result.rowcount == 1:
+                return True
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
