@@ -225,3 +225,29 @@ async def test_replicas_polling_two_outlets_of_one_event_at_once_queue_one_alert
     finally:
         for app in replicas:
             await app.stop()
+
+
+async def test_a_copy_of_a_story_alerted_with_clustering_off_names_its_outlet_once_on(
+    httpserver: HTTPServer, database_url: str
+) -> None:
+    """Turning clustering on (or upgrading to it) keeps the alerts queued before."""
+    (outlet, item), *_ = _items(SEED)
+    feeds = _outlet_feeds(httpserver, [outlet, "Copy"])
+    before, console = await _app(database_url, feeds, clusters={"enabled": False})
+    try:
+        feeds[0][1].items = [item, WEATHER]
+        await poll_all(before)
+        assert await before.dispatcher.run_once() == 1
+    finally:
+        await before.stop()
+    after, console = await _app(database_url, feeds)
+    try:
+        copy = Item("copy-guid", item.title, item.body, f"{item.link}?utm_source=rss")
+        feeds[1][1].items = [copy, WEATHER]
+        await poll_all(after)
+        await after.dispatcher.run_once()
+        assert console.sent == []
+        ((_, _, edited),) = console.edited
+        assert (edited.source, edited.also_reported_by) == (outlet, ("Copy",))
+    finally:
+        await after.stop()

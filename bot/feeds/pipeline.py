@@ -69,17 +69,11 @@ def fingerprint(story: Story) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def event_key(cluster_id: int) -> str:
-    """The alert key of a news event (a cluster): every report of it, from any feed,
-    falls on the chat's one alert for it."""
-    return hashlib.sha256(f"event:{cluster_id}".encode()).hexdigest()
-
-
 def place_events(
     clusters: EventClusters, conn: Connection, stored: Sequence[tuple[NewStory, int]]
-) -> dict[str, str]:
+) -> dict[str, int]:
     """Places stored stories in their news events, in the transaction ``conn`` that
-    records them; returns each story uid's alert key: its event's."""
+    records them; returns each story uid's event (cluster id)."""
     reports = [
         Report(
             story_id,
@@ -92,7 +86,7 @@ def place_events(
     ]
     placed = clusters.assign_many(reports, conn=conn)
     return {
-        story.uid: event_key(assignment.cluster_id)
+        story.uid: assignment.cluster_id
         for (story, _), assignment in zip(stored, placed, strict=True)
     }
 

@@ -115,8 +115,8 @@ stories = Table(
 
 # One row per (chat, fingerprint): the unique key is what makes "one alert per story per
 # chat" hold across rules, feeds, restarts and replicas. ``fingerprint`` is the alert's
-# key: its news event's (see bot/events and migration 0007) when clustering is on, else
-# the story's link fingerprint.
+# key: when clustering is on, that of the first story of its news event (see bot/events
+# and migration 0007), else its own story's.
 outbox = Table(
     "outbox",
     metadata,

@@ -49,9 +49,9 @@ def _aware(value: datetime | None) -> datetime | None:
 _RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
 
 
-# Places a poll's stored stories, given with their ids, in the recording transaction:
-# returns the alert key of each story uid (see Store.record_poll).
-Placer = Callable[[Connection, Sequence[tuple[NewStory, int]]], dict[str, str]]
+# Places a poll's stored stories, given with their ids, in their news events in the
+# recording transaction: returns the event (cluster id) of each story uid.
+Placer = Callable[[Connection, Sequence[tuple[NewStory, int]]], dict[str, int]]
 
 
 class LimitReached(Exception):
@@ -307,14 +307,15 @@ class Store:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
         An alert is queued (``pending``) once per chat and key: the story's fingerprint,
-        or the key ``place`` gives it (its news event's). A poll may be recorded in
-        several calls, each with some stories and their alerts; only the ``final`` one
-        updates the feed's state (ETag, first poll done, last success) and releases its
-        claim.
+        or with ``place`` its news event's, the fingerprint of the event's first story
+        (so a copy of a story alerted before clustering, or with it turned off, still
+        falls on that alert). A poll may be recorded in several calls, each with some
+        stories and their alerts; only the ``final`` one updates the feed's state (ETag,
+        first poll done, last success) and releases its claim.
 
         Args:
             place: Called in this transaction once the stories are stored, with each
-                story and its id; returns the alert key of each story uid it places.
+                story and its id; returns the event (cluster id) of each story uid.
 
         Returns:
             The number of alerts queued, and the drafts not queued because the chat
@@ -352,7 +353,15 @@ class Store:
                         ids[row.uid] = row.id
             keys = {s.uid: s.fingerprint for s in new_stories}
             if place is not None and ids:
-                keys.update(place(conn, [(s, ids[s.uid]) for s in new_stories if s.uid in ids]))
+                events = place(conn, [(s, ids[s.uid]) for s in new_stories if s.uid in ids])
+                firsts = dict(
+                    conn.execute(
+                        select(stories.c.id, stories.c.fingerprint).where(
+                            stories.c.id.in_(set(events.values()))
+                        )
+                    ).all()
+                )
+                keys.update({uid: firsts[event] for uid, event in events.items()})
             for alert in alerts:
                 story_id = ids.get(alert.story_uid)
                 if story_id is None:

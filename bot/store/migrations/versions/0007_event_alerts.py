@@ -1,8 +1,10 @@
 """Alerts keyed by news event: how much text each alert's summary was written from.
 
-With event clustering on, ``outbox.fingerprint`` holds the key of the alert's event (its
-cluster) instead of one story's link fingerprint, so the unique key (chat, fingerprint)
-gives one alert per event per chat; the column and its constraint stay as they are.
+With event clustering on, ``outbox.fingerprint`` holds the key of the alert's event: the
+fingerprint of the event's first story, the same for every report of it. So the unique
+key (chat, fingerprint) gives one alert per event per chat, and alerts queued before this
+revision (keyed by their story's fingerprint) stay the alerts of their stories' events:
+the column and its constraint stay as they are.
 ``summary_chars`` lets a fuller report of the event replace a pending alert's summary.
 
 A plain ADD COLUMN (no table rebuild): on SQLite with foreign keys on, rebuilding
