@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.service import CommandService
@@ -18,6 +19,7 @@ from bot.config import Settings
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.platform import ChatAdapter
 from bot.errors import ConfigError, StoreBusy
+from bot.events import EventClusters
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
@@ -26,6 +28,7 @@ from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
 from bot.store import Store, make_engine, migrate, utcnow
+from bot.store.clusters import ClusterStore
 from bot.summarize import ExtractiveSummarizer, LLMSummarizer, Summarizer
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,14 @@ def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
 
         adapters["console"] = ConsoleAdapter(read_stdin=True)
     return adapters
+
+
+def event_clusters(engine: Engine, settings: Settings) -> EventClusters | None:
+    """One alert per news event (``clusters``), or None when it is turned off."""
+    if not settings.clusters.enabled:
+        return None
+    window = timedelta(seconds=settings.clusters.window)
+    return EventClusters(ClusterStore(engine), window, language=settings.rules.language)
 
 
 def build_summarizer(settings: Settings) -> Summarizer:
@@ -105,7 +116,13 @@ class App:
         # (a restarted container) must not pass for this run's.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pipeline = FeedPipeline(
-            self.store, self.fetcher, self.rulebook, self.summarizer, settings, worker=self.worker
+            self.store,
+            self.fetcher,
+            self.rulebook,
+            self.summarizer,
+            settings,
+            worker=self.worker,
+            clusters=event_clusters(self.engine, settings),
         )
         self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
         self.service = CommandService(

@@ -178,6 +178,7 @@ class AlertDraft:
     spans: dict[str, list[list[int]]]
     summary: Summary
     not_before: datetime
+    summary_chars: int = 0  # characters of the text summarised: the fullest report wins
 
 
 class OutboxStatus(StrEnum):

@@ -155,6 +155,24 @@ def test_numbers_and_names_meet_across_scripts() -> None:
     assert "lukas" in english.names & russian.names
 
 
+@pytest.mark.parametrize(
+    ("written", "figure"),
+    [
+        ("1,300", "1300"),  # English thousands
+        ("1.300", "1300"),  # German thousands
+        ("1,234,567", "1234567"),
+        ("24,5", "24.5"),  # Italian, German, French decimals
+        ("24.5", "24.5"),
+        ("50,03", "50.03"),
+        ("7.7", "7.7"),
+    ],
+)
+def test_figures_meet_whatever_the_languages_separators(written: str, figure: str) -> None:
+    assert extract("Votes counted", f"The party won {written} in the count.", ANALYZER).numbers == {
+        figure
+    }
+
+
 def test_features_survive_storage_and_other_versions_are_ignored() -> None:
     features = extract("Belarus frees 52 prisoners", "Lukashenko pardoned them.", ANALYZER)
     stored = json.loads(json.dumps(features.to_json()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -54,9 +55,8 @@ def _record(
         last_modified=None,
         next_poll_at=utcnow() + timedelta(minutes=5),
     )
-    fingerprints = {story.uid: story.fingerprint for story in stories}
-    for draft in elsewhere:
-        outbox.name_source(store, draft.chat_pk, fingerprints[draft.story_uid], source)
+    for draft, key in elsewhere:
+        outbox.name_source(store, draft.chat_pk, key, source)
     return queued
 
 
@@ -156,6 +156,27 @@ def test_same_story_in_two_feeds_is_one_alert_with_also_reported_by(store: Store
     item = outbox.claim_send(store, alert_id, "w", utcnow() + timedelta(minutes=1))
     assert item is not None
     assert item.alert.source == "One" and list(item.alert.also_reported_by) == ["Two"]
+
+
+def test_outlets_named_at_once_are_all_kept(store: Store) -> None:
+    """Outlets of one event are polled at once (threads, replicas): no name is lost."""
+    one = store.ensure_feed("https://one.example/rss", name="One")
+    chat = store.ensure_chat("console", "c1")
+    _record(store, one.id, [_story("x", "same")], [_draft(chat.id, "x")], "One")
+    names = [f"Outlet {n}" for n in range(8)]
+    start = threading.Barrier(len(names))
+
+    def name(label: str) -> None:
+        start.wait()
+        outbox.name_source(store, chat.id, "same", label)
+
+    threads = [threading.Thread(target=name, args=(label,)) for label in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ((alert_id, _),) = outbox.due_sends(store, utcnow(), 100)
+    assert sorted(store.alert_sources(alert_id)) == names
 
 
 def _sent_story(store: Store, chat_pk: int, uid: str, message_id: str) -> int:

@@ -156,6 +156,38 @@ def test_a_failed_turn_leaves_no_decision_behind(engine: Engine) -> None:
     assert clusters.assign(ids[0], *REFUSAL[1], NOW).cluster_id == ids[0]
 
 
+def test_decisions_commit_with_the_callers_transaction(engine: Engine) -> None:
+    ids = _stories(engine, 2)
+    clusters = _clusters(engine)
+    with engine.begin() as conn:  # the pipeline's: stories, clusters and alerts together
+        clusters.assign_many([_report(ids[0], REFUSAL[0], 1)], conn=conn)
+    assert clusters.cluster_of(ids[0]) == ids[0]
+    assert _clusters(engine).assign(ids[1], *REFUSAL[1], NOW).cluster_id == ids[0]
+
+
+def test_decisions_of_a_callers_transaction_that_rolls_back_are_forgotten(
+    engine: Engine,
+) -> None:
+    ids = _stories(engine, 2)
+    clusters = _clusters(engine)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        clusters.assign_many([_report(ids[0], REFUSAL[0], 1)], conn=conn)
+        raise RuntimeError("recording the poll failed after the decision")
+    assert clusters.cluster_of(ids[0]) is None
+    # Had the process kept the undone decision, this report would join a cluster that
+    # is in no database.
+    assert clusters.assign(ids[1], *REFUSAL[1], NOW).cluster_id == ids[1]
+
+
+def test_a_copy_of_a_placed_story_joins_its_cluster_whatever_it_says(engine: Engine) -> None:
+    ids = _stories(engine, 2)
+    clusters = _clusters(engine)
+    month_ago = NOW - timedelta(days=30)
+    clusters.assign_many([Report(ids[0], *REFUSAL[0], month_ago, fingerprint="fp0")])
+    (copy,) = clusters.assign_many([Report(ids[1], *OTHER, NOW, fingerprint="fp0")])
+    assert (copy.cluster_id, copy.matched_id) == (ids[0], ids[0])
+
+
 def test_deleting_a_story_deletes_its_assignment(engine: Engine) -> None:
     ids = _stories(engine, 1)
     _clusters(engine).assign(ids[0], *REFUSAL[0], NOW)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.models import OutboxItem, OutboxStatus
+from bot.models import OutboxItem, OutboxStatus, Summary
 from bot.store import Store, utcnow
 
 S = OutboxStatus
@@ -96,15 +96,25 @@ def hold_chat(store: Store, chat_pk: int, until: datetime) -> None:
 
 
 def name_source(store: Store, chat_pk: int, fingerprint: str, label: str) -> bool:
-    """The chat's alert for this story names ``label`` under "also reported by"; an
-    alert sent with a message of its own then goes sent → outdated, so its message is
-    edited (a digest's message is not). Returns whether the name was new."""
+    """The chat's alert with this key (its story's fingerprint, or its news event's)
+    names ``label`` under "also reported by"; an alert sent with a message of its own
+    then goes sent → outdated, so its message is edited (a digest's message is not).
+    Returns whether the name was new."""
     alert = store.story_alert(chat_pk, fingerprint)
-    if alert is None or label == alert.source or label in alert.also_reported_by:
+    if alert is None or label == alert.source or not store.add_source(alert.id, label):
         return False
-    store.set_sources(alert.id, (*alert.also_reported_by, label))
     store.move_alert(alert.id, S.SENT, S.OUTDATED, alone=True)
     return True
+
+
+def fuller_summary(
+    store: Store, chat_pk: int, fingerprint: str, summary: Summary, chars: int
+) -> bool:
+    """A pending alert with this key takes ``summary`` when it was written from more
+    text (``chars``) than its own: an event's summary comes from its fullest report.
+    Once sent, an alert keeps the summary its message shows (an edit only names
+    sources). Returns whether the summary was replaced."""
+    return store.replace_summary(chat_pk, fingerprint, S.PENDING, summary, chars)
 
 
 def claim_edit(store: Store, alert_id: int, worker: str, until: datetime) -> OutboxItem | None:

@@ -6,6 +6,11 @@ the same event within the window) or starts. Decisions are taken in turn across 
 process and replica (see :mod:`bot.store.clusters`), each after reading what the others
 decided, and are stored with the features they were based on; a restarted process
 rebuilds its window from those rows, so it carries on with the same clusters.
+
+The pipeline places a poll's stories inside the transaction that records them and their
+alerts (``conn``), so an alert is keyed by its event from the start and nothing is
+recorded without its cluster. Should that transaction roll back, the decisions it held
+are forgotten: the next call reads the window again from the database.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
 
 from bot.events.features import EventFeatures, extract
 from bot.events.index import Assignment, EventIndex, Member
@@ -35,12 +43,15 @@ class Report:
         title: Its headline.
         text: Its fullest text (only the lead is read).
         at: When it was published, else when it was first seen (timezone-aware).
+        fingerprint: Its link (or, without one, title) fingerprint: a copy of a placed
+            story joins that story's cluster whatever its text.
     """
 
     story_id: int
     title: str
     text: str
     at: datetime
+    fingerprint: str | None = None
 
 
 class EventClusters:
@@ -72,18 +83,27 @@ class EventClusters:
         self._lock = threading.Lock()
         self._index = EventIndex(window, weights)
         self._last_row = 0
+        # Set when a caller's transaction holding decisions rolled back. A flag, not a
+        # reset: the rollback may run while another thread holds the lock, waiting for
+        # the database lock that this rollback is about to release.
+        self._stale = False
 
     def assign(self, story_id: int, title: str, text: str, at: datetime) -> Assignment:
         """Places one stored story; see :meth:`assign_many`."""
         return self.assign_many([Report(story_id, title, text, at)])[0]
 
-    def assign_many(self, reports: Sequence[Report]) -> list[Assignment]:
+    def assign_many(
+        self, reports: Sequence[Report], *, conn: Connection | None = None
+    ) -> list[Assignment]:
         """Places stored stories in clusters, in the given order, and stores the decisions.
 
         A story placed before keeps its stored cluster, so calling again is harmless.
 
         Args:
             reports: The stories, oldest first.
+            conn: The caller's connection, in the transaction that stored the stories;
+                the decisions commit (or roll back) with it. None: a transaction of
+                its own.
 
         Returns:
             One assignment per story, in the same order.
@@ -92,13 +112,13 @@ class EventClusters:
             return []
         features = [extract(r.title, r.text, self._analyzer) for r in reports]
         with self._lock:
+            if conn is not None:
+                event.listen(conn, "rollback", self._forget, once=True)
             try:
-                with self._store.turn() as turn:
+                with self._store.turn(conn) as turn:
                     return self._decide_all(turn, reports, features)
             except BaseException:
-                # The index may hold decisions the rollback undid: read them all again.
-                self._index = EventIndex(self._window, self._weights)
-                self._last_row = 0
+                self._forget()
                 raise
 
     def members(self, cluster_id: int) -> list[int]:
@@ -109,10 +129,18 @@ class EventClusters:
         """The stored cluster of a story, or None when it was never placed."""
         return self._store.cluster_of(story_id)
 
+    def _forget(self, *_: object) -> None:
+        """The index may hold decisions a rollback undid: read them all again."""
+        self._stale = True
+
     def _decide_all(
         self, turn: ClusterTurn, reports: Sequence[Report], features: Sequence[EventFeatures]
     ) -> list[Assignment]:
         now = self._clock()
+        if self._stale:  # checked under the database lock, after any rollback's end
+            self._index = EventIndex(self._window, self._weights)
+            self._last_row = 0
+            self._stale = False
         self._index.expire(now)
         self._catch_up(turn, now)
         decided = []
@@ -123,7 +151,11 @@ class EventClusters:
                 continue
             # A feed may date a story in the future; it cannot be newer than now.
             at = min(report.at, now)
-            assignment = self._index.decide(report.story_id, found, at)
+            copy = report.fingerprint and turn.copy_of(report.fingerprint)
+            if copy:
+                assignment = Assignment(report.story_id, copy[1], matched_id=copy[0])
+            else:
+                assignment = self._index.decide(report.story_id, found, at)
             self._last_row = turn.record(
                 report.story_id, assignment.cluster_id, at, found.to_json(), assignment.score
             )

@@ -34,11 +34,13 @@ LEAD_WORDS = 100
 # Names are compared on their first letters: "Tsikhanouski"/"Tsikhanouskaya", case endings.
 NAME_PREFIX = 5
 # Bumped whenever extraction changes: stored features of another version are not compared.
-VERSION = 1
+VERSION = 2
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _EDGE = "()[]{}<>\"'.,;:!?-\u2013\u2014\u2018\u2019\u201c\u201d\u00ab\u00bb"
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
+# A figure with separators: 1,300 / 1.300 / 24,5 / 24.5 / 1,234,567.
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)+")
 # Letters, hyphen, digits: a designation (F-16, Su-30, COVID-19), not a figure.
 _DESIGNATION = re.compile(r"\b[^\W\d_]+-\d+\w*")
 _ORDINAL_WORDS = {
@@ -166,9 +168,23 @@ def _content_stems(text: str, analyzer: Analyzer) -> list[str]:
     ]
 
 
+def _figure(match: re.Match[str]) -> str:
+    """One way of writing a figure whatever the language's separators: groups of three
+    digits after the first are thousands (``1.300`` = ``1,300`` = ``1300``); a single
+    separator before one, two or four-plus digits is the decimal point (``24,5`` =
+    ``24.5``, as Italian, German or French outlets write it)."""
+    whole, *groups = re.split(r"[.,]", match.group())
+    if len(whole) <= 3 and all(len(group) == 3 for group in groups):
+        return whole + "".join(groups)
+    if len(groups) == 1:
+        return f"{whole}.{groups[0]}"
+    return match.group()
+
+
 def _numbers(text: str, analyzer: Analyzer) -> frozenset[str]:
     found = set()
-    for _, word in _words(_DESIGNATION.sub(" ", text), analyzer):
+    text = _FIGURE.sub(_figure, _DESIGNATION.sub(" ", text))
+    for _, word in _words(text, analyzer):
         if word in _ORDINAL_WORDS:
             found.add(_ORDINAL_WORDS[word])
         elif word[:1].isdigit():

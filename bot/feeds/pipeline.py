@@ -1,5 +1,5 @@
 """One poll of one feed, top to bottom: claim → fetch → parse → dedup → match → summarise →
-outbox → also reported by.
+events → outbox → also reported by.
 
 Each step is a call with an early return. Whatever goes wrong with a feed is recorded on
 that feed (error count, last error, backoff) and never reaches the others.
@@ -15,11 +15,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy.engine import Connection
 
 from bot.config import Settings
 from bot.delivery import outbox
 from bot.delivery.schedule import not_before
 from bot.errors import FeedError, FeedParseError
+from bot.events import EventClusters, Report
 from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
@@ -65,6 +69,28 @@ def fingerprint(story: Story) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def place_events(
+    clusters: EventClusters, conn: Connection, stored: Sequence[tuple[NewStory, int]]
+) -> dict[str, int]:
+    """Places stored stories in their news events, in the transaction ``conn`` that
+    records them; returns each story uid's event (cluster id)."""
+    reports = [
+        Report(
+            story_id,
+            story.title,
+            story.body,
+            story.published or utcnow(),  # the time first seen, near enough
+            fingerprint=story.fingerprint,
+        )
+        for story, story_id in stored
+    ]
+    placed = clusters.assign_many(reports, conn=conn)
+    return {
+        story.uid: assignment.cluster_id
+        for (story, _), assignment in zip(stored, placed, strict=True)
+    }
+
+
 def backoff(interval: float, errors: int, retry_after: float | None) -> timedelta:
     """Longer waits as errors repeat: interval × 2^(errors-1), at most 6 h; never sooner
     than the server's Retry-After."""
@@ -89,6 +115,7 @@ class FeedPipeline:
         settings: Settings,
         *,
         worker: str = "newsbot",
+        clusters: EventClusters | None = None,
     ) -> None:
         """Args:
         store: Where feeds, stories and the outbox live.
@@ -97,6 +124,8 @@ class FeedPipeline:
         summarizer: Writes each alert's summary.
         settings: Poll intervals, jitter, the claim lease.
         worker: This process's name in feed claims (see :meth:`Store.claim_feed`).
+        clusters: Event clustering, so that a chat gets one alert per news event;
+            None (``clusters.enabled: false``): one alert per story.
         """
         self.store = store
         self.worker = worker
@@ -104,6 +133,7 @@ class FeedPipeline:
         self.rulebook = rulebook
         self.summarizer = summarizer
         self.settings = settings
+        self.clusters = clusters
 
     def interval(self, feed: Feed) -> float:
         return float(feed.interval_s or self.settings.poll.interval)
@@ -180,9 +210,10 @@ class FeedPipeline:
         """Matches the new stories and records them with their alerts, RECORD_BATCH at a
         time, so that no batch holds the SQLite writer or the event loop for long.
 
-        Each batch's stories and alerts are one transaction: a story is known only once
-        its alerts are queued. The feed's state (ETag, first poll done) comes with the
-        last batch, so a crash in between loses nothing and the first poll stays quiet.
+        Each batch's stories, their event clusters and alerts are one transaction: a
+        story is known only once its alerts are queued, each keyed by its event. The
+        feed's state (ETag, first poll done) comes with the last batch, so a crash in
+        between loses nothing and the first poll stays quiet.
 
         Returns:
             The number of alerts queued, and the stories that matched with their hits.
@@ -205,9 +236,10 @@ class FeedPipeline:
                 last_modified=fetched.last_modified,
                 next_poll_at=self._next_poll(feed, now),
                 final=number == len(batches),
+                place=partial(place_events, self.clusters) if self.clusters else None,
             )
             queued += count
-            await self._also_reported(source, recorded, elsewhere)
+            await self._also_reported(source, elsewhere)
         return queued, matched
 
     def _match(
@@ -225,19 +257,22 @@ class FeedPipeline:
         ]
 
     async def _also_reported(
-        self, source: str, recorded: Sequence[NewStory], elsewhere: Sequence[AlertDraft]
+        self, source: str, elsewhere: Sequence[tuple[AlertDraft, str]]
     ) -> None:
         """Name this feed under "also reported by" in the alerts the chats already have
-        for its stories (queued from another feed); a sent alert's message is then
-        edited to name it. The seam where stories of one event from several outlets meet."""
-        fingerprints = {story.uid: story.fingerprint for story in recorded}
-        for draft in elsewhere:
+        for its stories' events (queued from another feed); a sent alert's message is then
+        edited to name it. A pending alert also takes this report's summary when it was
+        written from more text. The seam where stories of one event from several outlets
+        meet."""
+        for draft, key in elsewhere:
+            await asyncio.to_thread(outbox.name_source, self.store, draft.chat_pk, key, source)
             await asyncio.to_thread(
-                outbox.name_source,
+                outbox.fuller_summary,
                 self.store,
                 draft.chat_pk,
-                fingerprints[draft.story_uid],
-                source,
+                key,
+                draft.summary,
+                draft.summary_chars,
             )
 
     async def _drafts(
@@ -275,6 +310,7 @@ class FeedPipeline:
             )
         )
         summaries = {story.uid: text for story, text in zip(alerted_stories, written, strict=True)}
+        lengths = {story.uid: len(texts.get(story.uid, story.body)) for story in alerted_stories}
         return [
             AlertDraft(
                 chat_pk=chat.id,
@@ -285,6 +321,7 @@ class FeedPipeline:
                 spans={k: [list(s) for s in v] for k, v in hit.match.spans.items()},
                 summary=summaries[story.uid],
                 not_before=not_before(chat, now),
+                summary_chars=lengths[story.uid],
             )
             for story, hit, chat in planned
         ]

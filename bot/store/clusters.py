@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection
 
-from bot.store.schema import story_clusters
+from bot.store.schema import stories, story_clusters
 
 # Any constant shared by all replicas: the key of the advisory lock on cluster decisions.
 _LOCK_KEY = 0x6E657773  # "news"
@@ -67,6 +67,20 @@ class ClusterTurn:
         ).scalar()
         return None if found is None else int(found)
 
+    def copy_of(self, fingerprint: str) -> tuple[int, int] | None:
+        """(story id, cluster id) of the first placed story with this fingerprint (the
+        same link, or no link and the same title): a copy of it belongs to its event
+        whatever its text or date says, as a copy got no alert of its own before
+        clustering either."""
+        found = self._conn.execute(
+            select(story_clusters.c.story_id, story_clusters.c.cluster_id)
+            .select_from(story_clusters.join(stories, stories.c.id == story_clusters.c.story_id))
+            .where(stories.c.fingerprint == fingerprint)
+            .order_by(story_clusters.c.id)
+            .limit(1)
+        ).first()
+        return None if found is None else (int(found.story_id), int(found.cluster_id))
+
     def record(
         self,
         story_id: int,
@@ -91,6 +105,17 @@ class ClusterTurn:
         return int(row_id)
 
 
+def _locked(conn: Connection) -> Connection:
+    """Takes the lock on cluster decisions for the rest of the connection's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    else:
+        # A write statement, even one that changes nothing, takes SQLite's write lock
+        # now rather than at the first insert, after the window was read.
+        conn.execute(text("UPDATE story_clusters SET id = id WHERE 0 = 1"))
+    return conn
+
+
 class ClusterStore:
     """Stored event clusters on one SQLAlchemy engine."""
 
@@ -98,20 +123,23 @@ class ClusterStore:
         self.engine = engine
 
     @contextmanager
-    def turn(self) -> Iterator[ClusterTurn]:
+    def turn(self, conn: Connection | None = None) -> Iterator[ClusterTurn]:
         """One transaction holding the lock on cluster decisions, for every replica.
 
+        Args:
+            conn: A connection in a transaction of the caller's (the one recording the
+                stories, so stories, clusters and alerts commit together); the lock is
+                then held until that transaction ends. None: a transaction of its own.
+
         Yields:
-            The turn to read and record assignments with; committed on exit.
+            The turn to read and record assignments with; committed on exit when the
+            transaction is its own.
         """
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            else:
-                # A write statement, even one that changes nothing, takes SQLite's write
-                # lock now rather than at the first insert, after the window was read.
-                conn.execute(text("UPDATE story_clusters SET id = id WHERE 0 = 1"))
-            yield ClusterTurn(conn)
+        if conn is not None:
+            yield ClusterTurn(_locked(conn))
+            return
+        with self.engine.begin() as own:
+            yield ClusterTurn(_locked(own))
 
     def cluster_of(self, story_id: int) -> int | None:
         """The cluster of a story, or None when it has none."""

@@ -119,8 +119,10 @@ stories = Table(
     Index("ix_stories_fingerprint", "fingerprint"),
 )
 
-# One row per (chat, story fingerprint): the unique key is what makes "one alert per story
-# per chat" hold across rules, feeds, restarts and replicas.
+# One row per (chat, fingerprint): the unique key is what makes "one alert per story per
+# chat" hold across rules, feeds, restarts and replicas. ``fingerprint`` is the alert's
+# key: when clustering is on, that of the first story of its news event (see bot/events
+# and migration 0007), else its own story's.
 outbox = Table(
     "outbox",
     metadata,
@@ -144,6 +146,9 @@ outbox = Table(
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("sent_at", UTC_DATETIME),
     Column("edit_attempts", Integer, nullable=False, default=0, server_default="0"),
+    # Characters of the text the summary was written from: a fuller report of the event
+    # replaces the summary while the alert is pending.
+    Column("summary_chars", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("chat_pk", "fingerprint", name="uq_outbox_chat_fingerprint"),
     Index("ix_outbox_status_not_before", "status", "not_before"),
 )

@@ -7,12 +7,14 @@ so two replicas racing on the same feed still produce one story and one alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, delete, func, or_, select, update
+from sqlalchemy import Engine, Text, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from bot.delivery.alert import Alert
 from bot.models import (
@@ -56,6 +58,11 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # Values that end a claim on a feed or an alert.
 _RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+
+
+# Places a poll's stored stories, given with their ids, in their news events in the
+# recording transaction: returns the event (cluster id) of each story uid.
+Placer = Callable[[Connection, Sequence[tuple[NewStory, int]]], dict[str, int]]
 
 
 class LimitReached(Exception):
@@ -308,21 +315,28 @@ class Store:
         last_modified: str | None,
         next_poll_at: datetime,
         final: bool = True,
-    ) -> tuple[int, list[AlertDraft]]:
+        place: Placer | None = None,
+    ) -> tuple[int, list[tuple[AlertDraft, str]]]:
         """Record a successful poll: its stories, their alerts and the feed state, atomically.
 
-        An alert is queued (``pending``) once per chat and story fingerprint. A poll may be
-        recorded in several calls, each with some stories and their alerts; only the
-        ``final`` one updates the feed's state (ETag, first poll done, last success) and
-        releases its claim.
+        An alert is queued (``pending``) once per chat and key: the story's fingerprint,
+        or with ``place`` its news event's, the fingerprint of the event's first story
+        (so a copy of a story alerted before clustering, or with it turned off, still
+        falls on that alert). A poll may be recorded in several calls, each with some
+        stories and their alerts; only the ``final`` one updates the feed's state (ETag,
+        first poll done, last success) and releases its claim.
+
+        Args:
+            place: Called in this transaction once the stories are stored, with each
+                story and its id; returns the event (cluster id) of each story uid.
 
         Returns:
             The number of alerts queued, and the drafts not queued because the chat
-            already has an alert for the story (from another feed).
+            already has an alert with that key (from another feed), each with the key.
         """
         now = utcnow()
         queued = 0
-        duplicates: list[AlertDraft] = []
+        duplicates: list[tuple[AlertDraft, str]] = []
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
             for story in new_stories:
@@ -350,7 +364,17 @@ class Store:
                         )
                     ):
                         ids[row.uid] = row.id
-            fingerprints = {s.uid: s.fingerprint for s in new_stories}
+            keys = {s.uid: s.fingerprint for s in new_stories}
+            if place is not None and ids:
+                events = place(conn, [(s, ids[s.uid]) for s in new_stories if s.uid in ids])
+                firsts = dict(
+                    conn.execute(
+                        select(stories.c.id, stories.c.fingerprint).where(
+                            stories.c.id.in_(set(events.values()))
+                        )
+                    ).all()
+                )
+                keys.update({uid: firsts[event] for uid, event in events.items()})
             for alert in alerts:
                 story_id = ids.get(alert.story_uid)
                 if story_id is None:
@@ -361,12 +385,13 @@ class Store:
                         ["chat_pk", "fingerprint"],
                         chat_pk=alert.chat_pk,
                         story_id=story_id,
-                        fingerprint=fingerprints[alert.story_uid],
+                        fingerprint=keys[alert.story_uid],
                         rule_id=alert.rule_id,
                         rule_query=alert.rule_query,
                         terms=alert.words,
                         spans=alert.spans,
                         summary=alert.summary.to_text(),
+                        summary_chars=alert.summary_chars,
                         also_reported_by=[],
                         status=OutboxStatus.PENDING,
                         attempts=0,
@@ -377,7 +402,7 @@ class Store:
                 if result.first() is not None:
                     queued += 1
                 else:
-                    duplicates.append(alert)
+                    duplicates.append((alert, keys[alert.story_uid]))
             state: dict[str, Any] = {"title": feed_title[:500]} if feed_title else {}
             if not final:
                 return queued, duplicates
@@ -399,7 +424,7 @@ class Store:
         return queued, duplicates
 
     def story_alert(self, chat_pk: int, fingerprint: str) -> StoryAlert | None:
-        """The chat's alert for the story with this fingerprint, if it has one."""
+        """The chat's alert with this key (story fingerprint or event key), if any."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
@@ -424,12 +449,46 @@ class Store:
             source=feed_label(row.name, row.title, row.url),
         )
 
-    def set_sources(self, alert_id: int, names: Sequence[str]) -> None:
-        """Set the alert's "also reported by" names."""
+    def replace_summary(
+        self, chat_pk: int, fingerprint: str, status: OutboxStatus, summary: Summary, chars: int
+    ) -> bool:
+        """Give the chat's alert with this key the summary written from ``chars``
+        characters, if it is in ``status`` and its own was written from fewer. One
+        conditional update, so it holds against a sender claiming it meanwhile."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(outbox.c.id == alert_id).values(also_reported_by=list(names))
+            result = conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.chat_pk == chat_pk,
+                    outbox.c.fingerprint == fingerprint,
+                    outbox.c.status == status,
+                    outbox.c.summary_chars < chars,
+                )
+                .values(summary=summary.to_text(), summary_chars=chars)
             )
+        return result.rowcount == 1
+
+    def add_source(self, alert_id: int, name: str) -> bool:
+        """Add ``name`` to the alert's "also reported by" names, unless it is there.
+
+        A compare-and-set on the stored list, tried again when it changed meanwhile: the
+        outlets of one event are often polled at once (threads, replicas), and each
+        name must be kept. Returns whether the name was added.
+        """
+        stored = cast(outbox.c.also_reported_by, Text)
+        while True:
+            with self.engine.begin() as conn:
+                before = conn.execute(select(stored).where(outbox.c.id == alert_id)).scalar_one()
+                names = json.loads(before) if before else []
+                if name in names:
+                    return False
+                result = conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == alert_id, stored == before)
+                    .values(also_reported_by=[*names, name])
+                )
+            if result.rowcount == 1:
+                return True
 
     def recent_stories(
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
