@@ -33,8 +33,8 @@ from tests.test_slack_app import (
 RULE = 'Belarus AND "prisoner release"'
 MATCHING_2 = (
     "new-3",
-    "Belarus frees five, no mass prisoner release planned",
-    "Minsk released five people. A mass prisoner release is not planned.",
+    "Belarus parliament passes prisoner release law by 98 votes to 2",
+    "Lawmakers in Minsk approved rules for the prisoner release of convicts over 70.",
 )
 
 
