@@ -9,7 +9,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 0.5  # seconds between outbox drains
 FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replicas' changes)
+# Polls taken on at most per poll slot (``poll.concurrency``), running or waiting for their
+# time: enough for the feeds due within FEEDS_EVERY, few enough to leave a backlog's rest
+# to the other replicas.
+QUEUE_PER_SLOT = 20
 SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
 
 
@@ -133,6 +137,8 @@ class App:
         self._started = False
         self._inflight: set[asyncio.Task[object]] = set()
         self._polling: dict[int, asyncio.Task[None]] = {}
+        self._queue = QUEUE_PER_SLOT * settings.poll.concurrency
+        self._room = asyncio.Event()  # set when half the queue has drained
         self._heartbeat: asyncio.Task[None] | None = None
         self._feeds_tick: asyncio.Task[None] | None = None
 
@@ -167,6 +173,9 @@ class App:
         self._started = False
         self.scheduler.pause()
         await _cancel(self._feeds_tick)
+        for task in list(self._polling.values()):
+            if task not in self._inflight:  # still waiting for its time: nothing begun
+                task.cancel()
         await self._finish_inflight()
         await self.scheduler.shutdown()
         if self._heartbeat is not None:  # claims are taken only once started
@@ -261,36 +270,60 @@ class App:
                 log.exception("renewing claims failed")
 
     async def _tick_feeds(self) -> None:
-        """Start each feed's poll when it falls due. The database's ``next_poll_at`` is
-        the one schedule, shared by every replica; the tick wakes when the next feed is
-        due, and at least every ``FEEDS_EVERY`` to see feeds added meanwhile."""
+        """Take on each feed's poll when it falls due. The database's ``next_poll_at`` is
+        the one schedule, shared by every replica. Each tick takes the feeds due within
+        ``FEEDS_EVERY`` (each poll waits for its own time), so a tick costs one query
+        however many feeds there are. After a cold start or an outage the overdue feeds
+        come oldest first, as fast as the poll slots free up."""
         while True:
-            wait = FEEDS_EVERY
+            backlog = False
             try:
-                now = utcnow()
-                horizon = now + timedelta(seconds=FEEDS_EVERY)
-                for feed in await asyncio.to_thread(self.store.due_feeds, now, horizon):
-                    if feed.next_poll_at <= now:
-                        self._spawn_poll(feed.id)
-                    else:
-                        wait = min(wait, (feed.next_poll_at - now).total_seconds())
+                room = self._queue - len(self._polling)
+                if room > 0:
+                    now = utcnow()
+                    due = await asyncio.to_thread(
+                        self.store.due_feeds,
+                        now,
+                        now + timedelta(seconds=FEEDS_EVERY),
+                        room,
+                        list(self._polling),
+                    )
+                    for feed in due:
+                        self._spawn_poll(feed.id, feed.next_poll_at)
+                    backlog = len(due) == room
+                else:
+                    backlog = True
             except Exception:
                 log.exception("looking for due feeds failed")  # the database away; next tick
-            await asyncio.sleep(wait)
+            self._room.clear()
+            if backlog:  # more are due: look again once half the queue has drained
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), FEEDS_EVERY)
+            else:
+                await asyncio.sleep(FEEDS_EVERY)
 
     def _feed_added(self, feed_id: int) -> None:
         """A chat added a feed: its first poll starts now, not at the next tick."""
         if self._started:
-            self._spawn_poll(feed_id)
+            self._spawn_poll(feed_id, None)
 
-    def _spawn_poll(self, feed_id: int) -> None:
+    def _spawn_poll(self, feed_id: int, due: datetime | None) -> None:
         if feed_id in self._polling:
             return
-        task = asyncio.get_running_loop().create_task(self._poll(feed_id), name=f"feed:{feed_id}")
+        task = asyncio.get_running_loop().create_task(
+            self._poll(feed_id, due), name=f"feed:{feed_id}"
+        )
         self._polling[feed_id] = task
-        task.add_done_callback(lambda _: self._polling.pop(feed_id, None))
+        task.add_done_callback(lambda _: self._polled(feed_id))
 
-    async def _poll(self, feed_id: int) -> None:
+    def _polled(self, feed_id: int) -> None:
+        self._polling.pop(feed_id, None)
+        if len(self._polling) <= self._queue // 2:
+            self._room.set()
+
+    async def _poll(self, feed_id: int, due: datetime | None) -> None:
+        if due is not None:  # its time, not before: the claim would refuse it anyway
+            await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
         with self._tracked():
             try:
                 async with self._poll_slots:
