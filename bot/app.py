@@ -9,7 +9,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +22,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
 from bot.metrics import Metrics
+from bot.models import Feed
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
@@ -271,10 +272,11 @@ class App:
 
     async def _tick_feeds(self) -> None:
         """Take on each feed's poll when it falls due. The database's ``next_poll_at`` is
-        the one schedule, shared by every replica. Each tick takes the feeds due within
-        ``FEEDS_EVERY`` (each poll waits for its own time), so a tick costs one query
-        however many feeds there are. After a cold start or an outage the overdue feeds
-        come oldest first, as fast as the poll slots free up."""
+        the one schedule, shared by every replica. Each tick claims the feeds due within
+        ``FEEDS_EVERY`` in one UPDATE (each poll then waits for its own time), so a tick
+        costs one statement however many feeds it takes, and a poll none for its claim.
+        After a cold start or an outage the overdue feeds come oldest first, as fast as
+        the poll slots free up."""
         while True:
             backlog = False
             try:
@@ -282,14 +284,16 @@ class App:
                 if room > 0:
                     now = utcnow()
                     due = await asyncio.to_thread(
-                        self.store.due_feeds,
+                        self.store.claim_due_feeds,
+                        self.worker,
                         now,
                         now + timedelta(seconds=FEEDS_EVERY),
+                        now + timedelta(seconds=self.settings.poll.lease),
                         room,
                         list(self._polling),
                     )
                     for feed in due:
-                        self._spawn_poll(feed.id, feed.next_poll_at)
+                        self._spawn_poll(feed.id, feed)
                     backlog = len(due) == room
                 else:
                     backlog = True
@@ -307,11 +311,12 @@ class App:
         if self._started:
             self._spawn_poll(feed_id, None)
 
-    def _spawn_poll(self, feed_id: int, due: datetime | None) -> None:
+    def _spawn_poll(self, feed_id: int, claimed: Feed | None) -> None:
+        """Poll the feed: one this worker claimed, at its time; else at once if due."""
         if feed_id in self._polling:
             return
         task = asyncio.get_running_loop().create_task(
-            self._poll(feed_id, due), name=f"feed:{feed_id}"
+            self._poll(feed_id, claimed), name=f"feed:{feed_id}"
         )
         self._polling[feed_id] = task
         task.add_done_callback(lambda _: self._polled(feed_id))
@@ -321,13 +326,18 @@ class App:
         if len(self._polling) <= self._queue // 2:
             self._room.set()
 
-    async def _poll(self, feed_id: int, due: datetime | None) -> None:
-        if due is not None:  # its time, not before: the claim would refuse it anyway
-            await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
+    async def _poll(self, feed_id: int, claimed: Feed | None) -> None:
+        if claimed is not None:  # its time, not before
+            await asyncio.sleep(max(0.0, (claimed.next_poll_at - utcnow()).total_seconds()))
         with self._tracked():
             try:
                 async with self._poll_slots:
-                    self.metrics.polled(await self.pipeline.poll(feed_id))
+                    report = await (
+                        self.pipeline.poll(feed_id)
+                        if claimed is None
+                        else self.pipeline.poll_claimed(claimed)
+                    )
+                    self.metrics.polled(report)
             except StoreBusy as exc:
                 # SQLite stayed locked through every retry: the feed's next turn tries again.
                 log.warning("poll of feed %s: %s", feed_id, exc, extra={"feed_id": feed_id})

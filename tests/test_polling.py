@@ -20,7 +20,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.app import App
 from bot.feeds import pipeline
 from bot.feeds.phase import next_poll, phase
-from bot.store import utcnow
+from bot.store import Store, make_engine, migrate, utcnow
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
 from tests.test_pipeline import Feed, make_app, poll_all
@@ -107,8 +107,13 @@ async def test_a_cold_start_catches_up_then_every_feed_keeps_its_phase(
         assert feed.last_polled_at is not None
         if feed.last_polled_at >= feed.next_poll_at:
             continue  # claimed on its slot, and that poll cut short by the stop
-        assert feed.next_poll_at == next_poll(feed.id, interval, feed.last_polled_at)
-        assert feed.next_poll_at - feed.last_polled_at <= timedelta(seconds=interval)
+        # The slot after the poll began: it began after its claim, before its fetch.
+        last = fetched[feed.url][-1]
+        assert feed.next_poll_at in (
+            next_poll(feed.id, interval, feed.last_polled_at),
+            next_poll(feed.id, interval, last),
+        )
+        assert feed.next_poll_at - last <= timedelta(seconds=interval)
     # Every round from now on is spread evenly: per tenth of the interval (on the clock's
     # cycle of intervals), within ±20% of the mean.
     cycle = Counter(int(f.next_poll_at.timestamp() % interval // (interval / 10)) for f in feeds)
@@ -234,3 +239,25 @@ async def test_the_first_poll_records_stories_without_matching_them(
     feed.items = [news, BELARUS, WEATHER, MARKETS]
     (second,) = await poll_all(app)
     assert matched == [news.title] and second.alerts == 1
+
+
+def test_a_tick_claims_the_due_feeds_in_one_statement_and_no_feed_twice(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine)
+    store = Store(engine)
+    ids = [store.ensure_feed(f"https://feeds.example/{n}", from_config=True).id for n in range(6)]
+    now = utcnow()
+    for n, feed_id in enumerate(ids):
+        store.set_next_poll(feed_id, now + timedelta(seconds=n - 3))  # 3 overdue, 3 due soon
+    store.set_next_poll(ids[5], now + timedelta(minutes=5))  # not due within the horizon
+    horizon, until = now + timedelta(seconds=3), now + timedelta(seconds=30)
+    with statements(engine) as seen:
+        first = store.claim_due_feeds("a", now, horizon, until, 3)
+    assert seen == ["UPDATE"]
+    assert [f.id for f in first] == ids[:3]  # the most overdue first
+    second = store.claim_due_feeds("b", now, horizon, until, 10)
+    assert [f.id for f in second] == ids[3:5]  # the rest due; none of a's
+    assert store.claim_due_feeds("a", now, horizon, until, 10) == []
+    # A feed due later is held for its time, and counts as polled then.
+    assert second[0].last_polled_at == second[0].next_poll_at
+    engine.dispose()

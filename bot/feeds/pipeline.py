@@ -121,6 +121,14 @@ class FeedPipeline:
             feed = await asyncio.to_thread(self.store.claim_feed, feed_id, self.worker, now, until)
         if feed is None:
             return PollReport(feed_id, "skipped")
+        return await self.poll_claimed(feed, now, dry_run=dry_run)
+
+    async def poll_claimed(
+        self, feed: Feed, now: datetime | None = None, *, dry_run: bool = False
+    ) -> PollReport:
+        """Poll a feed this worker has claimed (:meth:`Store.claim_due_feeds`), beginning
+        ``now`` (default: at once)."""
+        now = now or utcnow()
         try:
             return await self._poll_claimed(feed, now, dry_run=dry_run)
         except Exception as exc:

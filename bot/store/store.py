@@ -181,6 +181,45 @@ class Store:
             rows = conn.execute(query.order_by(feeds.c.next_poll_at).limit(limit)).all()
         return [self._feed(r) for r in rows]
 
+    @retry_when_busy
+    def claim_due_feeds(
+        self,
+        worker: str,
+        now: datetime,
+        horizon: datetime,
+        until: datetime,
+        limit: int,
+        exclude: Sequence[int] = (),
+    ) -> list[Feed]:
+        """Claim for ``worker`` the active feeds due by ``horizon`` that nobody alive
+        holds, soonest first, at most ``limit``, but for those in ``exclude``: one UPDATE
+        per scheduler tick, however many feeds it takes.
+
+        As in :meth:`claim_feed`, the conditional UPDATE is the lock: the claim is checked
+        again on each row, so of two replicas only one takes a feed. A feed due later
+        than ``now`` is held until its time; its ``last_polled_at`` is that time.
+        """
+        due = select(feeds.c.id).where(
+            self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now)
+        )
+        if exclude:
+            due = due.where(feeds.c.id.not_in(list(exclude)))
+        due = due.order_by(feeds.c.next_poll_at).limit(limit)
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                update(feeds)
+                .where(feeds.c.id.in_(due.scalar_subquery()), self._unclaimed(feeds, now))
+                .values(
+                    claimed_by=worker,
+                    claimed_until=until,
+                    last_polled_at=case(
+                        (feeds.c.next_poll_at > now, feeds.c.next_poll_at), else_=now
+                    ),
+                )
+                .returning(*feeds.c)
+            ).all()
+        return sorted((self._feed(r) for r in rows), key=lambda feed: feed.next_poll_at)
+
     def unmark_config_feeds(self, keep_urls: Iterable[str]) -> None:
         """Feeds removed from the config stop being operator feeds (their history stays)."""
         with self.engine.begin() as conn:
