@@ -279,6 +279,7 @@ class App:
         the poll slots free up."""
         while True:
             backlog = False
+            self._room.clear()  # before the look: a poll ending meanwhile wakes the next
             try:
                 room = self._queue - len(self._polling)
                 if room > 0:
@@ -299,7 +300,6 @@ class App:
                     backlog = True
             except Exception:
                 log.exception("looking for due feeds failed")  # the database away; next tick
-            self._room.clear()
             if backlog:  # more are due: look again once half the queue has drained
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._room.wait(), FEEDS_EVERY)
