@@ -90,7 +90,15 @@ class App:
         *,
         adapters: Mapping[str, ChatAdapter] | None = None,
         health: bool = True,
+        poll_feeds: bool = True,
     ) -> None:
+        """Args:
+        settings: The validated settings.
+        adapters: The chat platforms (default: from the settings).
+        health: Serve the health endpoint when ``health.listen`` is set.
+        poll_feeds: Poll feeds when they fall due (False: only when
+            ``pipeline.poll`` is called, as tests that poll by hand want).
+        """
         self.settings = settings
         self.engine = make_engine(settings.database)
         self.metrics = Metrics()
@@ -135,6 +143,7 @@ class App:
             if health and settings.health.listen
             else None
         )
+        self._poll_feeds = poll_feeds
         self._started = False
         self._inflight: set[asyncio.Task[object]] = set()
         self._polling: dict[int, asyncio.Task[None]] = {}
@@ -156,7 +165,8 @@ class App:
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
         await self._settle_claims()
         self._heartbeat = asyncio.create_task(self._keep_claims(), name="heartbeat")
-        self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
+        if self._poll_feeds:
+            self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
         self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
@@ -308,7 +318,7 @@ class App:
 
     def _feed_added(self, feed_id: int) -> None:
         """A chat added a feed: its first poll starts now, not at the next tick."""
-        if self._started:
+        if self._started and self._poll_feeds:
             self._spawn_poll(feed_id, None)
 
     def _spawn_poll(self, feed_id: int, claimed: Feed | None) -> None:
