@@ -167,20 +167,6 @@ class Store:
             rows = conn.execute(select(feeds.c.id).where(self._active())).all()
         return [r.id for r in rows]
 
-    def due_feeds(
-        self, now: datetime, horizon: datetime, limit: int = 100, exclude: Sequence[int] = ()
-    ) -> list[Feed]:
-        """Active feeds claimed by nobody alive and due by ``horizon``, soonest first,
-        but for those in ``exclude`` (already on their way to a poll)."""
-        query = select(feeds).where(
-            self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now)
-        )
-        if exclude:
-            query = query.where(feeds.c.id.not_in(list(exclude)))
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(feeds.c.next_poll_at).limit(limit)).all()
-        return [self._feed(r) for r in rows]
-
     @retry_when_busy
     def claim_due_feeds(
         self,
