@@ -24,6 +24,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
 from bot.metrics import Metrics
+from bot.models import Feed
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 DISPATCH_EVERY = 0.5  # seconds between outbox drains
 FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replicas' changes)
+# Polls taken on at most per poll slot (``poll.concurrency``), running or waiting for their
+# time: enough for the feeds due within FEEDS_EVERY, few enough to leave a backlog's rest
+# to the other replicas.
+QUEUE_PER_SLOT = 20
 SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
 
 
@@ -96,7 +101,15 @@ class App:
         *,
         adapters: Mapping[str, ChatAdapter] | None = None,
         health: bool = True,
+        poll_feeds: bool = True,
     ) -> None:
+        """Args:
+        settings: The validated settings.
+        adapters: The chat platforms (default: from the settings).
+        health: Serve the health endpoint when ``health.listen`` is set.
+        poll_feeds: Poll feeds when they fall due (False: only when
+            ``pipeline.poll`` is called, as tests that poll by hand want).
+        """
         self.settings = settings
         self.engine = make_engine(settings.database)
         self.metrics = Metrics()
@@ -147,9 +160,12 @@ class App:
             if health and settings.health.listen
             else None
         )
+        self._poll_feeds = poll_feeds
         self._started = False
         self._inflight: set[asyncio.Task[object]] = set()
         self._polling: dict[int, asyncio.Task[None]] = {}
+        self._queue = QUEUE_PER_SLOT * settings.poll.concurrency
+        self._room = asyncio.Event()  # set when half the queue has drained
         self._heartbeat: asyncio.Task[None] | None = None
         self._feeds_tick: asyncio.Task[None] | None = None
 
@@ -166,7 +182,8 @@ class App:
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
         await self._settle_claims()
         self._heartbeat = asyncio.create_task(self._keep_claims(), name="heartbeat")
-        self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
+        if self._poll_feeds:
+            self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
         self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
@@ -184,6 +201,9 @@ class App:
         self._started = False
         self.scheduler.pause()
         await _cancel(self._feeds_tick)
+        for task in list(self._polling.values()):
+            if task not in self._inflight:  # still waiting for its time: nothing begun
+                task.cancel()
         await self._finish_inflight()
         await self.scheduler.shutdown()
         if self._heartbeat is not None:  # claims are taken only once started
@@ -278,40 +298,73 @@ class App:
                 log.exception("renewing claims failed")
 
     async def _tick_feeds(self) -> None:
-        """Start each feed's poll when it falls due. The database's ``next_poll_at`` is
-        the one schedule, shared by every replica; the tick wakes when the next feed is
-        due, and at least every ``FEEDS_EVERY`` to see feeds added meanwhile."""
+        """Take on each feed's poll when it falls due. The database's ``next_poll_at`` is
+        the one schedule, shared by every replica. Each tick claims the feeds due within
+        ``FEEDS_EVERY`` in one UPDATE (each poll then waits for its own time), so a tick
+        costs one statement however many feeds it takes, and a poll none for its claim.
+        After a cold start or an outage the overdue feeds come oldest first, as fast as
+        the poll slots free up."""
         while True:
-            wait = FEEDS_EVERY
+            backlog = False
+            self._room.clear()  # before the look: a poll ending meanwhile wakes the next
             try:
-                now = utcnow()
-                horizon = now + timedelta(seconds=FEEDS_EVERY)
-                for feed in await asyncio.to_thread(self.store.due_feeds, now, horizon):
-                    if feed.next_poll_at <= now:
-                        self._spawn_poll(feed.id)
-                    else:
-                        wait = min(wait, (feed.next_poll_at - now).total_seconds())
+                room = self._queue - len(self._polling)
+                if room > 0:
+                    now = utcnow()
+                    due = await asyncio.to_thread(
+                        self.store.claim_due_feeds,
+                        self.worker,
+                        now,
+                        now + timedelta(seconds=FEEDS_EVERY),
+                        now + timedelta(seconds=self.settings.poll.lease),
+                        room,
+                        list(self._polling),
+                    )
+                    for feed in due:
+                        self._spawn_poll(feed.id, feed)
+                    backlog = len(due) == room
+                else:
+                    backlog = True
             except Exception:
                 log.exception("looking for due feeds failed")  # the database away; next tick
-            await asyncio.sleep(wait)
+            if backlog:  # more are due: look again once half the queue has drained
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), FEEDS_EVERY)
+            else:
+                await asyncio.sleep(FEEDS_EVERY)
 
     def _feed_added(self, feed_id: int) -> None:
         """A chat added a feed: its first poll starts now, not at the next tick."""
-        if self._started:
-            self._spawn_poll(feed_id)
+        if self._started and self._poll_feeds:
+            self._spawn_poll(feed_id, None)
 
-    def _spawn_poll(self, feed_id: int) -> None:
+    def _spawn_poll(self, feed_id: int, claimed: Feed | None) -> None:
+        """Poll the feed: one this worker claimed, at its time; else at once if due."""
         if feed_id in self._polling:
             return
-        task = asyncio.get_running_loop().create_task(self._poll(feed_id), name=f"feed:{feed_id}")
+        task = asyncio.get_running_loop().create_task(
+            self._poll(feed_id, claimed), name=f"feed:{feed_id}"
+        )
         self._polling[feed_id] = task
-        task.add_done_callback(lambda _: self._polling.pop(feed_id, None))
+        task.add_done_callback(lambda _: self._polled(feed_id))
 
-    async def _poll(self, feed_id: int) -> None:
+    def _polled(self, feed_id: int) -> None:
+        self._polling.pop(feed_id, None)
+        if len(self._polling) <= self._queue // 2:
+            self._room.set()
+
+    async def _poll(self, feed_id: int, claimed: Feed | None) -> None:
+        if claimed is not None:  # its time, not before
+            await asyncio.sleep(max(0.0, (claimed.next_poll_at - utcnow()).total_seconds()))
         with self._tracked():
             try:
                 async with self._poll_slots:
-                    self.metrics.polled(await self.pipeline.poll(feed_id))
+                    report = await (
+                        self.pipeline.poll(feed_id)
+                        if claimed is None
+                        else self.pipeline.poll_claimed(claimed)
+                    )
+                    self.metrics.polled(report)
             except StoreBusy as exc:
                 # SQLite stayed locked through every retry: the feed's next turn tries again.
                 log.warning("poll of feed %s: %s", feed_id, exc, extra={"feed_id": feed_id})

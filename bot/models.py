@@ -112,6 +112,7 @@ class Feed:
     last_polled_at: datetime | None
     last_ok_at: datetime | None
     next_poll_at: datetime
+    body_hash: str | None = None  # SHA-256 of the last document parsed
 
     @property
     def label(self) -> str:

@@ -251,10 +251,18 @@ async def test_stories_are_recorded_in_batches_with_the_feed_state_last(
 async def test_a_good_feed_is_polled_while_a_huge_one_is_processed(
     httpserver: HTTPServer, app_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    huge = served(httpserver, "/huge.xml", rss_items(3 * RECORD_BATCH))
-    good = served(httpserver, "/good.xml", rss_items(1).replace(b"Story 0", b"Good"))
-    app = await app_for([huge, good])
+    documents = {"/huge.xml": rss_items(0), "/good.xml": rss_items(0)}
+    for path in documents:
+        httpserver.expect_request(path).respond_with_handler(
+            lambda request: Response(documents[request.path], content_type="application/rss+xml")
+        )
+    app = await app_for([httpserver.url_for("/huge.xml"), httpserver.url_for("/good.xml")])
     huge_feed, good_feed = app.store.list_feeds()
+    for feed in (huge_feed, good_feed):  # the first, quiet poll matches nothing
+        assert (await app.pipeline.poll(feed.id)).status == "ok"
+        app.store.set_next_poll(feed.id, utcnow())
+    documents["/huge.xml"] = rss_items(3 * RECORD_BATCH)
+    documents["/good.xml"] = rss_items(1).replace(b"Story 0", b"Good")
     huge_matching, good_done = threading.Event(), threading.Event()
     loop_thread = threading.get_ident()
     match = app.rulebook.match

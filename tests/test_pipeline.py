@@ -460,6 +460,7 @@ async def test_rules_are_matched_off_the_event_loop(
 ) -> None:
     feed = Feed(httpserver, "/world.xml", "World", [WEATHER])
     app, _ = await apps(sqlite_url, [feed.url])
+    await poll_all(app)  # the first poll matches nothing: it only learns what is there
     threads: list[threading.Thread] = []
     match = app.rulebook.match
 

@@ -139,9 +139,8 @@ async def start_app(
             },
             feeds=[{"url": httpserver.url_for("/feed.xml"), "interval": "1h"}],
         )
-        app = App(settings, health=False)
         # The test polls and drains the outbox by hand, so no scheduled job races it.
-        app._spawn_poll = lambda feed_id: None  # type: ignore[method-assign]
+        app = App(settings, health=False, poll_feeds=False)
         workspace = Workspace(app, slack_api, f"http://127.0.0.1:{port}/slack/events", httpserver)
         workspace.serve_feed(OLD_STORY)
         await app.start()

@@ -83,7 +83,7 @@ def test_only_one_claim_of_a_due_feed_succeeds(store: Store) -> None:
     assert store.claim_feed(feed.id, "two", later + timedelta(seconds=15), until) is None
     # "one" died: once its lease runs out, "two" takes the feed over.
     assert store.claim_feed(feed.id, "two", later + timedelta(seconds=31), until) is not None
-    assert store.due_feeds(later, later + timedelta(seconds=31)) == []  # claimed
+    assert store.claim_due_feeds("three", later, later + timedelta(seconds=31), until, 9) == []
 
 
 def test_the_heartbeat_renews_only_work_in_flight(store: Store) -> None:
@@ -102,9 +102,10 @@ def test_a_start_on_sqlite_releases_every_claim(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss", from_config=True)
     now = utcnow() + timedelta(seconds=1)
     assert store.claim_feed(feed.id, "dead", now, now + timedelta(minutes=5)) is not None
-    assert store.due_feeds(now, now) == []
+    assert store.claim_due_feeds("new", now, now, now + timedelta(seconds=30), 9) == []
     store.release_feed_claims(None)
-    assert [f.id for f in store.due_feeds(now, now)] == [feed.id]
+    claimed = store.claim_due_feeds("new", now, now, now + timedelta(seconds=30), 9)
+    assert [f.id for f in claimed] == [feed.id]
 
 
 def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:

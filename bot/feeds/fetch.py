@@ -214,6 +214,10 @@ class Fetcher:
                 f"HTTP {status} {_reason(response)}",
                 retry_after=_retry_after(response) if status in (429, 503) else None,
             )
+        if status == 304:
+            # Reading the empty body lets the connection go back to the pool; closed
+            # unread, it would be dropped, and each 304 would open a new one.
+            await response.aread()
         body = b"" if status == 304 else await self._read_body(response)
         return FetchResult(
             url=str(response.url),

@@ -52,6 +52,8 @@ feeds = Table(
     # it lives); see migration 0003.
     Column("claimed_by", String(100)),
     Column("claimed_until", UTC_DATETIME),
+    # SHA-256 of the last document parsed: the same bytes again are not parsed (0005).
+    Column("body_hash", String(64)),
 )
 
 chats = Table(

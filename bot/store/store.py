@@ -105,6 +105,7 @@ class Store:
             last_polled_at=_aware(m["last_polled_at"]),
             last_ok_at=_aware(m["last_ok_at"]),
             next_poll_at=_aware(m["next_poll_at"]) or utcnow(),
+            body_hash=m["body_hash"],
         )
 
     @staticmethod
@@ -186,16 +187,44 @@ class Store:
             rows = conn.execute(select(feeds.c.id).where(self._active())).all()
         return [r.id for r in rows]
 
-    def due_feeds(self, now: datetime, horizon: datetime, limit: int = 100) -> list[Feed]:
-        """Active feeds claimed by nobody alive and due by ``horizon``, soonest first."""
-        with self.engine.connect() as conn:
+    @retry_when_busy
+    def claim_due_feeds(
+        self,
+        worker: str,
+        now: datetime,
+        horizon: datetime,
+        until: datetime,
+        limit: int,
+        exclude: Sequence[int] = (),
+    ) -> list[Feed]:
+        """Claim for ``worker`` the active feeds due by ``horizon`` that nobody alive
+        holds, soonest first, at most ``limit``, but for those in ``exclude``: one UPDATE
+        per scheduler tick, however many feeds it takes.
+
+        As in :meth:`claim_feed`, the conditional UPDATE is the lock: the claim is checked
+        again on each row, so of two replicas only one takes a feed. A feed due later
+        than ``now`` is held until its time; its ``last_polled_at`` is that time.
+        """
+        due = select(feeds.c.id).where(
+            self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now)
+        )
+        if exclude:
+            due = due.where(feeds.c.id.not_in(list(exclude)))
+        due = due.order_by(feeds.c.next_poll_at).limit(limit)
+        with self.engine.begin() as conn:
             rows = conn.execute(
-                select(feeds)
-                .where(self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now))
-                .order_by(feeds.c.next_poll_at)
-                .limit(limit)
+                update(feeds)
+                .where(feeds.c.id.in_(due.scalar_subquery()), self._unclaimed(feeds, now))
+                .values(
+                    claimed_by=worker,
+                    claimed_until=until,
+                    last_polled_at=case(
+                        (feeds.c.next_poll_at > now, feeds.c.next_poll_at), else_=now
+                    ),
+                )
+                .returning(*feeds.c)
             ).all()
-        return [self._feed(r) for r in rows]
+        return sorted((self._feed(r) for r in rows), key=lambda feed: feed.next_poll_at)
 
     def unmark_config_feeds(self, keep_urls: Iterable[str]) -> None:
         """Feeds removed from the config stop being operator feeds (their history stays)."""
@@ -223,11 +252,9 @@ class Store:
                     self._unclaimed(feeds, now),
                 )
                 .values(claimed_by=worker, claimed_until=until, last_polled_at=now)
-            )
-            if result.rowcount != 1:
-                return None
-            row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
-        return self._feed(row)
+                .returning(*feeds.c)  # one statement: a poll of an unchanged feed costs two
+            ).first()
+        return self._feed(result) if result is not None else None
 
     def renew_claims(
         self, worker: str, until: datetime, feed_ids: Iterable[int], alert_ids: Iterable[int]
@@ -258,13 +285,24 @@ class Store:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(next_poll_at=when))
 
     @retry_when_busy
-    def record_not_modified(self, feed_id: int, next_poll_at: datetime) -> None:
+    def record_not_modified(
+        self,
+        feed_id: int,
+        next_poll_at: datetime,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """Record a poll that found the feed unchanged (a 304, or the same bytes as last
+        time, with the validators the server sent along): one UPDATE, nothing else."""
+        validators = {"etag": etag, "last_modified": last_modified} if etag or last_modified else {}
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
                 .values(
+                    **validators,
                     error_count=0,
                     last_error=None,
                     last_ok_at=now,
@@ -314,6 +352,7 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         next_poll_at: datetime,
+        body_hash: str | None = None,
         final: bool = True,
         place: Placer | None = None,
     ) -> tuple[int, list[tuple[AlertDraft, str]]]:
@@ -412,6 +451,7 @@ class Store:
                 .values(
                     **state,
                     initialised=True,
+                    body_hash=body_hash,
                     etag=etag,
                     last_modified=last_modified,
                     error_count=0,
