@@ -21,6 +21,7 @@ from bot.errors import ConfigError, StoreBusy
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
+from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
@@ -33,15 +34,21 @@ log = logging.getLogger(__name__)
 DISPATCH_EVERY = 0.5  # seconds between outbox drains
 FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replicas' changes)
 SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
+UPDATES_LEASE = "telegram:getUpdates"  # the lease of the one replica polling Telegram
 
 
-def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
-    """One adapter per platform with credentials; the console when there are none."""
+def build_adapters(settings: Settings, store: Store, worker: str) -> dict[str, ChatAdapter]:
+    """One adapter per platform with credentials; the console when there are none.
+
+    Telegram's long polling goes by a lease in the store: one replica polls at a time
+    (``worker`` names this one), any of them sends.
+    """
     adapters: dict[str, ChatAdapter] = {}
     if "telegram" in settings.platforms:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters["telegram"] = TelegramAdapter(settings.telegram)
+        lease = Lease(store, UPDATES_LEASE, worker, timedelta(seconds=settings.poll.lease))
+        adapters["telegram"] = TelegramAdapter(settings.telegram, updates_lease=lease)
     if "slack" in settings.platforms:
         from bot.adapters.slack import SlackAdapter
 
@@ -107,7 +114,11 @@ class App:
         self.pipeline = FeedPipeline(
             self.store, self.fetcher, self.rulebook, self.summarizer, settings, worker=self.worker
         )
-        self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
+        self.adapters = (
+            dict(adapters)
+            if adapters is not None
+            else build_adapters(settings, self.store, self.worker)
+        )
         self.service = CommandService(
             self.store, self.rulebook, settings, self.fetcher, on_feed_added=self._feed_added
         )
