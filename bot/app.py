@@ -155,6 +155,10 @@ class App:
 
     async def start(self) -> None:
         await self.prepare()
+        if self.engine.dialect.name == "sqlite":
+            # The only process: the lease on getUpdates left in the file is a killed
+            # run's, and waiting for it to lapse would leave commands unanswered.
+            await asyncio.to_thread(self.store.release_lease, UPDATES_LEASE, None)
         for adapter in self.adapters.values():
             await adapter.start(self.service)
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)

@@ -17,7 +17,7 @@ from bot.app import UPDATES_LEASE, App
 from bot.config import TelegramSettings
 from bot.delivery.platform import RateLimits
 from bot.lease import Lease
-from bot.store import Store, make_engine, utcnow
+from bot.store import Store, make_engine, migrate, utcnow
 from tests.conftest import make_settings
 from tests.telegram_api import FakeBotAPI
 from tests.test_dispatcher import queue
@@ -128,3 +128,25 @@ async def test_two_replicas_keep_one_platform_rate_together(
     burst = int(rate)
     spans = [sends[i + burst] - sends[i] for i in range(len(sends) - burst)]
     assert min(spans) > 0.9, spans
+
+
+async def test_on_sqlite_a_restart_polls_at_once_despite_a_killed_run_s_lease(
+    bot_api: FakeBotAPI, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    migrate(engine)
+    now = utcnow()
+    # The previous run was killed holding the lease, with 30 s left on it.
+    assert Store(engine).take_lease(UPDATES_LEASE, "killed", now + timedelta(seconds=30), now)
+    engine.dispose()
+    options = {"token": bot_api.token, "api_base_url": bot_api.url}
+    settings = make_settings(sqlite_url, telegram=options)
+    app = App(settings, adapters=None, health=False)
+    await app.start()
+    try:
+        (adapter,) = app.adapters.values()
+        assert isinstance(adapter, TelegramAdapter)
+        assert adapter.polls
+        assert await app.readiness() == []
+    finally:
+        await app.stop()

@@ -619,10 +619,15 @@ class Store:
             ).first()
         return created is not None
 
-    def release_lease(self, name: str, holder: str) -> None:
-        """Give up ``holder``'s lease ``name`` (it stops): another replica takes it at once."""
+    def release_lease(self, name: str, holder: str | None) -> None:
+        """Give up ``holder``'s lease ``name`` (it stops): another replica takes it at once.
+        None: whoever holds it (at the start of the only process, on SQLite, a lease
+        left is a dead one's)."""
+        held = [leases.c.name == name]
+        if holder is not None:
+            held.append(leases.c.holder == holder)
         with self.engine.begin() as conn:
-            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+            conn.execute(delete(leases).where(*held))
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """Who holds the lease ``name`` now (None: nobody, or its holder let it lapse)."""
