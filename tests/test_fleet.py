@@ -18,7 +18,7 @@ from bot.config import TelegramSettings
 from bot.delivery.platform import RateLimits
 from bot.lease import Lease
 from bot.store import Store, make_engine, migrate, utcnow
-from tests.conftest import make_settings
+from tests.conftest import _reset_pg, make_settings
 from tests.telegram_api import FakeBotAPI
 from tests.test_dispatcher import queue
 
@@ -56,8 +56,11 @@ def test_send_slots_are_one_per_gap_for_every_caller(store: Store) -> None:
 
 
 @pytest.fixture
-async def start_replica(bot_api: FakeBotAPI, database_url: str) -> AsyncIterator[StartReplica]:
-    """Starts replicas of one bot on one database, each with the lease on getUpdates."""
+async def start_replica(bot_api: FakeBotAPI, pg_database: str) -> AsyncIterator[StartReplica]:
+    """Starts replicas of one bot on one PostgreSQL database (SQLite serves one process),
+    each with the lease on getUpdates."""
+    _reset_pg(pg_database)
+    database_url = pg_database
     running: list[Replica] = []
     leases = Store(make_engine(database_url))
 

@@ -224,8 +224,16 @@ async def test_three_replicas_share_the_work_and_survive_a_sigkill(
         (killed,) = [p for p, _ in fleet.processes if p.pid == holder]
         killed.kill()  # SIGKILL: no lease released, no claim released
         killed.wait(5)
+        killed_at = time.monotonic()
         fleet.start()
         await publish(16)
+        # Its lease lapses within LEASE; a standby looks every quarter LEASE.
+        took_over = await bot_api.wait_for(
+            lambda: next((c.at for c in bot_api.calls_of("getUpdates") if c.at > killed_at), 0),
+            within=3 * LEASE,
+        )
+        print(f"getUpdates taken over {took_over - killed_at:.1f} s after the SIGKILL")
+        assert took_over - killed_at < 2 * LEASE + 2
         # Another replica takes the lease on getUpdates over: a command gets its answer.
         bot_api.send_command(42, "/help")
         await bot_api.wait_for(lambda: bot_api.sent(42), within=3 * LEASE + 5)

@@ -302,12 +302,14 @@ class TelegramAdapter:
             return
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
-        if self._updates_lease is not None:
-            await self._updates_lease.release()  # after the last getUpdates: no overlap
         if app.running:
             await app.stop()  # waits for the handlers in flight
         await app.shutdown()
         self._app = None
+        if self._updates_lease is not None:
+            # Once the connections are closed: a long poll the updater abandoned may
+            # still be open until then, and the next holder's poll must not overlap it.
+            await self._updates_lease.release()
 
     @property
     def polls(self) -> bool:
