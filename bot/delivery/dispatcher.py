@@ -128,16 +128,14 @@ class Dispatcher:
 
     async def _platform_slot(self, adapter: ChatAdapter) -> None:
         """Wait for the platform's next message slot. The rate (Telegram: 30 a second)
-        is the bot's, whatever the number of replicas, so the slots are taken in the
+        is the bot's, whatever the number of replicas, so the slots are reserved in the
         store, shared by all of them."""
         gap = 1.0 / adapter.limits.global_per_second
-        while True:
-            wait = await asyncio.to_thread(
-                self.store.take_send_slot, adapter.platform, utcnow(), gap
-            )
-            if not wait:
-                return
-            await asyncio.sleep(wait)  # another replica's slot: try at the next one
+        wait = await asyncio.to_thread(
+            self.store.reserve_send_slot, adapter.platform, utcnow(), gap
+        )
+        if wait:
+            await asyncio.sleep(wait)
 
     @contextlib.contextmanager
     def _holding(self, alert_ids: list[int]) -> Iterator[None]:

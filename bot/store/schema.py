@@ -171,7 +171,7 @@ leases = Table(
 )
 
 # A platform's message rate shared by every replica: when its next message may go out.
-# See Store.take_send_slot.
+# See Store.reserve_send_slot.
 send_pacing = Table(
     "send_pacing",
     metadata,

@@ -566,25 +566,31 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(update(chats).where(*conditions).values(**values)).rowcount == 1
 
-    def take_send_slot(self, platform: str, now: datetime, gap: float) -> float:
-        """Take the platform's next message slot, for any replica: 0.0 when taken (the
-        next waits ``gap`` seconds), else the seconds until the next slot frees. One
-        conditional update, as :meth:`take_turn`, so two replicas never share a slot."""
-        values = {"next_at": now + timedelta(seconds=gap)}
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                update(send_pacing)
-                .where(send_pacing.c.platform == platform, send_pacing.c.next_at <= now)
-                .values(**values)
-            ).rowcount
-            if taken:
-                return 0.0
-            if conn.execute(self._insert_pacing(platform, values)).first() is not None:
-                return 0.0  # the platform's first message
-            next_at = conn.execute(
-                select(send_pacing.c.next_at).where(send_pacing.c.platform == platform)
-            ).scalar_one()
-        return max(((_aware(next_at) or now) - now).total_seconds(), 0.0)
+    def reserve_send_slot(self, platform: str, now: datetime, gap: float) -> float:
+        """Reserve the platform's next free message slot, for any replica; returns the
+        seconds until it (0.0: now). Slots are ``gap`` apart, so all replicas together
+        send at most one message per ``gap``. The slot is taken with a conditional update
+        on the value just read, so two replicas never get the same one (the loser of a
+        race reads again)."""
+        step = timedelta(seconds=gap)
+        while True:
+            with self.engine.begin() as conn:
+                current = conn.execute(
+                    select(send_pacing.c.next_at).where(send_pacing.c.platform == platform)
+                ).scalar_one_or_none()
+                if current is None:
+                    first = self._insert_pacing(platform, {"next_at": now + step})
+                    if conn.execute(first).first() is not None:
+                        return 0.0  # the platform's first message
+                    continue
+                slot = max(_aware(current) or now, now)
+                reserved = conn.execute(
+                    update(send_pacing)
+                    .where(send_pacing.c.platform == platform, send_pacing.c.next_at == current)
+                    .values(next_at=slot + step)
+                ).rowcount
+            if reserved:
+                return (slot - now).total_seconds()
 
     def _insert_pacing(self, platform: str, values: dict[str, Any]) -> Any:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
