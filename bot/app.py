@@ -23,6 +23,7 @@ from bot.events import EventClusters
 from bot.feeds.fetch import Fetcher
 from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
+from bot.lease import Lease
 from bot.metrics import Metrics
 from bot.models import Feed
 from bot.rulebook import RuleBook
@@ -41,15 +42,21 @@ FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replic
 # to the other replicas.
 QUEUE_PER_SLOT = 20
 SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
+UPDATES_LEASE = "telegram:getUpdates"  # the lease of the one replica polling Telegram
 
 
-def build_adapters(settings: Settings) -> dict[str, ChatAdapter]:
-    """One adapter per platform with credentials; the console when there are none."""
+def build_adapters(settings: Settings, store: Store, worker: str) -> dict[str, ChatAdapter]:
+    """One adapter per platform with credentials; the console when there are none.
+
+    Telegram's long polling goes by a lease in the store: one replica polls at a time
+    (``worker`` names this one), any of them sends.
+    """
     adapters: dict[str, ChatAdapter] = {}
     if "telegram" in settings.platforms:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters["telegram"] = TelegramAdapter(settings.telegram)
+        lease = Lease(store, UPDATES_LEASE, worker, timedelta(seconds=settings.poll.lease))
+        adapters["telegram"] = TelegramAdapter(settings.telegram, updates_lease=lease)
     if "slack" in settings.platforms:
         from bot.adapters.slack import SlackAdapter
 
@@ -137,7 +144,11 @@ class App:
             worker=self.worker,
             clusters=event_clusters(self.engine, settings),
         )
-        self.adapters = dict(adapters) if adapters is not None else build_adapters(settings)
+        self.adapters = (
+            dict(adapters)
+            if adapters is not None
+            else build_adapters(settings, self.store, self.worker)
+        )
         self.service = CommandService(
             self.store, self.rulebook, settings, self.fetcher, on_feed_added=self._feed_added
         )
@@ -177,6 +188,10 @@ class App:
 
     async def start(self) -> None:
         await self.prepare()
+        if self.engine.dialect.name == "sqlite":
+            # The only process: the lease on getUpdates left in the file is a killed
+            # run's, and waiting for it to lapse would leave commands unanswered.
+            await asyncio.to_thread(self.store.release_lease, UPDATES_LEASE, None)
         for adapter in self.adapters.values():
             await adapter.start(self.service)
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)

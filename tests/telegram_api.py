@@ -34,6 +34,9 @@ class Call:
     params: dict[str, Any]
     outcome: str = "ok"  # "ok", "failed 429", "stalled"
     at: float = field(default_factory=time.monotonic)
+    # getUpdates only: came while another connection's getUpdates was open (Telegram
+    # would answer 409 Conflict: two processes poll one token).
+    overlapped: bool = False
 
 
 @dataclass
@@ -65,6 +68,7 @@ class FakeBotAPI:
     _runner: web.AppRunner | None = None
     _port: int = 0
     _closing: bool = False
+    _polls: list[web.Request] = field(default_factory=list)  # getUpdates calls in flight
 
     # -- server -----------------------------------------------------------------
 
@@ -284,6 +288,25 @@ class FakeBotAPI:
         params = _decode({k: _read(v) for k, v in (await request.post()).items()})
         call = Call(method, params)
         self.calls.append(call)
+        if method == "getUpdates":
+            return await self._poll(request, call)
+        return await self._answer(call)
+
+    async def _poll(self, request: web.Request, call: Call) -> web.Response:
+        """A getUpdates call, noting whether another connection's was still open (a
+        killed poller's connection is closed, so it does not count)."""
+        self._polls = [
+            r for r in self._polls if r.transport is not None and not r.transport.is_closing()
+        ]
+        call.overlapped = bool(self._polls)
+        self._polls.append(request)
+        try:
+            return await self._answer(call)
+        finally:
+            self._polls = [r for r in self._polls if r is not request]
+
+    async def _answer(self, call: Call) -> web.Response:
+        method, params = call.method, call.params
         scripts = self._scripts.get(method)
         script = scripts.popleft() if scripts else None
         if script is not None and script.status != 200:

@@ -46,6 +46,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    Updater,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -76,6 +77,7 @@ from bot.delivery.platform import (
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
+from bot.lease import Lease
 
 # PTB 22 reports time periods (retry_after, ...) as int with a deprecation warning, raised
 # even while it builds its own RetryAfter; opting in to timedelta, the future default,
@@ -228,7 +230,17 @@ class TelegramAdapter:
         request_timeout: float = 10.0,
         poll_timeout: float = 30.0,
         start_attempts: int = 3,
+        updates_lease: Lease | None = None,
     ) -> None:
+        """Args:
+        settings: The ``telegram`` settings.
+        request_timeout: Seconds a Bot API call may take.
+        poll_timeout: Seconds a long poll (getUpdates) waits for updates.
+        start_attempts: Tries of getMe (and of the first getUpdates) at start.
+        updates_lease: With several replicas, the lease on getUpdates: only its holder
+            polls (Telegram answers 409 Conflict to a second poller); the others stand
+            by, sending alerts. None: this process polls whenever it runs.
+        """
         if settings.token is None or not settings.token.get_secret_value():
             raise AdapterFatal("telegram: no token — set telegram.token (TELEGRAM_BOT_TOKEN)")
         self.settings = settings
@@ -243,6 +255,8 @@ class TelegramAdapter:
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         self._migrations = asyncio.Lock()
         self._polling: PollingRequest | None = None
+        self._updates_lease = updates_lease
+        self._lease_keeper: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -261,13 +275,12 @@ class TelegramAdapter:
         await self._register_commands()
         if self.settings.mode == "webhook":
             await self._start_webhook()
+        elif self._updates_lease is None:
+            await self._start_polling()
         else:
-            assert app.updater is not None  # built with one in polling mode
-            await app.updater.start_polling(
-                timeout=timedelta(seconds=self.poll_timeout),
-                allowed_updates=list(ALLOWED_UPDATES),
-                bootstrap_retries=self.start_attempts,
-                error_callback=self._on_polling_error,
+            await self._poll_while_leased(self._updates_lease)  # first look before "started"
+            self._lease_keeper = asyncio.create_task(
+                self._keep_lease(self._updates_lease), name="telegram-updates-lease"
             )
         log.info(
             "telegram: @%s receiving updates by %s",
@@ -276,8 +289,44 @@ class TelegramAdapter:
             extra={"platform": PLATFORM},
         )
 
+    async def _start_polling(self) -> None:
+        updater = self._updater()
+        await updater.start_polling(
+            timeout=timedelta(seconds=self.poll_timeout),
+            allowed_updates=list(ALLOWED_UPDATES),
+            bootstrap_retries=self.start_attempts,
+            error_callback=self._on_polling_error,
+        )
+
+    def _updater(self) -> Updater:
+        assert self._app is not None and self._app.updater is not None  # polling mode
+        return self._app.updater
+
+    async def _keep_lease(self, lease: Lease) -> None:
+        """Poll while this replica holds the lease on getUpdates, stand by while another
+        does; renewed every beat, taken over when its holder died."""
+        while True:
+            await asyncio.sleep(lease.beat)
+            try:
+                await self._poll_while_leased(lease)
+            except Exception:
+                log.exception("telegram: starting or stopping getUpdates failed")
+
+    async def _poll_while_leased(self, lease: Lease) -> None:
+        held, updater = await lease.hold(), self._updater()
+        if held and not updater.running:
+            log.info("telegram: polling for updates (this replica holds the lease)")
+            await self._start_polling()
+        elif not held and updater.running:
+            log.info("telegram: another replica polls for updates; standing by")
+            await updater.stop()
+
     async def stop(self) -> None:
         """Stop receiving, let running handlers finish (they still reply), close connections."""
+        if self._lease_keeper is not None:
+            self._lease_keeper.cancel()
+            await asyncio.gather(self._lease_keeper, return_exceptions=True)
+            self._lease_keeper = None
         if self._webhook is not None:
             # The webhook stays registered on purpose: Telegram keeps updates while we are
             # down, and other replicas may still be serving it.
@@ -292,16 +341,30 @@ class TelegramAdapter:
             await app.stop()  # waits for the handlers in flight
         await app.shutdown()
         self._app = None
+        if self._updates_lease is not None:
+            # Once the connections are closed: a long poll the updater abandoned may
+            # still be open until then, and the next holder's poll must not overlap it.
+            await self._updates_lease.release()
+
+    @property
+    def polls(self) -> bool:
+        """Whether this process polls Telegram for updates now (with a lease on
+        getUpdates, only the replica holding it does)."""
+        app = self._app
+        return app is not None and app.updater is not None and app.updater.running
 
     async def connection_problem(self) -> str | None:
         """None while updates arrive: the webhook is served, or the last getUpdates
-        succeeded (one in flight after a success counts as connected)."""
+        succeeded (one in flight after a success counts as connected), or another
+        replica holds the lease on getUpdates and this one stands by."""
         app = self._app
         if app is None or not app.running:
             return "telegram: not started"
         if self.settings.mode == "webhook":
             return None if self._webhook is not None else "telegram: webhook not served"
         if app.updater is None or not app.updater.running:
+            if self._updates_lease is not None and self._lease_keeper is not None:
+                return None  # standing by: another replica polls; sending works here
             return "telegram: not polling for updates"
         if self._polling is not None and self._polling.problem:
             return f"telegram: {self._polling.problem}"

@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import timedelta
 from functools import partial
 
-from aiolimiter import AsyncLimiter
-
 from bot.delivery import outbox
 from bot.delivery.platform import (
     AdapterFatal,
@@ -75,7 +73,6 @@ class Dispatcher:
         self.worker = worker
         self.lease = lease
         self.in_flight: set[int] = set()  # alerts claimed here, for the heartbeat to renew
-        self._global: dict[str, AsyncLimiter] = {}
         self._stopped: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -118,7 +115,7 @@ class Dispatcher:
             return None
         if not await self._may_send(adapter, chat):
             return None
-        await self._global_limiter(adapter).acquire()
+        await self._platform_slot(adapter)
         return adapter
 
     async def _may_send(self, adapter: ChatAdapter, chat: Chat) -> bool:
@@ -130,10 +127,16 @@ class Dispatcher:
             self.store.take_turn, chat.id, utcnow(), limits.per_chat_interval, per_minute
         )
 
-    def _global_limiter(self, adapter: ChatAdapter) -> AsyncLimiter:
-        if adapter.platform not in self._global:
-            self._global[adapter.platform] = AsyncLimiter(adapter.limits.global_per_second, 1)
-        return self._global[adapter.platform]
+    async def _platform_slot(self, adapter: ChatAdapter) -> None:
+        """Wait for the platform's next message slot. The rate (Telegram: 30 a second)
+        is the bot's, whatever the number of replicas, so the slots are reserved in the
+        store, shared by all of them."""
+        gap = 1.0 / adapter.limits.global_per_second
+        wait = await asyncio.to_thread(
+            self.store.reserve_send_slot, adapter.platform, utcnow(), gap
+        )
+        if wait:
+            await asyncio.sleep(wait)
 
     @contextlib.contextmanager
     def _holding(self, alert_ids: list[int]) -> Iterator[None]:

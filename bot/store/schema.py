@@ -172,3 +172,22 @@ story_clusters = Table(
     Index("ix_story_clusters_cluster_id", "cluster_id"),
     Index("ix_story_clusters_at", "at"),
 )
+
+# Work that one replica at a time does (Telegram's getUpdates): who holds it, and until
+# when its lease holds (renewed while the holder lives). See Store.take_lease.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", UTC_DATETIME, nullable=False),
+)
+
+# A platform's message rate shared by every replica: when its next message may go out.
+# See Store.reserve_send_slot.
+send_pacing = Table(
+    "send_pacing",
+    metadata,
+    Column("platform", String(50), primary_key=True),
+    Column("next_at", UTC_DATETIME, nullable=False),
+)

@@ -31,7 +31,16 @@ from bot.models import (
     feed_label,
 )
 from bot.store.engine import retry_when_busy
-from bot.store.schema import chat_feeds, chats, feeds, outbox, rules, stories
+from bot.store.schema import (
+    chat_feeds,
+    chats,
+    feeds,
+    leases,
+    outbox,
+    rules,
+    send_pacing,
+    stories,
+)
 
 
 def _rule(row: Any, number: int = 0) -> Rule:
@@ -670,6 +679,82 @@ class Store:
             values["pace_window_count"] = case((fresh, 1), else_=chats.c.pace_window_count + 1)
         with self.engine.begin() as conn:
             return conn.execute(update(chats).where(*conditions).values(**values)).rowcount == 1
+
+    def reserve_send_slot(self, platform: str, now: datetime, gap: float) -> float:
+        """Reserve the platform's next free message slot, for any replica; returns the
+        seconds until it (0.0: now). Slots are ``gap`` apart, so all replicas together
+        send at most one message per ``gap``. The slot is taken with a conditional update
+        on the value just read, so two replicas never get the same one (the loser of a
+        race reads again)."""
+        step = timedelta(seconds=gap)
+        while True:
+            with self.engine.begin() as conn:
+                current = conn.execute(
+                    select(send_pacing.c.next_at).where(send_pacing.c.platform == platform)
+                ).scalar_one_or_none()
+                if current is None:
+                    first = self._insert_pacing(platform, {"next_at": now + step})
+                    if conn.execute(first).first() is not None:
+                        return 0.0  # the platform's first message
+                    continue
+                slot = max(_aware(current) or now, now)
+                reserved = conn.execute(
+                    update(send_pacing)
+                    .where(send_pacing.c.platform == platform, send_pacing.c.next_at == current)
+                    .values(next_at=slot + step)
+                ).rowcount
+            if reserved:
+                return (slot - now).total_seconds()
+
+    def _insert_pacing(self, platform: str, values: dict[str, Any]) -> Any:
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        return (
+            insert(send_pacing)
+            .values(platform=platform, **values)
+            .on_conflict_do_nothing(index_elements=["platform"])
+            .returning(send_pacing.c.platform)
+        )
+
+    # -- leases ---------------------------------------------------------------
+
+    def take_lease(self, name: str, holder: str, until: datetime, now: datetime) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``until``; whether it is
+        held now. It is taken when free, lapsed (its holder stopped renewing: dead) or
+        already ``holder``'s: one conditional update, like the claims on feeds, so two
+        replicas never both hold it."""
+        with self.engine.begin() as conn:
+            held = conn.execute(
+                update(leases)
+                .where(leases.c.name == name, or_(leases.c.holder == holder, leases.c.until < now))
+                .values(holder=holder, until=until)
+            ).rowcount
+            if held:
+                return True
+            insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+            created = conn.execute(
+                insert(leases)
+                .values(name=name, holder=holder, until=until)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(leases.c.name)
+            ).first()
+        return created is not None
+
+    def release_lease(self, name: str, holder: str | None) -> None:
+        """Give up ``holder``'s lease ``name`` (it stops): another replica takes it at once.
+        None: whoever holds it (at the start of the only process, on SQLite, a lease
+        left is a dead one's)."""
+        held = [leases.c.name == name]
+        if holder is not None:
+            held.append(leases.c.holder == holder)
+        with self.engine.begin() as conn:
+            conn.execute(delete(leases).where(*held))
+
+    def lease_holder(self, name: str, now: datetime) -> str | None:
+        """Who holds the lease ``name`` now (None: nobody, or its holder let it lapse)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(leases.c.holder).where(leases.c.name == name, leases.c.until >= now)
+            ).scalar_one_or_none()
 
     # -- rules ----------------------------------------------------------------
 
