@@ -9,6 +9,7 @@ the same decisions for readers.
 from __future__ import annotations
 
 import csv
+import html
 import re
 import time
 from collections.abc import Callable
@@ -762,7 +763,9 @@ def test_random_rss_text_never_crashes(title: str) -> None:
         feed = parse(rss(item(title=escaped)))
     except FeedParseError:
         return
-    assert all("<" not in s.title or "<" in title for s in feed.stories)
+    # A title's own entity references are decoded once more (docs/feeds.md: double-encoded
+    # entities), so "&lt;" written in a title reads "<"; no other "<" may appear.
+    assert all("<" not in s.title or "<" in html.unescape(title) for s in feed.stories)
 
 
 # --------------------------------------------------------------------------- html_to_text
