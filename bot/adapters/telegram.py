@@ -466,6 +466,7 @@ class TelegramAdapter:
             chat_title=chat.effective_name,
             may_edit=self._permission(message),
             thread_id=str(message.message_thread_id) if message.is_topic_message else None,
+            language=message.from_user.language_code if message.from_user else None,
         )
         async with self._chat_turn(chat.id):
             if command.name == "import":
@@ -539,6 +540,7 @@ class TelegramAdapter:
             may_edit=None
             if chat.type == ChatType.PRIVATE
             else self._admin_check(chat.id, query.from_user.id),
+            language=query.from_user.language_code,
         )
         async with self._chat_turn(chat.id):
             reply = await self._service.act(caller, action)  # never raises

@@ -122,6 +122,8 @@ class Store:
             digest=m[f"{prefix}digest"],
             timezone=m[f"{prefix}timezone"] or "UTC",
             quiet=m[f"{prefix}quiet"],
+            language=m[f"{prefix}language"],
+            user_language=m[f"{prefix}user_language"],
         )
 
     # -- feeds ----------------------------------------------------------------
@@ -556,9 +558,9 @@ class Store:
 
     def update_chat(self, chat_pk: int, **values: Any) -> None:
         """Set chat columns: subscribed, active, inactive_reason, muted_until, digest, title,
-        timezone, quiet."""
+        timezone, quiet, language, user_language."""
         allowed = {"subscribed", "active", "inactive_reason", "muted_until", "digest", "title"}
-        allowed |= {"timezone", "quiet"}
+        allowed |= {"timezone", "quiet", "language", "user_language"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"store: not chat settings: {sorted(unknown)}")
