@@ -27,10 +27,12 @@ TRANSLATED = [code for code in LANGUAGES if code != i18n.DEFAULT]
 
 
 def message_ids() -> dict[str, str]:
-    """Every text the code writes: each string of bot/commands/messages.py, by name."""
+    """Every text the code writes: each string of bot/commands/messages.py (those in its
+    dicts too), by name."""
     found = {name: value for name, value in vars(msg).items() if isinstance(value, str)}
     found = {name: value for name, value in found.items() if name.isupper()}
     found.update({f"BUTTON_LABELS[{k}]": v for k, v in msg.BUTTON_LABELS.items()})
+    found.update({f"COMMAND_MENU[{k}]": v for k, v in msg.COMMAND_MENU.items()})
     return found
 
 
@@ -86,6 +88,22 @@ def test_the_code_translates_only_messages_the_catalogs_cover() -> None:
                     f"{path.relative_to(BOT)}:{node.lineno}: {ast.unparse(node)}"
                 )
     assert calls > 80
+
+
+def test_every_message_the_code_writes_goes_through_tr() -> None:
+    """A ``msg.X`` written to a chat without ``tr`` would be English in every chat."""
+    for path in BOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        inside = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "tr"
+            for arg in node.args
+            for inner in ast.walk(arg)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "msg":
+                assert id(node) in inside, f"{path.relative_to(BOT)}:{node.lineno}"
 
 
 def test_unknown_languages_and_untranslated_texts_are_english() -> None:

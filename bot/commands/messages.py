@@ -106,6 +106,30 @@ FAILED = (
 )
 WORKING = "Working on it…"
 
+# The menu Telegram shows when someone types "/" (setMyCommands), one line per command.
+COMMAND_MENU = {
+    "start": "What this bot does",
+    "help": "Commands and rule syntax",
+    "subscribe": "Receive alerts in this chat",
+    "unsubscribe": "Stop alerts here (rules are kept)",
+    "watch": "Add a rule: /watch QUERY",
+    "rules": "List this chat's rules",
+    "unwatch": "Remove rule N: /unwatch N",
+    "test": "Which recent stories a query matches",
+    "feeds": "This chat's feeds",
+    "addfeed": "Add a feed: /addfeed URL",
+    "removefeed": "Remove feed N: /removefeed N",
+    "mute": "Pause alerts: /mute 2h",
+    "unmute": "Resume alerts",
+    "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
+    "status": "Feeds, last poll, alerts sent today",
+    "timezone": "This chat's time zone: /timezone Europe/Minsk",
+    "quiet": "Quiet hours: /quiet 22:00-07:00 [hold] | off",
+    "export": "This chat's feeds as an OPML file",
+    "import": "Add the feeds of an OPML file sent with it",
+    "language": "The language I write in here: /language de",
+}
+
 # Buttons under alerts (bot/commands/actions.py), and the answers to pressing them.
 BUTTON_LABELS = {
     "mute": "Mute this rule for a day",
