@@ -62,11 +62,6 @@ def tr(message: str) -> str:
     return translate(message, _current.get())
 
 
-def current() -> str:
-    """The language texts are written in now."""
-    return _current.get()
-
-
 def use(language: str | None) -> None:
     """Write the texts of the current task in ``language`` (English when None)."""
     _current.set(language or DEFAULT)

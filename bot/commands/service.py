@@ -30,7 +30,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
 from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 from bot.feeds.parse import parse_feed
-from bot.i18n import LANGUAGES, current, supported, tr, use
+from bot.i18n import LANGUAGES, supported, tr, use
 from bot.models import Chat, Feed, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
@@ -493,7 +493,7 @@ class CommandService:
                 if counts.get("failed")
                 else ""
             ),
-            tr(msg.STATUS_LANGUAGE).format(language=LANGUAGES.get(chat.speaks, chat.speaks)),
+            tr(msg.STATUS_LANGUAGE).format(language=_language_name(chat.speaks)),
         ]
         # A feed the chat added that the operator also lists is shown once.
         for feed in {f.id: f for f in [*own, *shared]}.values():
@@ -550,18 +550,21 @@ class CommandService:
         word = args.strip()
         if not word:
             how = tr(msg.LANGUAGE_FIXED if chat.language else msg.LANGUAGE_FOLLOWED)
-            name = LANGUAGES[chat.speaks]
-            return Reply(tr(msg.LANGUAGE_SHOW).format(language=name, how=how, choices=choices))
+            text = tr(msg.LANGUAGE_SHOW).format(
+                language=_language_name(chat.speaks), how=how, choices=choices
+            )
+            return Reply(text)
         if word.lower() == "auto":
             await asyncio.to_thread(self.store.update_chat, chat.id, language=None)
-            use(replace(chat, language=None).speaks)
-            return Reply(tr(msg.LANGUAGE_AUTO).format(language=LANGUAGES[current()]))
+            following = replace(chat, language=None).speaks
+            use(following)
+            return Reply(tr(msg.LANGUAGE_AUTO).format(language=_language_name(following)))
         code = supported(word)
         if code is None:
             return Reply(tr(msg.LANGUAGE_UNKNOWN).format(code=word, choices=choices), private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, language=code)
         use(code)  # the reply, and its buttons, already in the new language
-        return Reply(tr(msg.LANGUAGE_SET).format(language=LANGUAGES[code]))
+        return Reply(tr(msg.LANGUAGE_SET).format(language=_language_name(code)))
 
     async def _cmd_export(self, chat: Chat, args: str) -> Reply:
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
@@ -648,6 +651,11 @@ def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     if quiet.hold:
         return tr(msg.QUIET_HOLD).format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
     return tr(msg.QUIET_SILENT).format(span=quiet, zone=timezone)
+
+
+def _language_name(code: str) -> str:
+    """``Deutsch`` for ``de``: a language as its speakers name it."""
+    return LANGUAGES.get(code, code)
 
 
 def _first_line(text: str) -> str:
