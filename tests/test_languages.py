@@ -171,3 +171,19 @@ async def test_a_chat_follows_its_users_language_until_one_is_chosen(sqlite_url:
         assert (await say(app, "rules", "fresh", language="fr")).text == msg.NO_RULES
     finally:
         await app.stop()
+
+
+async def test_a_refusal_is_in_the_users_language_and_creates_no_chat(sqlite_url: str) -> None:
+    app, _ = await make_app(sqlite_url, [])
+
+    async def never() -> bool:
+        return False
+
+    try:
+        unknown = await say(app, "frobnicate", "ghost", language="ru")
+        assert unknown.text == translate(msg.UNKNOWN, "ru").format(name="frobnicate")
+        refused = await say(app, "watch Minsk", "ghost", language="de", may_edit=never)
+        assert refused.text == translate(msg.ADMINS_ONLY, "de")
+        assert app.store.get_chat("console", "ghost") is None
+    finally:
+        await app.stop()

@@ -138,13 +138,15 @@ class CommandService:
             Exception: whatever went wrong unforeseen; adapters call :meth:`answer`,
                 which turns it into a reply.
         """
-        chat = await self._chat_speaking(caller)
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
+            await self._speak_to(caller)
             return Reply(tr(msg.UNKNOWN).format(name=command.name), private=True)
         read_only = command.name in READ_ONLY or (command.name == "language" and not command.args)
         if not read_only and caller.may_edit is not None and not await caller.may_edit():
+            await self._speak_to(caller)
             return Reply(tr(msg.ADMINS_ONLY), private=True)
+        chat = await self._chat_speaking(caller)
         _caller.set(caller)
         if command.name == "import":  # the one command that reads the files sent with it
             return await self._cmd_import(chat, command.args, command.files)
@@ -161,11 +163,13 @@ class CommandService:
         ``action`` None is a button this version does not know (an old message's).
         """
         try:
-            chat = await self._chat_speaking(caller)
             if action is None:
+                await self._speak_to(caller)
                 return Reply(tr(msg.BUTTON_UNKNOWN), private=True, brief=True)
             if action.verb.changes and caller.may_edit is not None and not await caller.may_edit():
+                await self._speak_to(caller)
                 return Reply(tr(msg.BUTTON_REFUSED), private=True, brief=True)
+            chat = await self._chat_speaking(caller)
             reply = await self._press(chat, action)
         except Exception:
             log.exception(
@@ -189,6 +193,15 @@ class CommandService:
             chat = replace(chat, user_language=heard)
         use(chat.speaks)
         return chat
+
+    async def _speak_to(self, caller: Caller) -> None:
+        """Set the language of a refusal as :meth:`_chat_speaking` would, without creating
+        the chat or changing it: a refused or unknown command leaves nothing stored."""
+        chat = await asyncio.to_thread(self.store.get_chat, caller.platform, caller.chat_id)
+        heard = supported(caller.language)
+        if chat is not None and heard is not None:
+            chat = replace(chat, user_language=heard)
+        use(chat.speaks if chat is not None else heard)
 
     async def _press(self, chat: Chat, action: Action) -> Reply:
         if action.verb is Verb.MUTE_ALL:
