@@ -19,6 +19,7 @@ from bot.commands import messages as msg
 from bot.commands.parse import parse_words
 from bot.commands.service import Caller, Reply
 from bot.i18n import LANGUAGES, supported, translate
+from tests.conftest import make_settings
 from tests.feedserver import BELARUS, WEATHER
 from tests.test_pipeline import Feed, apps, make_app, poll_all  # noqa: F401 - apps is a fixture
 
@@ -185,5 +186,18 @@ async def test_a_refusal_is_in_the_users_language_and_creates_no_chat(sqlite_url
         refused = await say(app, "watch Minsk", "ghost", language="de", may_edit=never)
         assert refused.text == translate(msg.ADMINS_ONLY, "de")
         assert app.store.get_chat("console", "ghost") is None
+    finally:
+        await app.stop()
+
+
+async def test_a_limit_is_worded_in_the_chats_language(sqlite_url: str) -> None:
+    app = App(make_settings(sqlite_url, rules={"max_per_chat": 1}), adapters={}, health=False)
+    await app.prepare()
+    try:
+        await say(app, "language de", "room")
+        await say(app, "watch Minsk", "room")
+        refused = await say(app, "watch Belarus", "room")
+        detail = translate(msg.LIMIT_RULES, "de").format(count=1, limit=1)
+        assert refused.text == translate(msg.LIMIT, "de").format(detail=detail)
     finally:
         await app.stop()

@@ -46,6 +46,8 @@ UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
 NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
 UNWATCHED = "Rule {number} removed: {query}"
 LIMIT = "Limit reached: {detail}. Remove one first."
+LIMIT_RULES = "this chat has {count} rules, the limit is {limit}"
+LIMIT_FEEDS = "this chat has {count} feeds, the limit is {limit}"
 TEST_BAD = (
     "That query has a problem at {error}.\nFix it and send test again; help shows the syntax."
 )

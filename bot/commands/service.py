@@ -326,7 +326,7 @@ class CommandService:
                 )
             )
         except LimitReached as exc:
-            return Reply(tr(msg.LIMIT).format(detail=exc), private=True)
+            return Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True)
         self.rulebook.add(rule)
         template = tr(msg.WATCH_OK) if chat.subscribed else tr(msg.WATCH_OK_UNSUBSCRIBED)
         return Reply(template.format(number=rule.number, query=rule.query))
@@ -429,7 +429,9 @@ class CommandService:
                 limit=self.settings.rules.max_feeds_per_chat,
             )
         except LimitReached as exc:
-            return _FeedAdded(Reply(tr(msg.LIMIT).format(detail=exc), private=True), limit=True)
+            return _FeedAdded(
+                Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True), limit=True
+            )
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         number = next(n for n, f in enumerate(own, 1) if f.id == feed.id)
         if not added:
@@ -664,6 +666,12 @@ def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     if quiet.hold:
         return tr(msg.QUIET_HOLD).format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
     return tr(msg.QUIET_SILENT).format(span=quiet, zone=timezone)
+
+
+def _limit(exc: LimitReached) -> str:
+    """What limit a chat reached, in its language."""
+    detail = tr(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS)
+    return detail.format(count=exc.count, limit=exc.limit)
 
 
 def _language_name(code: str) -> str:
