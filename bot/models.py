@@ -133,6 +133,14 @@ class Chat:
     digest: str
     timezone: str = "UTC"  # an IANA name; digest times and alert times are read in it
     quiet: str | None = None  # quiet hours, e.g. "22:00-07:00 hold" (bot.delivery.quiet)
+    language: str | None = None  # set by the ``language`` command; wins over user_language
+    user_language: str | None = None  # the app language of the last user who wrote here
+
+    @property
+    def speaks(self) -> str:
+        """The language the bot writes in here: the chosen one, else the users' app's,
+        else English."""
+        return self.language or self.user_language or "en"
 
     def muted(self, now: datetime) -> bool:
         return self.muted_until is not None and self.muted_until > now

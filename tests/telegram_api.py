@@ -131,6 +131,7 @@ class FakeBotAPI:
         user_id: int | None = None,
         kind: str | None = None,
         sender_chat: int | None = None,
+        language_code: str | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
         """A ``message`` (or, in a channel, ``channel_post``) update with ``text``; a leading
@@ -156,6 +157,8 @@ class FakeBotAPI:
             return {"channel_post": message}
         uid = user_id if user_id is not None else abs(chat_id)
         message["from"] = {"id": uid, "is_bot": False, "first_name": f"User{uid}"}
+        if language_code is not None:  # the user's app language, as Telegram sends it
+            message["from"]["language_code"] = language_code
         return {"message": message}
 
     def forum(self, chat_id: int, title: str = "Newsroom") -> dict[str, Any]:
@@ -168,7 +171,15 @@ class FakeBotAPI:
         """The fields of a message sent inside forum topic ``thread_id``."""
         return {"message_thread_id": thread_id, "is_topic_message": True}
 
-    def press(self, chat_id: int, message_id: int, data: str, *, user_id: int) -> int:
+    def press(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int,
+        language_code: str | None = None,
+    ) -> int:
         """``user_id`` presses the button carrying ``data`` under the bot's message
         ``message_id``: a ``callback_query`` update as Telegram sends it."""
         message = self.messages[(chat_id, message_id)]
@@ -177,7 +188,12 @@ class FakeBotAPI:
             {
                 "callback_query": {
                     "id": query_id,
-                    "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+                    "from": {
+                        "id": user_id,
+                        "is_bot": False,
+                        "first_name": f"User{user_id}",
+                        **({"language_code": language_code} if language_code else {}),
+                    },
                     "message": message,
                     "chat_instance": f"ci{chat_id}",
                     "data": data,

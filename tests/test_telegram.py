@@ -86,9 +86,15 @@ async def test_start_checks_token_registers_commands_and_polls(
 ) -> None:
     adapter = await started()
     assert adapter.username == "newsbot_test_bot"
-    (menu,) = bot_api.calls_of("setMyCommands")
-    assert [c["command"] for c in menu.params["commands"]] == list(COMMANDS)
-    assert all(3 <= len(c["description"]) <= 256 for c in menu.params["commands"])
+    menus = {
+        m.params.get("language_code"): m.params["commands"]
+        for m in bot_api.calls_of("setMyCommands")
+    }
+    assert set(menus) == {None, "de", "ru"}  # the default (English) menu, one per language
+    for menu in menus.values():
+        assert [c["command"] for c in menu] == list(COMMANDS)
+        assert all(3 <= len(c["description"]) <= 256 for c in menu)
+    assert menus["ru"][0]["description"] != menus[None][0]["description"]
     assert bot_api.calls_of("deleteWebhook")  # polling: any old webhook is removed first
     polls = await bot_api.wait_for(lambda: bot_api.calls_of("getUpdates"))
     assert polls[0].params["allowed_updates"] == ["message", "channel_post", "callback_query"]

@@ -103,6 +103,16 @@ def test_the_wheel_migrates_runs_answers_health_and_stops_on_sigterm(tmp_path: P
         check=True,
     ).stdout
     assert where.startswith(str(tmp_path / "venv")), where  # the wheel's, not the checkout's
+    # The message catalogs ship in the wheel: a Russian chat is not answered in English.
+    russian = subprocess.run(
+        [str(bin_dir / "python"), "-c", "from bot.i18n import catalog; print(len(catalog('ru')))"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert int(russian) > 100, russian
 
     newsbot = [str(bin_dir / "newsbot")]
     migrated = subprocess.run(

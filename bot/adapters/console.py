@@ -16,10 +16,12 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
+from bot.commands import messages as msg
 from bot.commands.parse import Attachment, Command, parse_slash, parse_words
 from bot.commands.service import Caller, CommandService, Reply
 from bot.delivery.alert import Alert, highlight, when
 from bot.delivery.platform import RateLimits
+from bot.i18n import tr
 
 CHAT_ID = "console"
 MAX_FILE_BYTES = 1_000_000  # a larger file is not read; the reply says it is too large
@@ -47,7 +49,8 @@ def render(alert: Alert, *, in_digest: bool = False) -> str:
         )
 
     meta = " · ".join(part for part in (alert.source, when(alert.published)) if part)
-    lines = [f"🔔 {emphasise(alert.title)}", meta, f"rule: {alert.rule}"]
+    rule = tr(msg.RULE_LABEL_LOWER).format(rule=alert.rule)
+    lines = [f"🔔 {emphasise(alert.title or tr(msg.UNTITLED))}", meta, rule]
     if in_digest and alert.summary:
         lines.append(emphasise(alert.summary.one_line()))
     elif alert.summary:
@@ -55,7 +58,7 @@ def render(alert: Alert, *, in_digest: bool = False) -> str:
     if alert.link:
         lines.append(alert.link)
     if alert.also_reported_by:
-        lines.append("also reported by " + ", ".join(alert.also_reported_by))
+        lines.append(tr(msg.ALSO_REPORTED).format(outlets=", ".join(alert.also_reported_by)))
     return printable("\n".join(lines))
 
 
@@ -89,7 +92,8 @@ class ConsoleAdapter:
 
     async def send_alert(self, chat_id: str, alert: Alert) -> str | None:
         self.sent.append((chat_id, alert))
-        print(f"--- alert for {chat_id} ---\n{render(alert)}\n", file=self.out, flush=True)
+        heading = tr(msg.CONSOLE_ALERT).format(chat=chat_id)
+        print(f"{heading}\n{render(alert)}\n", file=self.out, flush=True)
         return str(len(self.sent))
 
     async def send_digest(self, chat_id: str, alerts: list[Alert]) -> str | None:
@@ -97,7 +101,7 @@ class ConsoleAdapter:
             self.sent.append((chat_id, alert))
         body = "\n\n".join(render(a, in_digest=True) for a in alerts)
         print(
-            f"--- digest for {chat_id}: {len(alerts)} stories ---\n{body}\n",
+            tr(msg.CONSOLE_DIGEST).format(chat=chat_id, count=len(alerts)) + f"\n{body}\n",
             file=self.out,
             flush=True,
         )
@@ -106,7 +110,8 @@ class ConsoleAdapter:
     async def edit_alert(self, chat_id: str, message_id: str, alert: Alert) -> None:
         self.edited.append((chat_id, message_id, alert))
         print(
-            f"--- alert {message_id} for {chat_id}, updated ---\n{render(alert)}\n",
+            tr(msg.CONSOLE_UPDATED).format(message=message_id, chat=chat_id)
+            + f"\n{render(alert)}\n",
             file=self.out,
             flush=True,
         )

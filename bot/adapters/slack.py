@@ -57,6 +57,7 @@ from bot.delivery.platform import (
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
+from bot.i18n import tr
 
 log = logging.getLogger(__name__)
 
@@ -492,7 +493,8 @@ class SlackAdapter:
             if reply.file is not None:
                 self._track(self._upload(command["channel_id"], reply.file))
             return
-        await ack(text=msg.WORKING, response_type="ephemeral")
+        # The chat's language is read by the command still running: the default one here.
+        await ack(text=tr(msg.WORKING), response_type="ephemeral")
         self._track(self._respond_later(task, parsed, respond, command["channel_id"]))
 
     async def _respond_later(

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bot.commands import messages as msg
 from bot.commands.actions import DIGEST_ACTIONS, Action, Verb, alert_actions
 from bot.delivery.alert import Alert, highlight, when
+from bot.i18n import tr
 
 TEXT_MAX = 3000  # characters in one text object (section, context element)
 HEADER_MAX = 150  # characters in a header block
@@ -142,7 +144,7 @@ def emphasised(text: str, words: Sequence[str], limit: int) -> str:
 
 def linked_title(alert: Alert, limit: int = TITLE_MAX) -> str:
     """``*<url|title>*`` (or ``*title*`` without a usable link), escaped."""
-    title = clip_escaped(one_line(alert.title) or "(untitled)", limit)
+    title = clip_escaped(one_line(alert.title) or tr(msg.UNTITLED), limit)
     url = safe_url(alert.link)
     return f"*<{url}|{title}>*" if url else f"*{title}*"
 
@@ -151,7 +153,7 @@ def meta_line(alert: Alert) -> str:
     """``Source · 2026-11-29 14:05 UTC · by Author`` as plain text."""
     parts = [one_line(alert.source), when(alert.published)]
     if alert.author:
-        parts.append(f"by {one_line(alert.author)}")
+        parts.append(tr(msg.BY_AUTHOR).format(author=one_line(alert.author)))
     return " · ".join(part for part in parts if part)
 
 
@@ -160,12 +162,13 @@ def matched_words(alert: Alert) -> str | None:
     words = list(dict.fromkeys(w for w in alert.words if w.strip()))
     if not words:
         return None
-    return "matched: " + ", ".join(f"*{clip_escaped(one_line(w), 40)}*" for w in words[:10])
+    listed = ", ".join(f"*{clip_escaped(one_line(w), 40)}*" for w in words[:10])
+    return escape(tr(msg.MATCHED_LABEL)).replace("{words}", listed)
 
 
 def rule_line(alert: Alert) -> str:
     """``Rule: QUERY · matched: a, b`` as escaped mrkdwn, matched words in bold."""
-    line = "Rule: " + clip_escaped(one_line(alert.rule), 1200)
+    line = escape(tr(msg.RULE_LABEL)).replace("{rule}", clip_escaped(one_line(alert.rule), 1200))
     matched = matched_words(alert)
     return f"{line} · {matched}" if matched else line
 
@@ -190,7 +193,7 @@ def render_alert(alert: Alert) -> Message:
     if meta:
         context.append(plain(meta))
     # The rule is the user's own text: plain, so its * and _ are not read as formatting.
-    context.append(plain("Rule: " + one_line(alert.rule)))
+    context.append(plain(tr(msg.RULE_LABEL).format(rule=one_line(alert.rule))))
     matched = matched_words(alert)
     if matched:
         context.append(mrkdwn(matched))
@@ -203,7 +206,7 @@ def render_alert(alert: Alert) -> Message:
     if link:
         footer.append(mrkdwn(link))
     if alert.also_reported_by:
-        footer.append(plain("Also reported by " + ", ".join(alert.also_reported_by)))
+        footer.append(plain(also_reported(alert)))
     if footer:
         blocks.append({"type": "context", "elements": footer})
     buttons = actions_block(alert_actions(alert.rule_id, alert.alert_id))
@@ -233,10 +236,15 @@ def actions_block(actions: Sequence[Action]) -> Block | None:
 
 def render_update(alert: Alert) -> Message:
     """A thread reply under an alert naming the outlets that reported it since."""
-    text = "Also reported by " + ", ".join(alert.also_reported_by)
+    text = also_reported(alert)
     return Message(
         text=clip_escaped(text, FALLBACK_MAX), blocks=[{"type": "section", "text": plain(text)}]
     )
+
+
+def also_reported(alert: Alert) -> str:
+    """``Also reported by A, B`` in the chat's language, as plain text."""
+    return tr(msg.ALSO_REPORTED_LINE).format(outlets=", ".join(alert.also_reported_by))
 
 
 def key_points_block(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
@@ -270,7 +278,7 @@ def key_points_block(alert: Alert, limit: int = SUMMARY_MAX) -> Block | None:
 
 def fallback_text(alert: Alert) -> str:
     """The notification text: title, source and link, escaped, no markup."""
-    parts = [one_line(alert.title) or "(untitled)", one_line(alert.source)]
+    parts = [one_line(alert.title) or tr(msg.UNTITLED), one_line(alert.source)]
     text = " — ".join(part for part in parts if part)
     if alert.link:
         text += f"\n{alert.link}"
@@ -285,7 +293,7 @@ def digest_entry(alert: Alert, summary_max: int = DIGEST_SUMMARY_MAX) -> str:
     if summary_max and alert.summary:
         lines.append(emphasised(alert.summary.one_line(), alert.words, summary_max))
     if alert.also_reported_by:
-        lines.append(escape(clip("Also reported by " + ", ".join(alert.also_reported_by), 300)))
+        lines.append(escape(clip(also_reported(alert), 300)))
     return "\n".join(lines)
 
 
@@ -308,7 +316,7 @@ def render_digest(alerts: Sequence[Alert]) -> Message:
     the block limit, summaries are dropped first, then the stories share sections.
     """
     count = len(alerts)
-    header = f"{count} new {'story' if count == 1 else 'stories'}"
+    header = tr(msg.NEW_ONE if count == 1 else msg.NEW_MANY).format(count=count)
     room = BLOCKS_MAX - 2  # the header, and the "mute all" button at the end
     sections = _pack((digest_entry(a) for a in alerts), TEXT_MAX)
     if len(sections) > room:

@@ -77,6 +77,8 @@ from bot.delivery.platform import (
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
+from bot.i18n import DEFAULT as DEFAULT_LANGUAGE
+from bot.i18n import LANGUAGES, speaking, supported, tr
 from bot.lease import Lease
 
 # PTB 22 reports time periods (retry_after, ...) as int with a deprecation warning, raised
@@ -95,28 +97,6 @@ CALLBACK_TEXT_LIMIT = 200  # characters of an answerCallbackQuery text
 REPLY_RETRY_LIMIT = 30.0  # seconds; a reply that must wait longer is dropped (and logged)
 MAX_FILE_BYTES = 1_000_000  # a larger file sent with a command is not downloaded
 
-# The menu Telegram shows when someone types "/" (setMyCommands); one line per command.
-COMMAND_MENU: dict[str, str] = {
-    "start": "What this bot does",
-    "help": "Commands and rule syntax",
-    "subscribe": "Receive alerts in this chat",
-    "unsubscribe": "Stop alerts here (rules are kept)",
-    "watch": "Add a rule: /watch QUERY",
-    "rules": "List this chat's rules",
-    "unwatch": "Remove rule N: /unwatch N",
-    "test": "Which recent stories a query matches",
-    "feeds": "This chat's feeds",
-    "addfeed": "Add a feed: /addfeed URL",
-    "removefeed": "Remove feed N: /removefeed N",
-    "mute": "Pause alerts: /mute 2h",
-    "unmute": "Resume alerts",
-    "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
-    "status": "Feeds, last poll, alerts sent today",
-    "timezone": "This chat's time zone: /timezone Europe/Minsk",
-    "quiet": "Quiet hours: /quiet 22:00-07:00 [hold] | off",
-    "export": "This chat's feeds as an OPML file",
-    "import": "Add the feeds of an OPML file sent with it",
-}
 
 # 400 answers that mean the bot can never post in this chat, not that this message is bad.
 _CHAT_UNUSABLE = (
@@ -443,9 +423,14 @@ class TelegramAdapter:
 
     async def _register_commands(self) -> None:
         """The "/" menu in Telegram clients. Failing here is not fatal: commands still work."""
-        commands = [BotCommand(name, COMMAND_MENU[name]) for name in COMMANDS]
         try:
-            await self._bot().set_my_commands(commands)
+            # The default menu in English, and one for each user whose app speaks another
+            # language the bot does.
+            for language in LANGUAGES:
+                with speaking(language):
+                    commands = [BotCommand(name, tr(msg.COMMAND_MENU[name])) for name in COMMANDS]
+                code = None if language == DEFAULT_LANGUAGE else language
+                await self._bot().set_my_commands(commands, language_code=code)
         except tg.TelegramError as exc:
             log.warning(
                 "telegram: setMyCommands failed: %s; the command menu may be outdated",
@@ -529,6 +514,7 @@ class TelegramAdapter:
             chat_title=chat.effective_name,
             may_edit=self._permission(message),
             thread_id=str(message.message_thread_id) if message.is_topic_message else None,
+            language=message.from_user.language_code if message.from_user else None,
         )
         async with self._chat_turn(chat.id):
             if command.name == "import":
@@ -590,7 +576,9 @@ class TelegramAdapter:
             return
         message = query.message
         if not isinstance(message, Message):  # too old for Telegram to show us
-            await query.answer(msg.BUTTON_UNKNOWN)
+            # No chat to read a language from: the presser's app language, if spoken.
+            with speaking(supported(query.from_user.language_code)):
+                await query.answer(tr(msg.BUTTON_UNKNOWN))
             return
         chat = message.chat
         action = parse_action(query.data)
@@ -602,6 +590,7 @@ class TelegramAdapter:
             may_edit=None
             if chat.type == ChatType.PRIVATE
             else self._admin_check(chat.id, query.from_user.id),
+            language=query.from_user.language_code,
         )
         async with self._chat_turn(chat.id):
             reply = await self._service.act(caller, action)  # never raises

@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.commands import messages as msg
 from bot.commands.actions import DIGEST_ACTIONS, Action, alert_actions
 from bot.delivery.alert import Alert, highlight, when
+from bot.i18n import tr
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message
 MAX_HREF = 2048  # longer links are shown as text only: no client opens them anyway
@@ -90,7 +92,7 @@ class _Texts:
 
 def _texts(alert: Alert) -> _Texts:
     return _Texts(
-        title=alert.title.strip() or "(untitled)",
+        title=alert.title.strip() or tr(msg.UNTITLED),
         summary=alert.summary.to_text(),
         rule=alert.rule,
         source=alert.source,
@@ -114,7 +116,7 @@ def _alert_html(alert: Alert, t: _Texts) -> str:
         lines.append("")
         lines.append(html.escape(t.link_text))
     if t.also:
-        lines.append(f"<i>also reported by {html.escape(t.also)}</i>")
+        lines.append(f"<i>{html.escape(tr(msg.ALSO_REPORTED).format(outlets=t.also))}</i>")
     return "\n".join(lines)
 
 
@@ -157,7 +159,7 @@ def render_alert(alert: Alert, limit: int = MESSAGE_LIMIT) -> str:
 
 def _digest_entry(alert: Alert, detail: int, title_limit: int) -> str:
     """One story of a digest; ``detail`` 2 = with summary, 1 = title and meta, 0 = title."""
-    title = clip(alert.title.strip() or "(untitled)", title_limit)
+    title = clip(alert.title.strip() or tr(msg.UNTITLED), title_limit)
     href = safe_href(alert.link) if detail > 0 else None
     entry = f"• {_link(href, emphasise(title, alert.words))}"
     if detail >= 1:
@@ -174,7 +176,8 @@ def render_digest(alerts: Sequence[Alert], limit: int = MESSAGE_LIMIT) -> str:
     """Several alerts as one message. Every story keeps at least its title: the digest
     loses detail (summaries, then links) rather than stories, since all of them are
     marked delivered by this one message."""
-    header = f"📰 Digest: {len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+    heading = tr(msg.DIGEST_ONE if len(alerts) == 1 else msg.DIGEST_MANY)
+    header = "📰 " + html.escape(heading.format(count=len(alerts)))
     for detail in (2, 1):
         body = "\n\n".join(_digest_entry(a, detail, 300) for a in alerts)
         message = f"{header}\n\n{body}"

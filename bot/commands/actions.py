@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.commands import messages as msg
+from bot.i18n import tr
 
 PREFIX = "nb"
 DATA_LIMIT = 64  # bytes of Telegram callback_data
@@ -34,7 +35,7 @@ class Verb(StrEnum):
 
     @property
     def label(self) -> str:
-        return msg.BUTTON_LABELS[self.value]
+        return tr(msg.BUTTON_LABELS[self.value])
 
 
 @dataclass(frozen=True, slots=True)

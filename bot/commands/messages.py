@@ -1,4 +1,9 @@
-"""Every text the bot says in a chat, in one place."""
+"""Every text the bot says in a chat, in one place: the English message ids.
+
+Each is written through :func:`bot.i18n.tr` (``tr(msg.X).format(...)``), which gives the
+chat's language from ``bot/locale/XX.po``; tests check that every text here has a
+translation in each catalog, with the same ``{placeholders}``.
+"""
 
 HELP = """newsbot watches news feeds and alerts this chat when a story matches one of its rules.
 
@@ -15,7 +20,8 @@ quiet 22:00-07:00 — alerts in those hours arrive silently; add hold to keep th
   the end instead; quiet off
 export — this chat's feeds as an OPML file
 import — adds the feeds of an OPML file sent with it (or: import URL)
-status — feeds, last poll, errors, alerts sent today, time zone and quiet hours
+status — feeds, last poll, errors, alerts sent today, time zone, quiet hours, language
+language de — the language I write in here (en, de, ru); language alone lists them
 
 Rules: words are ANDed; "exact phrase"; "a b"~5 (near); OR, NOT, -word, ( ); sanction*;
 title:, text:, source:, url:, author:; /regex/"""
@@ -40,6 +46,8 @@ UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
 NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
 UNWATCHED = "Rule {number} removed: {query}"
 LIMIT = "Limit reached: {detail}. Remove one first."
+LIMIT_RULES = "this chat has {count} rules, the limit is {limit}"
+LIMIT_FEEDS = "this chat has {count} feeds, the limit is {limit}"
 TEST_BAD = (
     "That query has a problem at {error}.\nFix it and send test again; help shows the syntax."
 )
@@ -100,6 +108,30 @@ FAILED = (
 )
 WORKING = "Working on it…"
 
+# The menu Telegram shows when someone types "/" (setMyCommands), one line per command.
+COMMAND_MENU = {
+    "start": "What this bot does",
+    "help": "Commands and rule syntax",
+    "subscribe": "Receive alerts in this chat",
+    "unsubscribe": "Stop alerts here (rules are kept)",
+    "watch": "Add a rule: /watch QUERY",
+    "rules": "List this chat's rules",
+    "unwatch": "Remove rule N: /unwatch N",
+    "test": "Which recent stories a query matches",
+    "feeds": "This chat's feeds",
+    "addfeed": "Add a feed: /addfeed URL",
+    "removefeed": "Remove feed N: /removefeed N",
+    "mute": "Pause alerts: /mute 2h",
+    "unmute": "Resume alerts",
+    "digest": "Alerts one by one or gathered: off | hourly | daily HH:MM",
+    "status": "Feeds, last poll, alerts sent today",
+    "timezone": "This chat's time zone: /timezone Europe/Minsk",
+    "quiet": "Quiet hours: /quiet 22:00-07:00 [hold] | off",
+    "export": "This chat's feeds as an OPML file",
+    "import": "Add the feeds of an OPML file sent with it",
+    "language": "The language I write in here: /language de",
+}
+
 # Buttons under alerts (bot/commands/actions.py), and the answers to pressing them.
 BUTTON_LABELS = {
     "mute": "Mute this rule for a day",
@@ -123,3 +155,50 @@ MORE = "{title}\n{source}\n\n{text}\n\nMatched: {words}"
 MORE_NO_WORDS = "(the rule matched by source, link or author)"
 TOPIC = " — topic {thread}"
 RULE_MUTED_MARK = " (muted until {until})"
+
+# Command replies assembled from parts.
+TEST_MORE = "…and {count} more."
+FEEDS_SHARED = "Feeds every chat gets (set by the operator):"
+FEED_FAILING = " — failing ({count}× in a row: {error})"
+STATUS_CHAT = "This chat: {state}; rules: {rules}; digest {digest}."
+STATUS_SUBSCRIBED = "subscribed"
+STATUS_NOT_SUBSCRIBED = "not subscribed"
+STATUS_MUTED = "{state}, muted until {until}"
+STATUS_ZONE = "Time zone {zone}; quiet hours {quiet}."
+STATUS_QUIET_HELD = "{span} (held)"
+STATUS_QUIET_SILENT = "{span} (silent)"
+STATUS_QUIET_NONE = "none"
+STATUS_ALERTS = "Alerts today: {sent} sent, {waiting} waiting"
+STATUS_FAILED = ", {failed} failed"
+STATUS_LANGUAGE = "Language: {language}."
+STATUS_FEED = "• {label}: last poll {polled}"
+STATUS_NOT_POLLED = "not yet"
+EXPORT_TITLE = "newsbot feeds of {chat}"
+IMPORT_TOO_LARGE = "the file is larger than {mb} MB"
+LANGUAGE_SHOW = (
+    "This chat's language: {language} ({how}). Available: {choices}.\n"
+    "Change it with: language de, or language auto to follow the app language of whoever "
+    "writes to me."
+)
+LANGUAGE_FIXED = "set with the language command"
+LANGUAGE_FOLLOWED = "following the app language of whoever writes to me"
+LANGUAGE_SET = "Language: {language}. Replies, alerts and buttons here are now in it."
+LANGUAGE_AUTO = "Language: following the app language of whoever writes to me (now {language})."
+LANGUAGE_UNKNOWN = "I don't speak {code!r}. Available: {choices}."
+
+# Words the renderers put around feed text in alerts and digests (feed text itself is
+# never translated).
+UNTITLED = "(untitled)"
+ALSO_REPORTED = "also reported by {outlets}"
+ALSO_REPORTED_LINE = "Also reported by {outlets}"
+RULE_LABEL = "Rule: {rule}"
+RULE_LABEL_LOWER = "rule: {rule}"
+MATCHED_LABEL = "matched: {words}"
+BY_AUTHOR = "by {author}"
+DIGEST_ONE = "Digest: {count} story"
+DIGEST_MANY = "Digest: {count} stories"
+NEW_ONE = "{count} new story"
+NEW_MANY = "{count} new stories"
+CONSOLE_ALERT = "--- alert for {chat} ---"
+CONSOLE_DIGEST = "--- digest for {chat}: {count} stories ---"
+CONSOLE_UPDATED = "--- alert {message} for {chat}, updated ---"

@@ -25,6 +25,7 @@ COMMANDS = (
     "quiet",
     "export",
     "import",
+    "language",
 )
 
 _TELEGRAM = re.compile(

@@ -30,6 +30,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
 from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 from bot.feeds.parse import parse_feed
+from bot.i18n import LANGUAGES, supported, tr, use
 from bot.models import Chat, Feed, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 # Commands anyone in a chat may use; the rest change the chat and need an admin in groups.
 READ_ONLY = frozenset({"start", "help", "rules", "feeds", "status", "test", "export"})
+# ``language`` with no argument only shows the language; it is checked in the command.
 MUTE_BUTTON = timedelta(days=1)  # how long the mute buttons mute
 MORE_CHARS = 1500  # characters of story text "Show more" gives
 # Feeds of one import checked at once (each may take a fetch or two).
@@ -61,6 +63,7 @@ class Caller:
     chat_title: str | None = None
     may_edit: Callable[[], Awaitable[bool]] | None = None
     thread_id: str | None = None  # the forum topic (Telegram) the command was sent in
+    language: str | None = None  # the user's app language (Telegram's language_code)
 
 
 # The caller of the command being handled, for the few commands that need more than the
@@ -117,7 +120,7 @@ class CommandService:
                 command.name,
                 extra={"chat": caller.chat_id, "platform": caller.platform},
             )
-            return Reply(msg.FAILED, private=True)
+            return Reply(tr(msg.FAILED), private=True)
         return replace(reply, text=self._redact(reply.text), file=self._redact_file(reply.file))
 
     def _redact_file(self, file: Attachment | None) -> Attachment | None:
@@ -137,16 +140,13 @@ class CommandService:
         """
         handler = getattr(self, f"_cmd_{command.name}", None)
         if handler is None:
-            return Reply(msg.UNKNOWN.format(name=command.name), private=True)
-        if (
-            command.name not in READ_ONLY
-            and caller.may_edit is not None
-            and not await caller.may_edit()
-        ):
-            return Reply(msg.ADMINS_ONLY, private=True)
-        chat = await asyncio.to_thread(
-            self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
-        )
+            await self._speak_to(caller)
+            return Reply(tr(msg.UNKNOWN).format(name=command.name), private=True)
+        read_only = command.name in READ_ONLY or (command.name == "language" and not command.args)
+        if not read_only and caller.may_edit is not None and not await caller.may_edit():
+            await self._speak_to(caller)
+            return Reply(tr(msg.ADMINS_ONLY), private=True)
+        chat = await self._chat_speaking(caller)
         _caller.set(caller)
         if command.name == "import":  # the one command that reads the files sent with it
             return await self._cmd_import(chat, command.args, command.files)
@@ -162,23 +162,46 @@ class CommandService:
         chat's rules may press the changing buttons; others get a private refusal.
         ``action`` None is a button this version does not know (an old message's).
         """
-        if action is None:
-            return Reply(msg.BUTTON_UNKNOWN, private=True, brief=True)
         try:
+            if action is None:
+                await self._speak_to(caller)
+                return Reply(tr(msg.BUTTON_UNKNOWN), private=True, brief=True)
             if action.verb.changes and caller.may_edit is not None and not await caller.may_edit():
-                return Reply(msg.BUTTON_REFUSED, private=True, brief=True)
-            chat = await asyncio.to_thread(
-                self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
-            )
+                await self._speak_to(caller)
+                return Reply(tr(msg.BUTTON_REFUSED), private=True, brief=True)
+            chat = await self._chat_speaking(caller)
             reply = await self._press(chat, action)
         except Exception:
             log.exception(
                 "button %s failed",
-                action.data,
+                action.data if action else None,
                 extra={"chat": caller.chat_id, "platform": caller.platform},
             )
-            return Reply(msg.FAILED, private=True)
+            return Reply(tr(msg.FAILED), private=True)
         return replace(reply, text=self._redact(reply.text))
+
+    async def _chat_speaking(self, caller: Caller) -> Chat:
+        """The caller's chat, with the texts of this command or press (the reply, its
+        buttons) set to the chat's language. The language of the user's app is remembered
+        on the chat: alerts follow it too, unless ``language`` fixed one."""
+        chat = await asyncio.to_thread(
+            self.store.ensure_chat, caller.platform, caller.chat_id, caller.chat_title
+        )
+        heard = supported(caller.language)
+        if heard is not None and heard != chat.user_language:
+            await asyncio.to_thread(self.store.update_chat, chat.id, user_language=heard)
+            chat = replace(chat, user_language=heard)
+        use(chat.speaks)
+        return chat
+
+    async def _speak_to(self, caller: Caller) -> None:
+        """Set the language of a refusal as :meth:`_chat_speaking` would, without creating
+        the chat or changing it: a refused or unknown command leaves nothing stored."""
+        chat = await asyncio.to_thread(self.store.get_chat, caller.platform, caller.chat_id)
+        heard = supported(caller.language)
+        if chat is not None and heard is not None:
+            chat = replace(chat, user_language=heard)
+        use(chat.speaks if chat is not None else heard)
 
     async def _press(self, chat: Chat, action: Action) -> Reply:
         if action.verb is Verb.MUTE_ALL:
@@ -188,59 +211,61 @@ class CommandService:
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         rule = next((r for r in rules if r.id == action.target), None)
         if rule is None:
-            return Reply(msg.RULE_GONE, private=True, brief=True)
+            return Reply(tr(msg.RULE_GONE), private=True, brief=True)
         if action.verb is Verb.MUTE:
             return await self._mute_rule(chat, rule)
         if action.verb is Verb.STOP:
-            ask = msg.STOP_ASK.format(number=rule.number, query=rule.query)
+            ask = tr(msg.STOP_ASK).format(number=rule.number, query=rule.query)
             return Reply(
                 ask, actions=(Action(Verb.STOP_YES, rule.id), Action(Verb.STOP_NO, rule.id))
             )
         if action.verb is Verb.STOP_NO:
-            return Reply(msg.STOP_KEPT.format(number=rule.number, query=rule.query))
+            return Reply(tr(msg.STOP_KEPT).format(number=rule.number, query=rule.query))
         # Another press (or unwatch) may have removed it since the lookup.
         if not await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id):
-            return Reply(msg.RULE_GONE, private=True, brief=True)
+            return Reply(tr(msg.RULE_GONE), private=True, brief=True)
         self.rulebook.remove(rule.id)
-        return Reply(msg.UNWATCHED.format(number=rule.number, query=rule.query))
+        return Reply(tr(msg.UNWATCHED).format(number=rule.number, query=rule.query))
 
     async def _mute_rule(self, chat: Chat, rule: Rule) -> Reply:
         now = utcnow()
         if rule.muted(now) and rule.muted_until is not None:
             until = _utc(rule.muted_until)
             return Reply(
-                msg.RULE_ALREADY_MUTED.format(number=rule.number, until=until, query=rule.query),
+                tr(msg.RULE_ALREADY_MUTED).format(
+                    number=rule.number, until=until, query=rule.query
+                ),
                 private=True,
                 brief=True,
             )
         until_at = now + MUTE_BUTTON
         if not await asyncio.to_thread(self.store.mute_rule, chat.id, rule.id, until_at):
-            return Reply(msg.RULE_GONE, private=True, brief=True)
+            return Reply(tr(msg.RULE_GONE), private=True, brief=True)
         return Reply(
-            msg.RULE_MUTED.format(number=rule.number, until=_utc(until_at), query=rule.query)
+            tr(msg.RULE_MUTED).format(number=rule.number, until=_utc(until_at), query=rule.query)
         )
 
     async def _mute_all(self, chat: Chat) -> Reply:
         now = utcnow()
         if chat.muted(now) and chat.muted_until is not None:
-            text = msg.ALREADY_MUTED_ALL.format(until=_utc(chat.muted_until))
+            text = tr(msg.ALREADY_MUTED_ALL).format(until=_utc(chat.muted_until))
             return Reply(text, private=True, brief=True)
         until = now + MUTE_BUTTON
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(msg.MUTED_ALL.format(until=_utc(until)))
+        return Reply(tr(msg.MUTED_ALL).format(until=_utc(until)))
 
     async def _show_more(self, chat: Chat, alert_id: int | None) -> Reply:
         found = None
         if alert_id is not None:
             found = await asyncio.to_thread(self.store.story_of_alert, chat.id, alert_id)
         if found is None:
-            return Reply(msg.ALERT_GONE, private=True, brief=True)
+            return Reply(tr(msg.ALERT_GONE), private=True, brief=True)
         story, words = found
-        text = msg.MORE.format(
+        text = tr(msg.MORE).format(
             title=story.title,
             source=" · ".join(p for p in (story.source, story.link or "") if p),
             text=clip_text(" ".join(story.body.split()), MORE_CHARS),
-            words=", ".join(dict.fromkeys(words)) or msg.MORE_NO_WORDS,
+            words=", ".join(dict.fromkeys(words)) or tr(msg.MORE_NO_WORDS),
         )
         return Reply(text, private=True)
 
@@ -257,36 +282,38 @@ class CommandService:
     # -- commands ---------------------------------------------------------------
 
     async def _cmd_start(self, chat: Chat, args: str) -> Reply:
-        return Reply(msg.HELP)
+        return Reply(tr(msg.HELP))
 
     _cmd_help = _cmd_start
 
     async def _cmd_subscribe(self, chat: Chat, args: str) -> Reply:
         if chat.subscribed and chat.active:
-            return Reply(msg.ALREADY_SUBSCRIBED)
+            return Reply(tr(msg.ALREADY_SUBSCRIBED))
         await asyncio.to_thread(
             self.store.update_chat, chat.id, subscribed=True, active=True, inactive_reason=None
         )
-        return Reply(msg.SUBSCRIBED)
+        return Reply(tr(msg.SUBSCRIBED))
 
     async def _cmd_unsubscribe(self, chat: Chat, args: str) -> Reply:
         if not chat.subscribed:
-            return Reply(msg.NOT_SUBSCRIBED)
+            return Reply(tr(msg.NOT_SUBSCRIBED))
         await asyncio.to_thread(self.store.update_chat, chat.id, subscribed=False)
-        return Reply(msg.UNSUBSCRIBED)
+        return Reply(tr(msg.UNSUBSCRIBED))
 
     async def _cmd_watch(self, chat: Chat, args: str) -> Reply:
         if not args:
-            return Reply(msg.WATCH_USAGE, private=True)
+            return Reply(tr(msg.WATCH_USAGE), private=True)
         try:
             self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(msg.WATCH_BAD.format(error=exc), private=True)
+            return Reply(tr(msg.WATCH_BAD).format(error=exc), private=True)
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         same = next((r for r in rules if _same_query(r.query, args)), None)
         if same is not None:
             number = rules.index(same) + 1
-            return Reply(msg.WATCH_DUPLICATE.format(number=number, query=same.query), private=True)
+            return Reply(
+                tr(msg.WATCH_DUPLICATE).format(number=number, query=same.query), private=True
+            )
         try:
             caller = _caller.get(None)
             rule = await asyncio.to_thread(
@@ -299,63 +326,63 @@ class CommandService:
                 )
             )
         except LimitReached as exc:
-            return Reply(msg.LIMIT.format(detail=exc), private=True)
+            return Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True)
         self.rulebook.add(rule)
-        template = msg.WATCH_OK if chat.subscribed else msg.WATCH_OK_UNSUBSCRIBED
+        template = tr(msg.WATCH_OK) if chat.subscribed else tr(msg.WATCH_OK_UNSUBSCRIBED)
         return Reply(template.format(number=rule.number, query=rule.query))
 
     async def _cmd_rules(self, chat: Chat, args: str) -> Reply:
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not rules:
-            return Reply(msg.NO_RULES)
+            return Reply(tr(msg.NO_RULES))
         now = utcnow()
         lines = [
             f"{r.number}. {r.query}"
-            + (msg.TOPIC.format(thread=r.thread_id) if r.thread_id else "")
+            + (tr(msg.TOPIC).format(thread=r.thread_id) if r.thread_id else "")
             + (
-                msg.RULE_MUTED_MARK.format(until=_utc(r.muted_until))
+                tr(msg.RULE_MUTED_MARK).format(until=_utc(r.muted_until))
                 if r.muted(now) and r.muted_until
                 else ""
             )
             for r in rules
         ]
         if not chat.subscribed:
-            lines.append(msg.NOT_SUBSCRIBED)
+            lines.append(tr(msg.NOT_SUBSCRIBED))
         return Reply("\n".join(lines))
 
     async def _cmd_unwatch(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
         if number is None:
-            return Reply(msg.UNWATCH_USAGE, private=True)
+            return Reply(tr(msg.UNWATCH_USAGE), private=True)
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not 1 <= number <= len(rules):
-            return Reply(msg.NO_SUCH_RULE.format(number=number), private=True)
+            return Reply(tr(msg.NO_SUCH_RULE).format(number=number), private=True)
         rule = rules[number - 1]
         await asyncio.to_thread(self.store.remove_rule, chat.id, rule.id)
         self.rulebook.remove(rule.id)
-        return Reply(msg.UNWATCHED.format(number=number, query=rule.query))
+        return Reply(tr(msg.UNWATCHED).format(number=number, query=rule.query))
 
     async def _cmd_test(self, chat: Chat, args: str) -> Reply:
         if not args:
-            return Reply(msg.TEST_USAGE, private=True)
+            return Reply(tr(msg.TEST_USAGE), private=True)
         try:
             rule = self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(msg.TEST_BAD.format(error=exc), private=True)
+            return Reply(tr(msg.TEST_BAD).format(error=exc), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         # Analysing 500 stories takes a moment: off the event loop, so chats stay responsive.
         hits = await asyncio.to_thread(_matching, rule, recent)
         if not hits:
-            return Reply(msg.TEST_NONE.format(query=args, count=len(recent)))
-        lines = [msg.TEST_SOME.format(shown=len(hits), count=len(recent), query=args)]
+            return Reply(tr(msg.TEST_NONE).format(query=args, count=len(recent)))
+        lines = [tr(msg.TEST_SOME).format(shown=len(hits), count=len(recent), query=args)]
         for stored in hits[:5]:
             lines.append(
                 f"• {stored.title} — {stored.source}"
                 + (f"\n  {stored.link}" if stored.link else "")
             )
         if len(hits) > 5:
-            lines.append(f"…and {len(hits) - 5} more.")
+            lines.append(tr(msg.TEST_MORE).format(count=len(hits) - 5))
         return Reply("\n".join(lines))
 
     async def _cmd_feeds(self, chat: Chat, args: str) -> Reply:
@@ -363,9 +390,9 @@ class CommandService:
         shared = await asyncio.to_thread(self.store.config_feeds)
         lines = [f"{n}. {f.label} — {f.url}" + _health(f) for n, f in enumerate(own, 1)]
         if not lines:
-            lines.append(msg.FEEDS_NONE)
+            lines.append(tr(msg.FEEDS_NONE))
         if shared:
-            lines.append("Feeds every chat gets (set by the operator):")
+            lines.append(tr(msg.FEEDS_SHARED))
             lines.extend(f"• {f.label}" + _health(f) for f in shared)
         return Reply("\n".join(lines))
 
@@ -377,10 +404,10 @@ class CommandService:
         fetcher's address guard), the operator's feeds, the chat's limit."""
         url = args.strip().strip("<>")
         if not url:
-            return _FeedAdded(Reply(msg.ADDFEED_USAGE, private=True))
+            return _FeedAdded(Reply(tr(msg.ADDFEED_USAGE), private=True))
         if not url.startswith(("http://", "https://")):
             if "." not in url or " " in url:
-                return _FeedAdded(Reply(msg.ADDFEED_BAD_URL.format(url=url), private=True))
+                return _FeedAdded(Reply(tr(msg.ADDFEED_BAD_URL).format(url=url), private=True))
             url = "https://" + url
         try:
             found = await find_feed(self.fetcher, url)
@@ -389,10 +416,10 @@ class CommandService:
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
         except FeedError as exc:
-            return _FeedAdded(Reply(msg.ADDFEED_FAILED.format(error=exc), private=True))
+            return _FeedAdded(Reply(tr(msg.ADDFEED_FAILED).format(error=exc), private=True))
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         if feed.from_config:  # every chat gets it already; a second entry would show twice
-            text = msg.ADDFEED_OPERATOR.format(label=feed.label, url=feed.url)
+            text = tr(msg.ADDFEED_OPERATOR).format(label=feed.label, url=feed.url)
             return _FeedAdded(Reply(text, private=True))
         try:
             added = await asyncio.to_thread(
@@ -402,50 +429,52 @@ class CommandService:
                 limit=self.settings.rules.max_feeds_per_chat,
             )
         except LimitReached as exc:
-            return _FeedAdded(Reply(msg.LIMIT.format(detail=exc), private=True), limit=True)
+            return _FeedAdded(
+                Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True), limit=True
+            )
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         number = next(n for n, f in enumerate(own, 1) if f.id == feed.id)
         if not added:
-            return _FeedAdded(Reply(msg.ADDFEED_ALREADY.format(number=number)))
+            return _FeedAdded(Reply(tr(msg.ADDFEED_ALREADY).format(number=number)))
         if self.on_feed_added is not None:
             self.on_feed_added(feed.id)
         label = parsed.title or feed_url
-        text = msg.ADDFEED_OK.format(number=number, label=label, url=feed_url)
+        text = tr(msg.ADDFEED_OK).format(number=number, label=label, url=feed_url)
         return _FeedAdded(Reply(text), label=label, url=feed_url)
 
     async def _cmd_removefeed(self, chat: Chat, args: str) -> Reply:
         number = _number(args)
         if number is None:
-            return Reply(msg.REMOVEFEED_USAGE, private=True)
+            return Reply(tr(msg.REMOVEFEED_USAGE), private=True)
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         if not 1 <= number <= len(own):
-            return Reply(msg.NO_SUCH_FEED.format(number=number), private=True)
+            return Reply(tr(msg.NO_SUCH_FEED).format(number=number), private=True)
         feed = own[number - 1]
         await asyncio.to_thread(self.store.remove_chat_feed, chat.id, feed.id)
-        return Reply(msg.REMOVEFEED_OK.format(number=number, label=feed.label))
+        return Reply(tr(msg.REMOVEFEED_OK).format(number=number, label=feed.label))
 
     async def _cmd_mute(self, chat: Chat, args: str) -> Reply:
         try:
             seconds = parse_duration(args)
         except ValueError:
-            return Reply(msg.MUTE_USAGE, private=True)
+            return Reply(tr(msg.MUTE_USAGE), private=True)
         until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(msg.MUTED.format(until=local_label(until.astimezone(zone(chat.timezone)))))
+        return Reply(tr(msg.MUTED).format(until=local_label(until.astimezone(zone(chat.timezone)))))
 
     async def _cmd_unmute(self, chat: Chat, args: str) -> Reply:
         if not chat.muted(utcnow()):
-            return Reply(msg.NOT_MUTED)
+            return Reply(tr(msg.NOT_MUTED))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=None)
-        return Reply(msg.UNMUTED)
+        return Reply(tr(msg.UNMUTED))
 
     async def _cmd_digest(self, chat: Chat, args: str) -> Reply:
         try:
             mode = parse_digest(args)
         except ValueError:
-            return Reply(msg.DIGEST_USAGE, private=True)
+            return Reply(tr(msg.DIGEST_USAGE), private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, digest=mode)
-        return Reply(msg.DIGEST_OFF if mode == "off" else msg.DIGEST_SET.format(mode=mode))
+        return Reply(tr(msg.DIGEST_OFF) if mode == "off" else tr(msg.DIGEST_SET).format(mode=mode))
 
     async def _cmd_status(self, chat: Chat, args: str) -> Reply:
         now = utcnow()
@@ -457,50 +486,71 @@ class CommandService:
             asyncio.to_thread(self.store.config_feeds),
             asyncio.to_thread(self.store.list_rules, chat.id),
         )
-        state = "subscribed" if chat.subscribed and chat.active else "not subscribed"
+        subscribed = chat.subscribed and chat.active
+        state = tr(msg.STATUS_SUBSCRIBED if subscribed else msg.STATUS_NOT_SUBSCRIBED)
         if chat.muted(now) and chat.muted_until:
-            state += f", muted until {local_label(chat.muted_until.astimezone(where))}"
+            until = local_label(chat.muted_until.astimezone(where))
+            state = tr(msg.STATUS_MUTED).format(state=state, until=until)
         quiet = stored_quiet(chat.quiet)
+        if quiet is None:
+            quiet_text = tr(msg.STATUS_QUIET_NONE)
+        else:
+            held = tr(msg.STATUS_QUIET_HELD if quiet.hold else msg.STATUS_QUIET_SILENT)
+            quiet_text = held.format(span=quiet)
         lines = [
-            f"This chat: {state}; {_count(len(rules), 'rule')}; digest {chat.digest}.",
-            f"Time zone {chat.timezone}; quiet hours "
-            + (f"{quiet} ({'held' if quiet.hold else 'silent'})." if quiet else "none."),
-            f"Alerts today: {counts.get('sent', 0)} sent, {counts.get('pending', 0)} waiting"
-            + (f", {counts['failed']} failed" if counts.get("failed") else ""),
+            tr(msg.STATUS_CHAT).format(state=state, rules=len(rules), digest=chat.digest),
+            tr(msg.STATUS_ZONE).format(zone=chat.timezone, quiet=quiet_text),
+            tr(msg.STATUS_ALERTS).format(
+                sent=counts.get("sent", 0), waiting=counts.get("pending", 0)
+            )
+            + (
+                tr(msg.STATUS_FAILED).format(failed=counts["failed"])
+                if counts.get("failed")
+                else ""
+            ),
+            tr(msg.STATUS_LANGUAGE).format(language=_language_name(chat.speaks)),
         ]
         # A feed the chat added that the operator also lists is shown once.
         for feed in {f.id: f for f in [*own, *shared]}.values():
-            polled = f"{feed.last_polled_at:%H:%M} UTC" if feed.last_polled_at else "not yet"
-            lines.append(f"• {feed.label}: last poll {polled}" + _health(feed))
+            polled = (
+                f"{feed.last_polled_at:%H:%M} UTC"
+                if feed.last_polled_at
+                else tr(msg.STATUS_NOT_POLLED)
+            )
+            lines.append(
+                tr(msg.STATUS_FEED).format(label=feed.label, polled=polled) + _health(feed)
+            )
         return Reply("\n".join(lines))
 
     async def _cmd_timezone(self, chat: Chat, args: str) -> Reply:
         if not args.strip():
-            return Reply(msg.TIMEZONE_SHOW.format(zone=chat.timezone))
+            return Reply(tr(msg.TIMEZONE_SHOW).format(zone=chat.timezone))
         try:
             name = parse_zone(args)
         except UnknownZone as exc:
             if exc.suggestions:
                 close = ", ".join(exc.suggestions)
-                return Reply(msg.TIMEZONE_CLOSE.format(name=exc.name, close=close), private=True)
-            return Reply(msg.TIMEZONE_UNKNOWN.format(name=exc.name), private=True)
+                return Reply(
+                    tr(msg.TIMEZONE_CLOSE).format(name=exc.name, close=close), private=True
+                )
+            return Reply(tr(msg.TIMEZONE_UNKNOWN).format(name=exc.name), private=True)
         await asyncio.to_thread(self.store.update_chat, chat.id, timezone=name)
         await self._reschedule(replace(chat, timezone=name))
         now = local_label(utcnow().astimezone(zone(name)))
-        return Reply(msg.TIMEZONE_SET.format(zone=name, now=now))
+        return Reply(tr(msg.TIMEZONE_SET).format(zone=name, now=now))
 
     async def _cmd_quiet(self, chat: Chat, args: str) -> Reply:
         if not args.strip():
             quiet = stored_quiet(chat.quiet)
-            return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_NONE)
+            return Reply(_quiet_text(quiet, chat.timezone) if quiet else tr(msg.QUIET_NONE))
         try:
             quiet = parse_quiet(args)
         except ValueError:
-            return Reply(msg.QUIET_USAGE.format(zone=chat.timezone), private=True)
+            return Reply(tr(msg.QUIET_USAGE).format(zone=chat.timezone), private=True)
         stored = str(quiet) if quiet else None
         await asyncio.to_thread(self.store.update_chat, chat.id, quiet=stored)
         await self._reschedule(replace(chat, quiet=stored))
-        return Reply(_quiet_text(quiet, chat.timezone) if quiet else msg.QUIET_OFF)
+        return Reply(_quiet_text(quiet, chat.timezone) if quiet else tr(msg.QUIET_OFF))
 
     async def _reschedule(self, chat: Chat) -> None:
         """Alerts held by the chat's old schedule (a digest slot in its old zone, quiet
@@ -510,14 +560,35 @@ class CommandService:
             outbox.reschedule_waiting, self.store, chat.id, now, not_before(chat, now)
         )
 
+    async def _cmd_language(self, chat: Chat, args: str) -> Reply:
+        choices = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+        word = args.strip()
+        if not word:
+            how = tr(msg.LANGUAGE_FIXED if chat.language else msg.LANGUAGE_FOLLOWED)
+            text = tr(msg.LANGUAGE_SHOW).format(
+                language=_language_name(chat.speaks), how=how, choices=choices
+            )
+            return Reply(text)
+        if word.lower() == "auto":
+            await asyncio.to_thread(self.store.update_chat, chat.id, language=None)
+            following = replace(chat, language=None).speaks
+            use(following)
+            return Reply(tr(msg.LANGUAGE_AUTO).format(language=_language_name(following)))
+        code = supported(word)
+        if code is None:
+            return Reply(tr(msg.LANGUAGE_UNKNOWN).format(code=word, choices=choices), private=True)
+        await asyncio.to_thread(self.store.update_chat, chat.id, language=code)
+        use(code)  # the reply, and its buttons, already in the new language
+        return Reply(tr(msg.LANGUAGE_SET).format(language=_language_name(code)))
+
     async def _cmd_export(self, chat: Chat, args: str) -> Reply:
         own = await asyncio.to_thread(self.store.chat_feeds, chat.id)
         if not own:
-            return Reply(msg.EXPORT_NONE)
-        title = f"newsbot feeds of {chat.title or chat.chat_id}"
+            return Reply(tr(msg.EXPORT_NONE))
+        title = tr(msg.EXPORT_TITLE).format(chat=chat.title or chat.chat_id)
         data = render_opml(title, [OpmlFeed(f.url, f.label) for f in own])
         return Reply(
-            msg.EXPORT_OK.format(count=len(own)), file=Attachment("newsbot-feeds.opml", data)
+            tr(msg.EXPORT_OK).format(count=len(own)), file=Attachment("newsbot-feeds.opml", data)
         )
 
     async def _cmd_import(self, chat: Chat, args: str, files: tuple[Attachment, ...] = ()) -> Reply:
@@ -526,19 +597,19 @@ class CommandService:
         try:
             data = await self._opml_data(args, files)
             if data is None:
-                return Reply(msg.IMPORT_USAGE, private=True)
+                return Reply(tr(msg.IMPORT_USAGE), private=True)
             feeds = await asyncio.to_thread(parse_opml, data)
         except OpmlError as exc:
-            return Reply(msg.IMPORT_BAD.format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_BAD).format(error=exc), private=True)
         except FeedError as exc:
-            return Reply(msg.IMPORT_FAILED.format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_FAILED).format(error=exc), private=True)
         gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
         full = asyncio.Event()  # the chat's feed limit was reached: skip the rest unfetched
 
         async def add(feed: OpmlFeed) -> _FeedAdded:
             async with gate:
                 if full.is_set():
-                    return _FeedAdded(Reply(msg.IMPORT_LIMIT), limit=True)
+                    return _FeedAdded(Reply(tr(msg.IMPORT_LIMIT)), limit=True)
                 outcome = await self._add_feed(chat, feed.url)
                 if outcome.limit:
                     full.set()
@@ -546,7 +617,7 @@ class CommandService:
 
         outcomes = await asyncio.gather(*(add(feed) for feed in feeds))
         added = [o for o in outcomes if o.url is not None]
-        lines = [msg.IMPORT_DONE.format(added=len(added), skipped=len(outcomes) - len(added))]
+        lines = [tr(msg.IMPORT_DONE).format(added=len(added), skipped=len(outcomes) - len(added))]
         lines.extend(f"+ {o.label} — {o.url}" for o in added)
         lines.extend(
             f"- {feed.url}: {_first_line(o.reply.text)}"
@@ -566,7 +637,7 @@ class CommandService:
         if files:
             file = files[0]
             if file.too_large or len(file.data) > OPML_MAX_BYTES:
-                raise OpmlError(f"the file is larger than {OPML_MAX_BYTES // 1_000_000} MB")
+                raise OpmlError(tr(msg.IMPORT_TOO_LARGE).format(mb=OPML_MAX_BYTES // 1_000_000))
             return file.data
         url = args.strip().strip("<>")
         if not url.startswith(("http://", "https://")):
@@ -593,8 +664,19 @@ class _FeedAdded:
 
 def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     if quiet.hold:
-        return msg.QUIET_HOLD.format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
-    return msg.QUIET_SILENT.format(span=quiet, zone=timezone)
+        return tr(msg.QUIET_HOLD).format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
+    return tr(msg.QUIET_SILENT).format(span=quiet, zone=timezone)
+
+
+def _limit(exc: LimitReached) -> str:
+    """What limit a chat reached, in its language."""
+    detail = tr(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS)
+    return detail.format(count=exc.count, limit=exc.limit)
+
+
+def _language_name(code: str) -> str:
+    """``Deutsch`` for ``de``: a language as its speakers name it."""
+    return LANGUAGES.get(code, code)
 
 
 def _first_line(text: str) -> str:
@@ -618,10 +700,6 @@ def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
 def _number(args: str) -> int | None:
     text = args.strip().lstrip("#")
     return int(text) if text.isdigit() else None
@@ -630,4 +708,4 @@ def _number(args: str) -> int | None:
 def _health(feed: Feed) -> str:
     if not feed.error_count:
         return ""
-    return f" — failing ({feed.error_count}× in a row: {feed.last_error})"
+    return tr(msg.FEED_FAILING).format(count=feed.error_count, error=feed.last_error)

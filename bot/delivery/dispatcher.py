@@ -31,6 +31,7 @@ from bot.delivery.platform import (
 )
 from bot.delivery.schedule import for_chat
 from bot.errors import DeliveryError
+from bot.i18n import speaking
 from bot.models import Chat, OutboxItem
 from bot.store import Store, utcnow
 
@@ -166,7 +167,8 @@ class Dispatcher:
             return 0
         try:
             alert = for_chat(item.alert, item.chat, utcnow())
-            message_id = await adapter.send_alert(item.chat.chat_id, alert)
+            with speaking(item.chat.speaks):  # the alert's labels and buttons
+                message_id = await adapter.send_alert(item.chat.chat_id, alert)
         except Exception as exc:
             await self._settle(item.chat, [item], exc)
             return 0
@@ -184,7 +186,8 @@ class Dispatcher:
             return 0
         try:
             alerts = [for_chat(i.alert, chat, utcnow()) for i in items]
-            message_id = await adapter.send_digest(chat.chat_id, alerts)
+            with speaking(chat.speaks):
+                message_id = await adapter.send_digest(chat.chat_id, alerts)
         except Exception as exc:
             await self._settle(chat, items, exc)
             return 0
@@ -292,7 +295,8 @@ class Dispatcher:
             return
         try:
             alert = for_chat(item.alert, item.chat, utcnow())
-            await adapter.edit_alert(item.chat.chat_id, item.message_id, alert)
+            with speaking(item.chat.speaks):
+                await adapter.edit_alert(item.chat.chat_id, item.message_id, alert)
         except Exception as exc:
             await self._settle_edit(item, exc)
             return

@@ -76,6 +76,8 @@ chats = Table(
     Column("pace_window_count", Integer, nullable=False, default=0, server_default="0"),
     Column("timezone", String(64), nullable=False, default="UTC", server_default="UTC"),
     Column("quiet", String(40)),  # quiet hours, "22:00-07:00" or "22:00-07:00 hold"
+    Column("language", String(10)),  # chosen with the language command ("de"), else NULL
+    Column("user_language", String(10)),  # the app language of the last user who wrote
     UniqueConstraint("platform", "chat_id", name="uq_chats_platform_chat"),
 )
 

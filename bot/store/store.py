@@ -75,7 +75,14 @@ Placer = Callable[[Connection, Sequence[tuple[NewStory, int]]], dict[str, int]]
 
 
 class LimitReached(Exception):
-    """A per-chat limit (rules, feeds) is reached."""
+    """A per-chat limit is reached: the chat has ``count`` of ``what`` ("rules", "feeds"),
+    ``limit`` at most (the command service words it in the chat's language)."""
+
+    def __init__(self, what: str, count: int, limit: int) -> None:
+        super().__init__(f"this chat has {count} {what}, the limit is {limit}")
+        self.what = what
+        self.count = count
+        self.limit = limit
 
 
 class Store:
@@ -132,6 +139,8 @@ class Store:
             digest=m[f"{prefix}digest"],
             timezone=m[f"{prefix}timezone"] or "UTC",
             quiet=m[f"{prefix}quiet"],
+            language=m[f"{prefix}language"],
+            user_language=m[f"{prefix}user_language"],
         )
 
     # -- feeds ----------------------------------------------------------------
@@ -605,9 +614,9 @@ class Store:
 
     def update_chat(self, chat_pk: int, **values: Any) -> None:
         """Set chat columns: subscribed, active, inactive_reason, muted_until, digest, title,
-        timezone, quiet."""
+        timezone, quiet, language, user_language."""
         allowed = {"subscribed", "active", "inactive_reason", "muted_until", "digest", "title"}
-        allowed |= {"timezone", "quiet"}
+        allowed |= {"timezone", "quiet", "language", "user_language"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"store: not chat settings: {sorted(unknown)}")
@@ -767,7 +776,7 @@ class Store:
                 select(func.count()).select_from(rules).where(rules.c.chat_pk == chat_pk)
             ).scalar_one()
             if count >= limit:
-                raise LimitReached(f"this chat has {count} rules, the limit is {limit}")
+                raise LimitReached("rules", count, limit)
             rule_id = conn.execute(
                 rules.insert()
                 .values(chat_pk=chat_pk, query=query, created_at=utcnow(), thread_id=thread_id)
@@ -870,7 +879,7 @@ class Store:
                 select(func.count()).select_from(chat_feeds).where(chat_feeds.c.chat_pk == chat_pk)
             ).scalar_one()
             if count >= limit:
-                raise LimitReached(f"this chat has {count} feeds, the limit is {limit}")
+                raise LimitReached("feeds", count, limit)
             result = conn.execute(
                 self._insert_new(
                     chat_feeds,
