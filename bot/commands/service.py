@@ -31,7 +31,7 @@ from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
 from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
 from bot.feeds.parse import parse_feed
 from bot.i18n import LANGUAGES, supported, tr, use
-from bot.models import Chat, Feed, Rule, StoredStory
+from bot.models import Chat, Feed, OutboxStatus, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
 from bot.rules import CompiledRule, RuleSyntaxError
@@ -501,11 +501,12 @@ class CommandService:
             tr(msg.STATUS_CHAT).format(state=state, rules=len(rules), digest=chat.digest),
             tr(msg.STATUS_ZONE).format(zone=chat.timezone, quiet=quiet_text),
             tr(msg.STATUS_ALERTS).format(
-                sent=counts.get("sent", 0), waiting=counts.get("pending", 0)
+                sent=counts.get(OutboxStatus.SENT, 0),
+                waiting=counts.get(OutboxStatus.PENDING, 0),
             )
             + (
-                tr(msg.STATUS_FAILED).format(failed=counts["failed"])
-                if counts.get("failed")
+                tr(msg.STATUS_FAILED).format(failed=counts[OutboxStatus.FAILED])
+                if counts.get(OutboxStatus.FAILED)
                 else ""
             ),
             tr(msg.STATUS_LANGUAGE).format(language=_language_name(chat.speaks)),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, case, func, select
 
+from bot.models import OutboxStatus
 from bot.store.schema import chats, feeds, outbox, rules
 
 
@@ -50,7 +51,7 @@ def read_stats(engine: Engine, now: datetime) -> StoreStats:
         for platform, is_due, n, oldest in conn.execute(
             select(chats.c.platform, due, func.count(), func.min(outbox.c.created_at))
             .join(chats, chats.c.id == outbox.c.chat_pk)
-            .where(outbox.c.status == "pending")
+            .where(outbox.c.status == OutboxStatus.PENDING)
             .group_by(chats.c.platform, due)
         ).all():
             per_platform.setdefault(platform, {})[int(is_due)] = (int(n), oldest)
