@@ -53,6 +53,7 @@ class SlackApiStandIn:
         self.responses: list[dict[str, Any]] = []  # JSON posted to response URLs
         self._arrived = asyncio.Event()  # set whenever a call or a response arrives
         self.admins: set[str] = set()
+        self.locales: dict[str, str] = {}  # user id -> locale users.info gives ("de-DE")
         self.token = "xoxb-test"
         self.app_token = "xapp-test"
         self.socket_acks: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -210,7 +211,11 @@ class SlackApiStandIn:
         if method == "users.info":
             user = params.get("user", "")
             admin = user in self.admins
-            return {"ok": True, "user": {"id": user, "is_admin": admin, "is_owner": False}}
+            found = {"id": user, "is_admin": admin, "is_owner": False}
+            # Slack tells a user's locale only when asked for it.
+            if params.get("include_locale") in ("1", "true", True):
+                found["locale"] = self.locales.get(user, "en-US")
+            return {"ok": True, "user": found}
         if method == "files.getUploadURLExternal":
             file_id = f"FUP{len(self.uploads) + 1}"
             self.uploads[file_id] = b""

@@ -453,6 +453,9 @@ async def test_socket_mode_command(
 async def test_admin_check_that_fails_refuses_the_change(start_app: StartApp) -> None:
     slack = await start_app(editors="admins")
     slack.api.admins.add("U0ADMIN")
+    # The command asks users.info twice: for the user's locale, then (that having
+    # failed, nothing is cached) whether they are an admin.
+    slack.api.fail("users.info", error="user_not_found")
     slack.api.fail("users.info", error="user_not_found")
     _, ack = await slack.command("subscribe", user="U0ADMIN")
     assert ack["text"] == msg.ADMINS_ONLY

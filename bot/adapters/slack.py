@@ -20,7 +20,8 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any
+from dataclasses import replace
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -65,6 +66,10 @@ EVENTS_PATH = "/slack/events"  # bolt's default; the manifest's request URLs end
 ACK_BUDGET = 2.0  # seconds to wait for a reply before acknowledging without it (Slack: 3)
 SEND_TIMEOUT = 20  # seconds for one Web API call
 ADMIN_CACHE_SECONDS = 300.0
+LOCALE_CACHE_SECONDS = 86400.0  # a user's locale (users.info) is asked again after a day
+LOCALE_RETRY_SECONDS = 600.0  # after a failed users.info, English until it is asked again
+LOCALE_TIMEOUT = 3.0  # seconds a command waits for users.info before answering in English
+USERS_CACHED = 5000  # users whose admin flag and locale are remembered, most recent kept
 STOP_GRACE = 10.0  # seconds in-flight commands get to finish at stop
 SEEN_EVENTS = 1000  # event ids remembered to drop Slack's redelivered events
 MAX_FILE_BYTES = 1_000_000  # a larger file shared with a command is not downloaded
@@ -216,6 +221,33 @@ def _secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
+T = TypeVar("T")
+
+
+class Expiring(Generic[T]):
+    """A bounded map of user id to a value that expires: at most ``size`` entries, the
+    least recently used dropped first, so a large workspace cannot grow it without end."""
+
+    def __init__(self, size: int = USERS_CACHED) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, T]] = OrderedDict()
+
+    def get(self, key: str, now: float) -> tuple[bool, T | None]:
+        """``(True, value)`` while ``key``'s value is fresh, else ``(False, None)``."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            return False, None
+        self._entries.move_to_end(key)
+        return True, entry[1]
+
+    def put(self, key: str, value: T, ttl: float, now: float) -> None:
+        """Remember ``value`` for ``ttl`` seconds from ``now``."""
+        self._entries[key] = (now + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
 # -- the adapter -----------------------------------------------------------------------
 
 
@@ -255,7 +287,9 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._admins: dict[str, tuple[float, bool]] = {}
+        self._admins: Expiring[bool] = Expiring()
+        self._locales: Expiring[str | None] = Expiring()
+        self._locale_failed = False  # the first failure is a warning, the rest debug
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     # -- lifecycle -----------------------------------------------------------------
@@ -669,10 +703,14 @@ class SlackAdapter:
 
     async def _act(self, caller: Caller, action: Action | None) -> Reply:
         assert self._service is not None
+        caller = replace(caller, language=await self.user_locale(caller.user_id))
         return await self._service.act(caller, action)  # never raises
 
     async def _handle(self, caller: Caller, command: Command) -> Reply:
         assert self._service is not None
+        # Inside the task the slash command's acknowledgement waits for, so a slow
+        # users.info delays the reply, not the acknowledgement.
+        caller = replace(caller, language=await self.user_locale(caller.user_id))
         return await self._service.answer(caller, command)  # never raises
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
@@ -736,12 +774,11 @@ class SlackAdapter:
 
     async def is_workspace_admin(self, user_id: str) -> bool:
         """Whether ``users.info`` says the user is a workspace admin or owner (cached)."""
-        now = time.monotonic()
-        cached = self._admins.get(user_id)
-        if cached and cached[0] > now:
-            return cached[1]
+        known, allowed = self._admins.get(user_id, time.monotonic())
+        if known:
+            return bool(allowed)
         try:
-            answer = await self.command_client.users_info(user=user_id)
+            await self._user_info(user_id)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning(
                 "slack: users.info for %s failed (%r); treating as not an admin",
@@ -750,7 +787,45 @@ class SlackAdapter:
                 extra={"platform": "slack"},
             )
             return False
+        return bool(self._admins.get(user_id, time.monotonic())[1])
+
+    async def user_locale(self, user_id: str | None) -> str | None:
+        """The user's Slack locale (``de-DE``) from ``users.info``, cached for a day.
+
+        Slack's events and slash commands do not carry it. Never raises: without the
+        ``users:read`` scope, or when Slack does not answer within ``LOCALE_TIMEOUT``, it
+        is None (the chat's own language, English unless set) and asked again later.
+        """
+        if not user_id:
+            return None
+        known, locale = self._locales.get(user_id, time.monotonic())
+        if known:
+            return locale
+        try:
+            async with asyncio.timeout(LOCALE_TIMEOUT):
+                return await self._user_info(user_id)
+        # Any failure: a language is a nicety, the command must still be answered.
+        except Exception as exc:
+            self._locales.put(user_id, None, LOCALE_RETRY_SECONDS, time.monotonic())
+            level = logging.DEBUG if self._locale_failed else logging.WARNING
+            self._locale_failed = True
+            log.log(
+                level,
+                "slack: users.info for %s failed (%r); replies follow the chat's language, "
+                "not the user's locale (users.info needs the users:read scope)",
+                user_id,
+                exc,
+                extra={"platform": "slack"},
+            )
+            return None
+
+    async def _user_info(self, user_id: str) -> str | None:
+        """Ask ``users.info`` once and remember both the admin flag and the locale."""
+        answer = await self.command_client.users_info(user=user_id, include_locale=True)
         user = answer.get("user") or {}
         allowed = bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
-        self._admins[user_id] = (now + ADMIN_CACHE_SECONDS, allowed)
-        return allowed
+        locale = user.get("locale") if isinstance(user.get("locale"), str) else None
+        now = time.monotonic()
+        self._admins.put(user_id, allowed, ADMIN_CACHE_SECONDS, now)
+        self._locales.put(user_id, locale, LOCALE_CACHE_SECONDS, now)
+        return locale
