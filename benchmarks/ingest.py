@@ -447,6 +447,14 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         "feeds_per_second_per_core": len(fetches) / cpu if cpu else float("nan"),
         "feeds_per_core_at_5_min": 300 * len(fetches) / cpu if cpu else float("nan"),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "per_process": [
+            {
+                "cpu_s": r["cpu_s"],
+                "cpu_share_of_one_core": r["cpu_s"] / (r["steady"][1] - r["steady"][0]),
+                "peak_rss_mb": r["peak_rss_mb"],
+            }
+            for r in results
+        ],
         "new_stories": len(published),
         "alerted": len(latencies),
         "latency_p50_s": percentile(latencies, 0.5),
@@ -462,6 +470,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     phase += f" ({by_status[304]} × 304, {by_status[200]} × 200)"
     latency = f"{f['latency_p50_s']:.1f} s / {f['latency_p99_s']:.1f} s"
     latency += f" ({len(latencies)} alerted of {len(published)} new stories)"
+    shares = ", ".join(f"{100 * p['cpu_share_of_one_core']:.1f} %" for p in f["per_process"])
+    rss_each = ", ".join(f"{p['peak_rss_mb']:.0f} MB" for p in f["per_process"])
     spread = f"{windows} (worst {100 * f['window_worst_vs_mean']:.0f}% from the mean)"
     rows = [
         ("feeds × interval", setup),
@@ -472,7 +482,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         ("CPU per fetch, steady (all work)", f"{f['cpu_ms_per_fetch_steady']:.2f} ms"),
         *((f"CPU per poll: {k}", f"{v:.2f} ms") for k, v in per_fetch.items()),
         ("feeds per core at a 5-minute interval", f"{f['feeds_per_core_at_5_min']:,.0f}"),
-        ("peak RSS", f"{f['peak_rss_mb']:.0f} MB"),
+        ("peak RSS, the largest process", f"{f['peak_rss_mb']:.0f} MB"),
+        ("per process: CPU share of one core", shares),
+        ("per process: peak RSS", rss_each),
         ("story → alert p50 / p99", latency),
         (f"fetches per {window:g}-s window", spread),
     ]
