@@ -165,6 +165,25 @@ def lease_holder_pid(database: str) -> int:
     return int(holder.split(":")[1])
 
 
+async def first_polls_done(database: str, feeds: int, within: float) -> None:
+    """Wait until every feed had its first poll: a story published before it would be
+    recorded as already there (the first poll never alerts), not as news."""
+    engine = create_engine(database)
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            with engine.connect() as conn:
+                done = conn.execute(
+                    text("SELECT count(*) FROM feeds WHERE initialised")
+                ).scalar_one()
+            if done >= feeds:
+                return
+            assert time.monotonic() < deadline, f"{done} of {feeds} feeds had a first poll"
+            await asyncio.sleep(0.2)
+    finally:
+        engine.dispose()
+
+
 def outbox_statuses(database: str) -> dict[str, int]:
     engine = create_engine(database)
     try:
@@ -214,6 +233,7 @@ async def test_three_replicas_share_the_work_and_survive_a_sigkill(
         for _ in range(3):
             fleet.start()
         await fleet.ready(within=40)
+        await first_polls_done(pg_database, len(newsroom.items), within=40)
         began, fetched_before = time.monotonic(), newsroom.total_fetches()
         await publish(16)
         # Killed between two sends: one cut mid-send would be `uncertain`, never re-sent
