@@ -67,6 +67,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # Values that end a claim on a feed or an alert.
 _RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+# An alert with the story it is for and the feed that story came from.
+_ALERT_STORY_FEED = outbox.join(stories, outbox.c.story_id == stories.c.id).join(
+    feeds, stories.c.feed_id == feeds.c.id
+)
 
 
 # Places a poll's stored stories, given with their ids, in their news events in the
@@ -492,11 +496,7 @@ class Store:
                     feeds.c.title,
                     feeds.c.url,
                 )
-                .select_from(
-                    outbox.join(stories, outbox.c.story_id == stories.c.id).join(
-                        feeds, stories.c.feed_id == feeds.c.id
-                    )
-                )
+                .select_from(_ALERT_STORY_FEED)
                 .where(outbox.c.chat_pk == chat_pk, outbox.c.fingerprint == fingerprint)
             ).first()
         if row is None:
@@ -825,11 +825,7 @@ class Store:
                     feeds.c.title.label("feed_title"),
                     feeds.c.url.label("feed_url"),
                 )
-                .select_from(
-                    outbox.join(stories, outbox.c.story_id == stories.c.id).join(
-                        feeds, stories.c.feed_id == feeds.c.id
-                    )
-                )
+                .select_from(_ALERT_STORY_FEED)
                 .where(outbox.c.id == alert_id, outbox.c.chat_pk == chat_pk)
             ).first()
         if row is None:
@@ -1003,9 +999,7 @@ class Store:
                     *(column.label(f"c_{column.name}") for column in chats.c),
                 )
                 .select_from(
-                    outbox.join(stories, outbox.c.story_id == stories.c.id)
-                    .join(feeds, stories.c.feed_id == feeds.c.id)
-                    .join(chats, outbox.c.chat_pk == chats.c.id)
+                    _ALERT_STORY_FEED.join(chats, outbox.c.chat_pk == chats.c.id)
                     # The rule may be gone since: its alert still goes, to the chat at large.
                     .outerjoin(rules, outbox.c.rule_id == rules.c.id)
                 )
