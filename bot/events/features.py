@@ -12,7 +12,12 @@ Pure functions. A story is reduced to what tells one event from another:
 * ``title_ordinals``: the ordinals of the headline (``first``, ``2nd``, ``zweiten``,
   ``secondo``): which round, vote or stage it reports;
 * ``names``: words written with a capital inside a sentence (people, places, bodies),
-  cut to their first letters so ``Lukashenko``/``Lukashenka`` and case endings meet.
+  each reduced to its :func:`name_key`, so that declensions and spellings of one name in
+  several languages meet (``Lukashenko``/``Lukashenka``, ``Трампа``/``Trump``,
+  ``Lisbona``/``Lisbon``);
+* ``language``: the language the story is written in, guessed from its most frequent
+  function words (or, for a script with none listed, the script): two stories in two
+  languages share few words, and are compared on their names and numbers instead.
 
 Every script is transliterated first (anyascii), so a Russian ``Лукашенко`` and an English
 ``Lukashenko`` give the same name, and numbers and names link stories across languages.
@@ -21,7 +26,8 @@ Every script is transliterated first (anyascii), so a Russian ``Лукашенк
 from __future__ import annotations
 
 import re
-from collections import Counter
+import unicodedata
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +37,19 @@ from bot.rules.analysis import Analyzer
 
 # How much of a story's text counts: its lead, where every outlet states the event.
 LEAD_WORDS = 100
-# Names are compared on their first letters: "Tsikhanouski"/"Tsikhanouskaya", case endings.
+# Names are compared on their first consonants (see ``name_key``)...
+NAME_CONSONANTS = 4
+# ...or, when they have fewer than three, on their first letters.
 NAME_PREFIX = 5
 # Bumped whenever extraction changes: stored features of another version are not compared.
-VERSION = 2
+VERSION = 3
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _EDGE = "()[]{}<>\"'.,;:!?-\u2013\u2014\u2018\u2019\u201c\u201d\u00ab\u00bb"
+# An elided article or preposition before a name: l'Assemblee, dell'Elevador, d'Italia.
+_ELISION = re.compile(r"^[a-z]{1,4}'(?=[A-Z])")
+# An English possessive: Bayrou's government is Bayrou's.
+_POSSESSIVE = re.compile(r"'s?$")
 _ORDINAL = re.compile(r"(\d+)(?:st|nd|rd|th)")
 # A figure with separators: 1,300 / 1.300 / 24,5 / 24.5 / 1,234,567.
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)+")
@@ -82,6 +94,36 @@ _STOPWORDS = """
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 
+# The most frequent function words of the languages news is written in, folded and in
+# Latin letters (Russian and Ukrainian as anyascii writes them; Danish and Norwegian as one).
+# A story's language is the one whose words its title and lead use most, a word shared by
+# several languages counting for each a share.
+_FUNCTION_WORDS = {
+    "en": "the of and to in is that for on with was as by at from it his has have are be an",
+    "de": "der die und den das ist nicht mit von des dem ein eine zu auf im sich auch wird nach",
+    "fr": "de la le les et des en un une du est que qui dans pour pas sur au aux a ont avec",
+    "it": "di il la che e per un una del della dei nel con sono non gli le ha al da si alla",
+    "es": "de la el que los las en del por con una para se al es y un fue su lo como",
+    "pt": "de a o que os as do da em para com uma nao no dos e um foi na ao pelo",
+    "nl": "de het een van en is dat op te in voor met niet zijn ook aan wordt bij",
+    "sv": "och det att som en pa ar av med for inte har till den var om",
+    "no": "og det er som en pa til av af med for ikke har den var om jeg",
+    "pl": "i w na z nie sie do to ze jest o jak po przez oraz dla",
+    "cs": "a v na se je z do ze to ale jako pro byl jsou tak",
+    "ro": "si de la in cu pe care din un o a fost este sa pentru mai",
+    "tr": "ve bir bu da de icin ile olarak ise daha cok gibi",
+    "id": "yang dan di ke dari untuk dengan ini itu pada dalam tidak adalah akan juga",
+    "ru": "i v ne na chto s po k kak eto ego on ona iz dlia ot o",
+    "uk": "i v na ne shcho z ta u do iak tse za vid dlia pro",
+}
+_LANGUAGES_OF = {
+    word: tuple(code for code, words in _FUNCTION_WORDS.items() if word in words.split())
+    for word in {word for words in _FUNCTION_WORDS.values() for word in words.split()}
+}
+# A guess needs this much evidence (function words, shared ones counting a share):
+# a headline alone may have too few.
+_LANGUAGE_EVIDENCE = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class EventFeatures:
@@ -92,6 +134,7 @@ class EventFeatures:
     title_numbers: frozenset[str]
     title_ordinals: frozenset[str]
     names: frozenset[str]
+    language: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready mapping, as stored next to the story's cluster."""
@@ -102,6 +145,7 @@ class EventFeatures:
             "title_numbers": sorted(self.title_numbers),
             "title_ordinals": sorted(self.title_ordinals),
             "names": sorted(self.names),
+            "language": self.language,
         }
 
     @classmethod
@@ -115,6 +159,7 @@ class EventFeatures:
             title_numbers=frozenset(data["title_numbers"]),
             title_ordinals=frozenset(data["title_ordinals"]),
             names=frozenset(data["names"]),
+            language=data["language"],
         )
 
 
@@ -134,6 +179,7 @@ def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
     Returns:
         The features; empty sets and mappings for a story with no words.
     """
+    language = _script(title, text)
     title = anyascii(title)
     head = lead(anyascii(text))
     terms: Counter[str] = Counter()
@@ -147,6 +193,7 @@ def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
         title_numbers=_numbers(title, analyzer),
         title_ordinals=_ordinals(title, analyzer),
         names=_names(f"{title}. {head}", analyzer),
+        language=_language(f"{title} {head}") or language,
     )
 
 
@@ -209,10 +256,64 @@ def _names(text: str, analyzer: Analyzer) -> frozenset[str]:
     found = set()
     for sentence in _SENTENCE_END.split(text):
         for position, raw in enumerate(sentence.split()):
-            core = raw.strip(_EDGE)
+            core = _POSSESSIVE.sub("", _ELISION.sub("", raw.strip(_EDGE)))
             if position == 0 or len(core) < 3 or not core[:1].isupper():
                 continue
             for _, word in _words(core, analyzer):
                 if word not in STOPWORDS and not word[:1].isdigit():
-                    found.add(word[:NAME_PREFIX])
+                    found.add(name_key(word))
     return frozenset(found)
+
+
+def name_key(word: str) -> str:
+    """What a name is compared on: its first consonants, so that the spellings of one
+    name meet across languages, transliterations and case endings.
+
+    Vowels (and ``y``, ``h``, ``w``, which transliterations add or drop) are left out,
+    ``c`` and ``q`` are ``k``, a doubled consonant is one: ``Trump``, ``Трампом``
+    (``trampom``) and ``Tramp`` are ``trmp``; ``Lukashenko`` and ``Lukashenka`` are
+    ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``. A name of fewer than three
+    consonants (``Pas``, ``Iran``) is compared on its first letters instead.
+
+    Args:
+        word: A folded word (lower case, Latin letters).
+    """
+    skeleton = _DOUBLED.sub(r"\1", word.translate(_CONSONANTS))
+    if len(skeleton) < 3:
+        return word[:NAME_PREFIX]
+    return skeleton[:NAME_CONSONANTS]
+
+
+_CONSONANTS = str.maketrans({**dict.fromkeys("aeiouyhw'", None), "c": "k", "q": "k"})
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def _language(text: str) -> str | None:
+    """The language whose function words the text uses most; None when too few of
+    them are found to tell."""
+    counts: defaultdict[str, float] = defaultdict(float)
+    for chunk in text.split():
+        languages = _LANGUAGES_OF.get(chunk.strip(_EDGE).lower(), ())
+        for language in languages:
+            counts[language] += 1.0 / len(languages)
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] < _LANGUAGE_EVIDENCE:
+        return None
+    if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+        return None
+    return ranked[0][0]
+
+
+def _script(title: str, text: str) -> str | None:
+    """The script of the first letter outside Latin ones (``CYRILLIC``, ``GREEK``...),
+    or None when there is none: the language of a script no function words are listed
+    for."""
+    start = title + text[:200]
+    if start.isascii():
+        return None
+    for char in start:
+        if char.isalpha() and not char.isascii():
+            name = unicodedata.name(char, "")
+            if not name.startswith("LATIN"):
+                return name.split(" ", 1)[0].lower()
+    return None

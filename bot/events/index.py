@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.events.features import EventFeatures
-from bot.events.similarity import DEFAULT_WEIGHTS, Weights, conflicting, score, weigh
+from bot.events.similarity import (
+    DEFAULT_WEIGHTS,
+    Weights,
+    clues,
+    conflicting,
+    other_languages,
+    score,
+    score_across,
+    weigh,
+)
 
 # A new story scores at most this many peers (those sharing the most clues).
 MAX_CANDIDATES = 30
@@ -141,7 +150,12 @@ class EventIndex:
 
     def idf(self, term: str) -> float:
         """Weight of a stem: higher the fewer stories of the window use it."""
-        frequency = len(self._postings.get(f"t:{term}", ()))
+        return self.weight(f"t:{term}")
+
+    def weight(self, key: str) -> float:
+        """Weight of a clue as filed (``t:`` stem, ``n:`` number, ``p:`` name): higher
+        the fewer stories of the window carry it."""
+        frequency = len(self._postings.get(key, ()))
         return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
 
     def candidates(self, features: EventFeatures) -> list[int]:
@@ -169,6 +183,8 @@ class EventIndex:
         best: dict[int, tuple[float, int]] = {}
         idf = _Memo(self.idf)
         vector = weigh(features.terms, idf)
+        clue_idf = _Memo(self.weight)  # only for peers in another language:
+        clue_vector = weigh(clues(features), clue_idf)  # a few names and numbers
         for peer_id in self.candidates(features):
             peer = self._members[peer_id]
             apart = (at - peer.at).total_seconds() / 3600.0
@@ -176,6 +192,9 @@ class EventIndex:
                 continue
             vectors = (vector, weigh(peer.features.terms, idf))
             value = score(features, peer.features, apart, vectors, self.weights)
+            if value < self.weights.threshold and other_languages(features, peer.features):
+                clue_vectors = (clue_vector, weigh(clues(peer.features), clue_idf))
+                value = score_across(features, peer.features, apart, clue_vectors, self.weights)
             if value >= self.weights.threshold and value > best.get(peer.cluster_id, (-1.0, 0))[0]:
                 best[peer.cluster_id] = (value, peer_id)
         for cluster_id, (value, peer_id) in sorted(best.items(), key=lambda item: -item[1][0]):

@@ -41,6 +41,7 @@ class Weights:
     per_name: float = 0.08
     max_names: int = 4
     per_day: float = 0.10
+    per_day_other_language: float = 1.0
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -71,6 +72,19 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(weight * large.get(term, 0.0) for term, weight in small.items())
 
 
+def clues(features: EventFeatures) -> dict[str, int]:
+    """What a story shares with a story in another language: its names and numbers,
+    keyed as the index files them."""
+    found = {f"p:{name}": 1 for name in features.names}
+    found.update((f"n:{number}", 1) for number in features.numbers)
+    return found
+
+
+def other_languages(a: EventFeatures, b: EventFeatures) -> bool:
+    """True when two stories are known to be written in two languages."""
+    return a.language is not None and b.language is not None and a.language != b.language
+
+
 def score(
     a: EventFeatures,
     b: EventFeatures,
@@ -90,11 +104,37 @@ def score(
     Returns:
         The score; compare it with ``weights.threshold``.
     """
+    days = abs(hours_apart) / 24.0
+    return cosine(*vectors) - weights.per_day * days + _shared(a, b, weights)
+
+
+def score_across(
+    a: EventFeatures,
+    b: EventFeatures,
+    hours_apart: float,
+    clue_vectors: tuple[dict[str, float], dict[str, float]],
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> float:
+    """How much two stories in two languages look like one event: :func:`score` with
+    the cosine of their :func:`clues` for that of their words, and time counting
+    ``per_day_other_language``.
+
+    Args:
+        a: One story's features.
+        b: The other's, in another language (:func:`other_languages`).
+        hours_apart: Time between the two stories.
+        clue_vectors: The vectors (:func:`weigh`) of their :func:`clues`.
+        weights: The score's weights.
+
+    Returns:
+        The score; compare it with ``weights.threshold``.
+    """
+    days = abs(hours_apart) / 24.0
+    return cosine(*clue_vectors) - weights.per_day_other_language * days + _shared(a, b, weights)
+
+
+def _shared(a: EventFeatures, b: EventFeatures, weights: Weights) -> float:
+    """What the numbers and names two stories share add to their score."""
     shared_numbers = min(len(a.numbers & b.numbers), weights.max_numbers)
     shared_names = min(len(a.names & b.names), weights.max_names)
-    return (
-        cosine(*vectors)
-        + weights.per_number * shared_numbers
-        + weights.per_name * shared_names
-        - weights.per_day * abs(hours_apart) / 24.0
-    )
+    return weights.per_number * shared_numbers + weights.per_name * shared_names
