@@ -269,11 +269,13 @@ def name_key(word: str) -> str:
     """What a name is compared on: its first consonants, so that the spellings of one
     name meet across languages, transliterations and case endings.
 
-    Vowels (and ``y``, ``h``, ``w``, which transliterations add or drop) are left out,
-    ``c`` and ``q`` are ``k``, a doubled consonant is one: ``Trump``, ``Трампом``
+    Vowels are left out, and so are ``y`` and ``h``, which transliterations add or drop
+    (``Sviatlana``/``Svetlana``, ``Tsikhanouski``/``Tsikanouski``); ``c`` and ``q`` are
+    ``k``, ``w`` is ``v``, a doubled consonant is one. So ``Trump``, ``Трампом``
     (``trampom``) and ``Tramp`` are ``trmp``; ``Lukashenko`` and ``Lukashenka`` are
-    ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``. A name of fewer than three
-    consonants (``Pas``, ``Iran``) is compared on its first letters instead.
+    ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``; ``Sudan`` (``sdn``) and ``Sweden``
+    (``svdn``) stay apart. A name of fewer than three consonants (``Pas``, ``Iran``) is
+    compared on its first letters instead: ``Iran`` and ``Iraq`` stay apart.
 
     Args:
         word: A folded word (lower case, Latin letters).
@@ -284,7 +286,7 @@ def name_key(word: str) -> str:
     return skeleton[:NAME_CONSONANTS]
 
 
-_CONSONANTS = str.maketrans({**dict.fromkeys("aeiouyhw'", None), "c": "k", "q": "k"})
+_CONSONANTS = str.maketrans({**dict.fromkeys("aeiouyh'", None), "c": "k", "q": "k", "w": "v"})
 _DOUBLED = re.compile(r"(.)\1+")
 
 
