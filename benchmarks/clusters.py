@@ -11,8 +11,8 @@ the clustering in order of publication, with the default 48 h window. Reported:
 
 * pairwise precision and recall: of the story pairs put together, how many report one
   event; of the pairs that report one event, how many were put together;
-* the same recall over pairs written in one language (the clustering links languages only
-  through shared numbers and names, so pairs across languages are the hard part);
+* the same over pairs written in one language, and over pairs written in two (these
+  meet only through shared names and numbers, so they are the hard part);
 * B-cubed precision, recall and F1 (per story: how pure and how complete its cluster is);
 * every near-miss pair of events that ended up sharing a cluster (should be none);
 * with ``--misses``, every pair of one event put apart and every pair of two events put
@@ -119,6 +119,7 @@ def quality(path: Path) -> dict[str, Any]:
     lang = {s["id"]: s["lang"] for s in stories}
     pairs = list(itertools.combinations(truth, 2))
     one_language = [(a, b) for a, b in pairs if lang[a] == lang[b]]
+    two_languages = [(a, b) for a, b in pairs if lang[a] != lang[b]]
     merged_near = []
     for near in near_misses:
         for a, b in itertools.product(truth, truth):
@@ -136,6 +137,7 @@ def quality(path: Path) -> dict[str, Any]:
         "near_miss_pairs_of_events": len(near_misses),
         "pairwise": pairwise(truth, found, pairs),
         "pairwise_one_language": pairwise(truth, found, one_language),
+        "pairwise_two_languages": pairwise(truth, found, two_languages),
         "bcubed": bcubed(truth, found),
         "near_misses_merged": merged_near,
         "events_split": {e: len(c) for e, c in split.items() if len(c) > 1},
@@ -222,6 +224,7 @@ def _print(figures: dict[str, Any], *, misses: bool = False) -> None:
     for label, key in (
         ("pairwise", "pairwise"),
         ("pairwise, pairs in one language", "pairwise_one_language"),
+        ("pairwise, pairs in two languages", "pairwise_two_languages"),
         ("B-cubed", "bcubed"),
     ):
         row = q[key]

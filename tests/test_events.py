@@ -175,6 +175,7 @@ def _name(raw: str) -> str:
         ("Lukashenko", "Lukashenka"),  # Belarusian spelling
         ("Lukashenko", "Лукашенко"),
         ("Kellogg", "Келлога"),
+        ("Alexei", "Алексей"),  # x is ks
         ("Sviatlana", "Светлана"),
         ("Lisbon", "Lisbona"),  # Italian
         ("Moldova", "Moldavia"),

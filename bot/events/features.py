@@ -25,6 +25,7 @@ Every script is transliterated first (anyascii), so a Russian ``Лукашенк
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -265,13 +266,15 @@ def _names(text: str, analyzer: Analyzer) -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.lru_cache(maxsize=65536)
 def name_key(word: str) -> str:
     """What a name is compared on: its first consonants, so that the spellings of one
     name meet across languages, transliterations and case endings.
 
     Vowels are left out, and so are ``y`` and ``h``, which transliterations add or drop
     (``Sviatlana``/``Svetlana``, ``Tsikhanouski``/``Tsikanouski``); ``c`` and ``q`` are
-    ``k``, ``w`` is ``v``, a doubled consonant is one. So ``Trump``, ``Трампом``
+    ``k``, ``w`` is ``v``, ``x`` is ``ks`` (``Alexei``/``Aleksei``), a doubled consonant
+    is one. So ``Trump``, ``Трампом``
     (``trampom``) and ``Tramp`` are ``trmp``; ``Lukashenko`` and ``Lukashenka`` are
     ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``; ``Sudan`` (``sdn``) and ``Sweden``
     (``svdn``) stay apart. A name of fewer than three consonants (``Pas``, ``Iran``) is
@@ -286,7 +289,9 @@ def name_key(word: str) -> str:
     return skeleton[:NAME_CONSONANTS]
 
 
-_CONSONANTS = str.maketrans({**dict.fromkeys("aeiouyh'", None), "c": "k", "q": "k", "w": "v"})
+_CONSONANTS = str.maketrans(
+    {**dict.fromkeys("aeiouyh'", None), "c": "k", "q": "k", "w": "v", "x": "ks"}
+)
 _DOUBLED = re.compile(r"(.)\1+")
 
 
@@ -294,10 +299,11 @@ def _language(text: str) -> str | None:
     """The language whose function words the text uses most; None when too few of
     them are found to tell."""
     counts: defaultdict[str, float] = defaultdict(float)
-    for chunk in text.split():
-        languages = _LANGUAGES_OF.get(chunk.strip(_EDGE).lower(), ())
-        for language in languages:
-            counts[language] += 1.0 / len(languages)
+    for chunk in text.lower().split():
+        languages = _LANGUAGES_OF.get(chunk.strip(_EDGE))
+        if languages:
+            for language in languages:
+                counts[language] += 1.0 / len(languages)
     ranked = sorted(counts.items(), key=lambda item: -item[1])
     if not ranked or ranked[0][1] < _LANGUAGE_EVIDENCE:
         return None

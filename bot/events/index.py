@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.events.features import EventFeatures
 from bot.events.similarity import (
@@ -86,6 +87,12 @@ class _Memo(dict[str, float]):
         return found
 
 
+def _pair(
+    mine: dict[str, float], theirs: dict[str, int], idf: Callable[[str], float]
+) -> tuple[dict[str, float], dict[str, float]]:
+    return mine, weigh(theirs, idf)
+
+
 def _keys(features: EventFeatures) -> set[str]:
     return (
         {f"t:{term}" for term in features.terms}
@@ -150,7 +157,8 @@ class EventIndex:
 
     def idf(self, term: str) -> float:
         """Weight of a stem: higher the fewer stories of the window use it."""
-        return self.weight(f"t:{term}")
+        frequency = len(self._postings.get(f"t:{term}", ()))  # not via weight: hot
+        return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
 
     def weight(self, key: str) -> float:
         """Weight of a clue as filed (``t:`` stem, ``n:`` number, ``p:`` name): higher
@@ -183,8 +191,8 @@ class EventIndex:
         best: dict[int, tuple[float, int]] = {}
         idf = _Memo(self.idf)
         vector = weigh(features.terms, idf)
-        clue_idf = _Memo(self.weight)  # only for peers in another language:
-        clue_vector = weigh(clues(features), clue_idf)  # a few names and numbers
+        clue_idf = _Memo(self.weight)  # for peers in another language: a few names
+        clue_vector = weigh(clues(features), clue_idf)  # and numbers
         for peer_id in self.candidates(features):
             peer = self._members[peer_id]
             apart = (at - peer.at).total_seconds() / 3600.0
@@ -193,7 +201,7 @@ class EventIndex:
             vectors = (vector, weigh(peer.features.terms, idf))
             value = score(features, peer.features, apart, vectors, self.weights)
             if value < self.weights.threshold and other_languages(features, peer.features):
-                clue_vectors = (clue_vector, weigh(clues(peer.features), clue_idf))
+                clue_vectors = partial(_pair, clue_vector, clues(peer.features), clue_idf)
                 value = score_across(features, peer.features, apart, clue_vectors, self.weights)
             if value >= self.weights.threshold and value > best.get(peer.cluster_id, (-1.0, 0))[0]:
                 best[peer.cluster_id] = (value, peer_id)

@@ -5,6 +5,12 @@ weighed by how few stories of the window use each stem), plus a little for each 
 and each name they share (these carry an event across languages, where the words differ),
 minus a little for each day between them.
 
+Two stories in two languages share almost no words, so the cosine of their words says
+nothing of them: when it falls short, they are scored again on the cosine of their names
+and numbers instead (:func:`score_across`). Names and numbers of one topic come back for
+days, when reports of one event in other languages come within hours, so there time
+counts ten times as much.
+
 Two stories whose headlines name different rounds, votes or stages ("Merz fails in first
 round", "Merz elected in second round") are never one event; nor are two whose headlines
 give numbers, none shared, none found in the other story's lead either ("52 freed" and
@@ -33,6 +39,8 @@ class Weights:
         per_number: Added per number the pair shares, up to ``max_numbers`` of them.
         per_name: Added per name the pair shares, up to ``max_names`` of them.
         per_day: Taken off per day between the two stories' times.
+        per_day_other_language: The same, for two stories scored on their names and
+            numbers (:func:`score_across`).
     """
 
     threshold: float = 0.40
@@ -41,7 +49,7 @@ class Weights:
     per_name: float = 0.08
     max_names: int = 4
     per_day: float = 0.10
-    per_day_other_language: float = 1.0
+    per_day_other_language: float = 1.00
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -112,7 +120,7 @@ def score_across(
     a: EventFeatures,
     b: EventFeatures,
     hours_apart: float,
-    clue_vectors: tuple[dict[str, float], dict[str, float]],
+    clue_vectors: Callable[[], tuple[dict[str, float], dict[str, float]]],
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> float:
     """How much two stories in two languages look like one event: :func:`score` with
@@ -123,14 +131,18 @@ def score_across(
         a: One story's features.
         b: The other's, in another language (:func:`other_languages`).
         hours_apart: Time between the two stories.
-        clue_vectors: The vectors (:func:`weigh`) of their :func:`clues`.
+        clue_vectors: Gives the vectors (:func:`weigh`) of their :func:`clues`; not
+            called for a pair too far apart to reach the threshold with any cosine.
         weights: The score's weights.
 
     Returns:
-        The score; compare it with ``weights.threshold``.
+        The score; or, for a pair that cannot reach ``weights.threshold``, a value
+        below it.
     """
-    days = abs(hours_apart) / 24.0
-    return cosine(*clue_vectors) - weights.per_day_other_language * days + _shared(a, b, weights)
+    rest = _shared(a, b, weights) - weights.per_day_other_language * abs(hours_apart) / 24.0
+    if 1.0 + rest < weights.threshold:
+        return 1.0 + rest
+    return cosine(*clue_vectors()) + rest
 
 
 def _shared(a: EventFeatures, b: EventFeatures, weights: Weights) -> float:
