@@ -11,7 +11,8 @@ Pure functions. A story is reduced to what tells one event from another:
 * ``title_numbers``: the numbers of the headline alone, which name the event itself;
 * ``title_ordinals``: the ordinals of the headline (``first``, ``2nd``, ``zweiten``,
   ``secondo``): which round, vote or stage it reports;
-* ``names``: words written with a capital inside a sentence (people, places, bodies),
+* ``names``: words written with a capital inside a sentence (people, places, bodies;
+  an elided article or an English possessive cut off: ``l'Assemblée``, ``Bayrou's``),
   each reduced to its :func:`name_key`, so that declensions and spellings of one name in
   several languages meet (``Lukashenko``/``Lukashenka``, ``Трампа``/``Trump``,
   ``Lisbona``/``Lisbon``);
@@ -274,11 +275,12 @@ def name_key(word: str) -> str:
     Vowels are left out, and so are ``y`` and ``h``, which transliterations add or drop
     (``Sviatlana``/``Svetlana``, ``Tsikhanouski``/``Tsikanouski``); ``c`` and ``q`` are
     ``k``, ``w`` is ``v``, ``x`` is ``ks`` (``Alexei``/``Aleksei``), a doubled consonant
-    is one. So ``Trump``, ``Трампом``
-    (``trampom``) and ``Tramp`` are ``trmp``; ``Lukashenko`` and ``Lukashenka`` are
-    ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``; ``Sudan`` (``sdn``) and ``Sweden``
-    (``svdn``) stay apart. A name of fewer than three consonants (``Pas``, ``Iran``) is
-    compared on its first letters instead: ``Iran`` and ``Iraq`` stay apart.
+    is one. Four consonants, not more: a case ending adds one (``Трампом`` is
+    ``trampom``). So ``Trump``, ``Трампом`` and ``Tramp`` are ``trmp``; ``Lukashenko``
+    and ``Lukashenka`` are ``lksn``; ``Kellogg`` and ``Келлога`` are ``klg``; ``Sudan``
+    (``sdn``) and ``Sweden`` (``svdn``) stay apart. A name of fewer than three consonants
+    (``Pas``, ``Iran``) is compared on its first letters instead: ``Iran`` and ``Iraq``
+    stay apart.
 
     Args:
         word: A folded word (lower case, Latin letters).
@@ -313,9 +315,8 @@ def _language(text: str) -> str | None:
 
 
 def _script(title: str, text: str) -> str | None:
-    """The script of the first letter outside Latin ones (``CYRILLIC``, ``GREEK``...),
-    or None when there is none: the language of a script no function words are listed
-    for."""
+    """The script of the first letter outside Latin ones (``cyrillic``, ``greek``...),
+    or None when there is none: the language of a story whose function words tell none."""
     start = title + text[:200]
     if start.isascii():
         return None
