@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from bot.events import EventClusters, Report
 from bot.store import Store, make_engine, migrate
@@ -102,6 +102,22 @@ def test_a_restarted_process_carries_on_with_the_stored_clusters(engine: Engine)
     restarted = _clusters(engine)
     assert restarted.assign(ids[1], *OTHER, NOW - timedelta(hours=1)).cluster_id == ids[1]
     assert restarted.assign(ids[2], *REFUSAL[1], NOW).cluster_id == ids[0]
+
+
+def test_clues_of_an_older_extraction_are_read_again_from_the_story(engine: Engine) -> None:
+    # An upgrade that changes the extraction: the window's stories still meet new reports.
+    ids = _stories(engine, 2)
+    with engine.begin() as conn:
+        conn.execute(
+            update(stories)
+            .where(stories.c.id == ids[0])
+            .values(title=REFUSAL[0][0], body=REFUSAL[0][1])
+        )
+    _clusters(engine).assign(ids[0], *REFUSAL[0], NOW - timedelta(hours=5))
+    with engine.begin() as conn:
+        conn.execute(update(story_clusters).values(features={"v": 0}))
+    upgraded = _clusters(engine)
+    assert upgraded.assign(ids[1], *REFUSAL[1], NOW).cluster_id == ids[0]
 
 
 def test_replicas_see_each_others_decisions(engine: Engine) -> None:

@@ -166,8 +166,15 @@ class EventClusters:
     def _catch_up(self, turn: ClusterTurn, now: datetime) -> None:
         """Files the decisions stored since this process last looked (its own on restart,
         other replicas' always)."""
-        for row in turn.rows_after(self._last_row, now - self._window):
+        rows = turn.rows_after(self._last_row, now - self._window)
+        read = [EventFeatures.from_json(row.features) for row in rows]
+        # Clues stored by another version of the extraction are read again from the
+        # story itself, so an upgrade neither forgets the window nor compares unlike clues.
+        outdated = [row.story_id for row, got in zip(rows, read, strict=True) if got is None]
+        texts = turn.texts(outdated)
+        for row, stored in zip(rows, read, strict=True):
             self._last_row = row.row_id
-            stored = EventFeatures.from_json(row.features)
+            if stored is None and row.story_id in texts:
+                stored = extract(*texts[row.story_id], self._analyzer)
             if stored is not None:
                 self._index.add(Member(row.story_id, row.cluster_id, row.at, stored))

@@ -9,7 +9,7 @@ from then on: nothing is re-decided on restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,6 +59,15 @@ class ClusterTurn:
             .order_by(story_clusters.c.id)
         )
         return [_row(row) for row in rows]
+
+    def texts(self, story_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(headline, text) of stored stories, by id: what their clues are read from."""
+        if not story_ids:
+            return {}
+        rows = self._conn.execute(
+            select(stories.c.id, stories.c.title, stories.c.body).where(stories.c.id.in_(story_ids))
+        )
+        return {int(row.id): (row.title, row.body) for row in rows}
 
     def cluster_of(self, story_id: int) -> int | None:
         """The stored cluster of a story, or None when it has none yet."""
