@@ -28,9 +28,9 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
-from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml, too_large
 from bot.feeds.parse import parse_feed
-from bot.i18n import LANGUAGES, supported, tr, use
+from bot.i18n import LANGUAGES, say, supported, tr, trn, use
 from bot.models import Chat, Feed, OutboxStatus, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
@@ -306,7 +306,7 @@ class CommandService:
         try:
             self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(tr(msg.WATCH_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.WATCH_BAD).format(error=say(exc.text)), private=True)
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         same = next((r for r in rules if _same_query(r.query, args)), None)
         if same is not None:
@@ -368,14 +368,15 @@ class CommandService:
         try:
             rule = self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(tr(msg.TEST_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.TEST_BAD).format(error=say(exc.text)), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         # Analysing 500 stories takes a moment: off the event loop, so chats stay responsive.
         hits = await asyncio.to_thread(_matching, rule, recent)
         if not hits:
-            return Reply(tr(msg.TEST_NONE).format(query=args, count=len(recent)))
-        lines = [tr(msg.TEST_SOME).format(shown=len(hits), count=len(recent), query=args)]
+            return Reply(trn(msg.TEST_NONE, len(recent)).format(query=args, count=len(recent)))
+        some = trn(msg.TEST_SOME, len(recent))
+        lines = [some.format(shown=len(hits), count=len(recent), query=args)]
         for stored in hits[:5]:
             lines.append(
                 f"• {stored.title} — {stored.source}"
@@ -416,7 +417,9 @@ class CommandService:
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
         except FeedError as exc:
-            return _FeedAdded(Reply(tr(msg.ADDFEED_FAILED).format(error=exc), private=True))
+            return _FeedAdded(
+                Reply(tr(msg.ADDFEED_FAILED).format(error=say(exc.text)), private=True)
+            )
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         if feed.from_config:  # every chat gets it already; a second entry would show twice
             text = tr(msg.ADDFEED_OPERATOR).format(label=feed.label, url=feed.url)
@@ -498,7 +501,9 @@ class CommandService:
             held = tr(msg.STATUS_QUIET_HELD if quiet.hold else msg.STATUS_QUIET_SILENT)
             quiet_text = held.format(span=quiet)
         lines = [
-            tr(msg.STATUS_CHAT).format(state=state, rules=len(rules), digest=chat.digest),
+            trn(msg.STATUS_CHAT, len(rules)).format(
+                state=state, count=len(rules), digest=chat.digest
+            ),
             tr(msg.STATUS_ZONE).format(zone=chat.timezone, quiet=quiet_text),
             tr(msg.STATUS_ALERTS).format(
                 sent=counts.get(OutboxStatus.SENT, 0),
@@ -589,7 +594,8 @@ class CommandService:
         title = tr(msg.EXPORT_TITLE).format(chat=chat.title or chat.chat_id)
         data = render_opml(title, [OpmlFeed(f.url, f.label) for f in own])
         return Reply(
-            tr(msg.EXPORT_OK).format(count=len(own)), file=Attachment("newsbot-feeds.opml", data)
+            trn(msg.EXPORT_OK, len(own)).format(count=len(own)),
+            file=Attachment("newsbot-feeds.opml", data),
         )
 
     async def _cmd_import(self, chat: Chat, args: str, files: tuple[Attachment, ...] = ()) -> Reply:
@@ -601,9 +607,9 @@ class CommandService:
                 return Reply(tr(msg.IMPORT_USAGE), private=True)
             feeds = await asyncio.to_thread(parse_opml, data)
         except OpmlError as exc:
-            return Reply(tr(msg.IMPORT_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_BAD).format(error=say(exc.text)), private=True)
         except FeedError as exc:
-            return Reply(tr(msg.IMPORT_FAILED).format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_FAILED).format(error=say(exc.text)), private=True)
         gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
         full = asyncio.Event()  # the chat's feed limit was reached: skip the rest unfetched
 
@@ -618,7 +624,8 @@ class CommandService:
 
         outcomes = await asyncio.gather(*(add(feed) for feed in feeds))
         added = [o for o in outcomes if o.url is not None]
-        lines = [tr(msg.IMPORT_DONE).format(added=len(added), skipped=len(outcomes) - len(added))]
+        done = trn(msg.IMPORT_DONE, len(added))
+        lines = [done.format(count=len(added), skipped=len(outcomes) - len(added))]
         lines.extend(f"+ {o.label} — {o.url}" for o in added)
         lines.extend(
             f"- {feed.url}: {_first_line(o.reply.text)}"
@@ -638,7 +645,7 @@ class CommandService:
         if files:
             file = files[0]
             if file.too_large or len(file.data) > OPML_MAX_BYTES:
-                raise OpmlError(tr(msg.IMPORT_TOO_LARGE).format(mb=OPML_MAX_BYTES // 1_000_000))
+                raise OpmlError(too_large())
             return file.data
         url = args.strip().strip("<>")
         if not url.startswith(("http://", "https://")):
@@ -671,7 +678,7 @@ def _quiet_text(quiet: QuietHours, timezone: str) -> str:
 
 def _limit(exc: LimitReached) -> str:
     """What limit a chat reached, in its language."""
-    detail = tr(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS)
+    detail = trn(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS, exc.count)
     return detail.format(count=exc.count, limit=exc.limit)
 
 
