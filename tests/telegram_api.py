@@ -137,6 +137,8 @@ class FakeBotAPI:
         """A ``message`` (or, in a channel, ``channel_post``) update with ``text``; a leading
         ``/command`` gets its bot_command entity as Telegram sets it."""
         chat = self.chat(chat_id, kind)
+        if "reply_to_message" in extra:
+            extra["reply_to_message"] = {**extra["reply_to_message"], "chat": chat}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -167,9 +169,42 @@ class FakeBotAPI:
         chat["is_forum"] = True
         return chat
 
-    def in_topic(self, thread_id: int) -> dict[str, Any]:
-        """The fields of a message sent inside forum topic ``thread_id``."""
-        return {"message_thread_id": thread_id, "is_topic_message": True}
+    def in_topic(self, thread_id: int, name: str | None = None) -> dict[str, Any]:
+        """The fields of a message sent inside forum topic ``thread_id``; with ``name``, as
+        Telegram sends a user's message there: answering the topic's creation, which
+        carries the name the topic was created with."""
+        fields: dict[str, Any] = {"message_thread_id": thread_id, "is_topic_message": True}
+        if name is not None:
+            fields["reply_to_message"] = {
+                "message_id": thread_id,
+                "date": int(time.time()),
+                "chat": {"id": 0, "type": "supergroup"},  # replaced by the chat below
+                "message_thread_id": thread_id,
+                "is_topic_message": True,
+                "forum_topic_created": {"name": name, "icon_color": 7322096},
+            }
+        return fields
+
+    def topic_update(
+        self, chat_id: int, thread_id: int, *, created: str | None = None, renamed: str | None = None
+    ) -> int:
+        """The service message of a forum topic created (``forum_topic_created``) or
+        renamed (``forum_topic_edited``) by an admin, as a ``message`` update."""
+        event = (
+            {"forum_topic_created": {"name": created, "icon_color": 7322096}}
+            if created is not None
+            else {"forum_topic_edited": {"name": renamed}}
+        )
+        message = {
+            "message_id": thread_id if created is not None else next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chat(chat_id),
+            "from": {"id": 1, "is_bot": False, "first_name": "Admin"},
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            **event,
+        }
+        return self.push_update({"message": message})
 
     def press(
         self,

@@ -265,3 +265,43 @@ async def test_watch_outside_a_topic_goes_to_the_general_topic(
     assert "message_thread_id" not in alert
     (listing,) = await say(bot_api, FORUM, "/rules", user_id=ALICE)
     assert listing == f"1. {RULE}"
+
+
+async def test_rules_name_each_forum_topic_by_its_name(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    """A rule added in a topic is listed with the topic's name, which Telegram shows in
+    the topic's creation that every message there answers; a rename seen later wins,
+    and a topic whose name never showed is listed by its number."""
+    app = await start()
+    bot_api.forum(FORUM)
+    bot_api.set_member(FORUM, ALICE, "administrator")
+    await say(bot_api, FORUM, "/subscribe", user_id=ALICE)
+    await say(bot_api, FORUM, f"/watch {RULE}", user_id=ALICE, **bot_api.in_topic(77, "Belarus"))
+    await say(bot_api, FORUM, "/watch Stocks", user_id=ALICE, **bot_api.in_topic(78))
+    (listing,) = await say(bot_api, FORUM, "/rules", user_id=ALICE)
+    assert listing == f"1. {RULE} — topic “Belarus”\n2. Stocks — topic 78"
+
+    chat = app.store.get_chat("telegram", str(FORUM))
+    assert chat is not None
+    bot_api.topic_update(FORUM, 77, renamed="Belarus news")
+    bot_api.topic_update(FORUM, 78, created="Markets")
+    await bot_api.wait_for(
+        lambda: app.store.topic_names(chat.id) == {"77": "Belarus news", "78": "Markets"}
+    )
+    # A message in the topic still shows the name it was created with: the rename stays.
+    topic = bot_api.in_topic(77, "Belarus")
+    await say(bot_api, FORUM, "/watch Minsk", "/language ru", "/rules", user_id=ALICE, **topic)
+    (listing,) = bot_api.texts(FORUM)[-1:]
+    assert listing.splitlines() == [
+        f"1. {RULE} — тема «Belarus news»",
+        "2. Stocks — тема «Markets»",
+        "3. Minsk — тема «Belarus news»",
+    ]
+
+    # An icon-only edit carries no name; a topic of a chat the bot never served is not kept.
+    bot_api.topic_update(FORUM, 77, renamed=None)
+    bot_api.topic_update(-1009999999999, 5, created="Elsewhere")
+    await say(bot_api, FORUM, "/rules", user_id=ALICE)
+    assert app.store.topic_names(chat.id) == {"77": "Belarus news", "78": "Markets"}
+    assert app.store.get_chat("telegram", "-1009999999999") is None

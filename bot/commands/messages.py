@@ -173,6 +173,7 @@ ALREADY_MUTED_ALL = "This chat is already muted until {until}. unmute resumes al
 MORE = "{title}\n{source}\n\n{text}\n\nMatched: {words}"
 MORE_NO_WORDS = "(the rule matched by source, link or author)"
 TOPIC = " — topic {thread}"
+TOPIC_NAMED = " — topic “{name}”"
 RULE_MUTED_MARK = " (muted until {until})"
 
 # Command replies assembled from parts.

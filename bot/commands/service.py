@@ -63,6 +63,8 @@ class Caller:
     chat_title: str | None = None
     may_edit: Callable[[], Awaitable[bool]] | None = None
     thread_id: str | None = None  # the forum topic (Telegram) the command was sent in
+    # That topic's name as the message shows it (the name it was created with).
+    topic_name: str | None = None
     language: str | None = None  # the user's app language (Telegram's language_code)
 
 
@@ -269,6 +271,15 @@ class CommandService:
         )
         return Reply(text, private=True)
 
+    async def name_topic(self, platform: str, chat_id: str, thread_id: str, name: str) -> None:
+        """A forum topic was created or renamed: ``rules`` names it so from now on. Only
+        for a chat the bot already knows; a topic's first rule records its name too."""
+        chat = await asyncio.to_thread(self.store.get_chat, platform, chat_id)
+        if chat is not None:
+            await asyncio.to_thread(
+                partial(self.store.name_topic, chat.id, thread_id, name, rename=True)
+            )
+
     async def follow_migration(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat got a new id (Telegram group -> supergroup): its rules, feeds and queued
         alerts move to it, and the rule index learns the rules' new owner at once."""
@@ -327,6 +338,16 @@ class CommandService:
             )
         except LimitReached as exc:
             return Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True)
+        if caller is not None and caller.thread_id and caller.topic_name:
+            await asyncio.to_thread(
+                partial(
+                    self.store.name_topic,
+                    chat.id,
+                    caller.thread_id,
+                    caller.topic_name,
+                    rename=False,
+                )
+            )
         self.rulebook.add(rule)
         template = tr(msg.WATCH_OK) if chat.subscribed else tr(msg.WATCH_OK_UNSUBSCRIBED)
         return Reply(template.format(number=rule.number, query=rule.query))
@@ -335,10 +356,11 @@ class CommandService:
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not rules:
             return Reply(tr(msg.NO_RULES))
+        names = await asyncio.to_thread(self.store.topic_names, chat.id)
         now = utcnow()
         lines = [
             f"{r.number}. {r.query}"
-            + (tr(msg.TOPIC).format(thread=r.thread_id) if r.thread_id else "")
+            + _topic(r.thread_id, names)
             + (
                 tr(msg.RULE_MUTED_MARK).format(until=_utc(r.muted_until))
                 if r.muted(now) and r.muted_until
@@ -674,6 +696,15 @@ def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     if quiet.hold:
         return tr(msg.QUIET_HOLD).format(span=quiet, zone=timezone, end=f"{quiet.end:%H:%M}")
     return tr(msg.QUIET_SILENT).format(span=quiet, zone=timezone)
+
+
+def _topic(thread_id: str | None, names: dict[str, str]) -> str:
+    """Where a rule's alerts go, when not the chat's main topic: the topic by name, or by
+    number when its name was never seen."""
+    if not thread_id:
+        return ""
+    name = names.get(thread_id)
+    return tr(msg.TOPIC_NAMED).format(name=name) if name else tr(msg.TOPIC).format(thread=thread_id)
 
 
 def _limit(exc: LimitReached) -> str:

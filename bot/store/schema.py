@@ -105,6 +105,16 @@ rules = Table(
     Index("ix_rules_chat_pk", "chat_pk"),
 )
 
+# The names of a chat's Telegram forum topics, as far as the bot has seen them: shown by
+# ``rules`` beside each rule's topic. See migration 0011.
+topics = Table(
+    "topics",
+    metadata,
+    Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("thread_id", String(100), primary_key=True),
+    Column("name", String(128), nullable=False),
+)
+
 stories = Table(
     "stories",
     metadata,

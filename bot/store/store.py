@@ -40,7 +40,11 @@ from bot.store.schema import (
     rules,
     send_pacing,
     stories,
+    topics,
 )
+
+# Telegram allows topic names of 128 characters; a longer one is cut, not refused.
+TOPIC_NAME_MAX = 128
 
 
 def _rule(row: Any, number: int = 0) -> Rule:
@@ -783,6 +787,31 @@ class Store:
                 .returning(rules.c.id)
             ).scalar_one()
         return Rule(rule_id, chat_pk, query, count + 1, thread_id=thread_id)
+
+    def name_topic(self, chat_pk: int, thread_id: str, name: str, *, rename: bool) -> None:
+        """Remember a forum topic's name. ``rename`` False keeps a name already known: a
+        message in a topic shows the name the topic was created with, and a rename seen
+        since is newer."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        values = {"chat_pk": chat_pk, "thread_id": thread_id, "name": name[:TOPIC_NAME_MAX]}
+        statement = insert(topics).values(**values)
+        keys = ["chat_pk", "thread_id"]
+        if rename:
+            statement = statement.on_conflict_do_update(
+                index_elements=keys, set_={"name": statement.excluded.name}
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+
+    def topic_names(self, chat_pk: int) -> dict[str, str]:
+        """The names of the chat's forum topics the bot knows, by thread id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(topics.c.thread_id, topics.c.name).where(topics.c.chat_pk == chat_pk)
+            ).all()
+        return {row.thread_id: row.name for row in rows}
 
     def list_rules(self, chat_pk: int) -> list[Rule]:
         with self.engine.connect() as conn:
