@@ -172,6 +172,32 @@ async def test_in_groups_members_may_show_more_but_not_mute_or_stop(
     await bot_api.wait_for(lambda: [t for t in bot_api.texts(group) if "muted until" in t])
 
 
+async def test_anonymous_admins_change_rules_and_press_buttons(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    """An admin who stays anonymous writes on behalf of the group itself (sender_chat is
+    the group; "from" is GroupAnonymousBot, who is no member): an admin, whose commands
+    change the group's rules without asking getChatMember. A press of a button shows the
+    real presser, an admin with is_anonymous, and may change rules too."""
+    app = await start()
+    group = -1001000000077
+    bot_api.chat(group, "supergroup")
+    bot_api.set_member(group, ALICE, "administrator", anonymous=True)
+    answers = await say(bot_api, group, "/subscribe", f"/watch {RULE}", anonymous=True)
+    assert answers == [msg.SUBSCRIBED, f"Rule 1 added: {RULE}"]
+    assert bot_api.calls_of("getChatMember") == []
+    assert await new_stories(app, feed, BELARUS) == 1
+    (alert,) = await bot_api.wait_for(lambda: alert_messages(bot_api, group))
+
+    refused = await press(bot_api, group, alert, msg.BUTTON_LABELS["mute"], BOB)
+    assert refused["text"] == msg.BUTTON_REFUSED
+    admin = await press(bot_api, group, alert, msg.BUTTON_LABELS["mute"], ALICE)
+    assert "text" not in admin
+    await bot_api.wait_for(lambda: [t for t in bot_api.texts(group) if "muted until" in t])
+    (removed,) = await say(bot_api, group, "/unwatch 1", anonymous=True)
+    assert removed == f"Rule 1 removed: {RULE}"
+
+
 async def test_edit_with_another_source_keeps_the_buttons(
     bot_api: FakeBotAPI, feed: Feed, start: Start
 ) -> None:

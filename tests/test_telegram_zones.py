@@ -111,12 +111,12 @@ async def test_export_sends_a_document_and_import_reads_one(
 
     bot_api.send_document(42, "/import", "mine.opml", data)
     (imported,) = await bot_api.wait_for(lambda: bot_api.texts(42))
-    assert imported.startswith("Import: 1 added, 1 skipped.\n")
+    assert imported.startswith("Import: 1 feed added, 1 skipped.\n")
     assert f"+ Sport — {sport}" in imported
     assert [c.params["path"] for c in bot_api.calls_of("download")] == ["documents/file1.opml"]
 
     (export,) = await say(bot_api, 42, "/export")
-    assert export == "This chat's 1 feeds, as OPML."
+    assert export == "This chat's 1 feed, as OPML."
     (document,) = await bot_api.wait_for(lambda: bot_api.documents(42))
     assert document["document"]["filename"] == "newsbot-feeds.opml"
     assert [f.url for f in parse_opml(document["document"]["data"])] == [sport]

@@ -121,7 +121,7 @@ class ConsoleAdapter:
         return False
 
     def _read_lines(self) -> None:
-        print("console: type commands such as /help, /subscribe, /watch QUERY", file=self.out)
+        print(tr(msg.CONSOLE_HELLO), file=self.out)
         for line in sys.stdin:
             if self._service is None or self._loop is None or not line.strip():
                 continue

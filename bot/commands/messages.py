@@ -219,6 +219,7 @@ MATCHED_LABEL = "matched: {words}"
 BY_AUTHOR = "by {author}"
 DIGEST = Plural("Digest: {count} story", "Digest: {count} stories")
 NEW_STORIES = Plural("{count} new story", "{count} new stories")
+CONSOLE_HELLO = "console: type commands such as /help, /subscribe, /watch QUERY"
 CONSOLE_ALERT = "--- alert for {chat} ---"
 CONSOLE_DIGEST = Plural(
     "--- digest for {chat}: {count} story ---", "--- digest for {chat}: {count} stories ---"

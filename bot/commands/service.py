@@ -30,7 +30,7 @@ from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
 from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml, too_large
 from bot.feeds.parse import parse_feed
-from bot.i18n import LANGUAGES, say, supported, tr, trn, use
+from bot.i18n import DEFAULT, LANGUAGES, say, supported, tr, trn, use
 from bot.models import Chat, Feed, OutboxStatus, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
@@ -199,11 +199,17 @@ class CommandService:
     async def _speak_to(self, caller: Caller) -> None:
         """Set the language of a refusal as :meth:`_chat_speaking` would, without creating
         the chat or changing it: a refused or unknown command leaves nothing stored."""
+        use(await self.language_for(caller))
+
+    async def language_for(self, caller: Caller) -> str:
+        """The language a reply to ``caller`` is written in (the chat's, or the one its
+        user's app speaks), read without creating or changing the chat: for what an
+        adapter says on its own, such as "Working on it…"."""
         chat = await asyncio.to_thread(self.store.get_chat, caller.platform, caller.chat_id)
         heard = supported(caller.language)
         if chat is not None and heard is not None:
             chat = replace(chat, user_language=heard)
-        use(chat.speaks if chat is not None else heard)
+        return chat.speaks if chat is not None else heard or DEFAULT
 
     async def _press(self, chat: Chat, action: Action) -> Reply:
         if action.verb is Verb.MUTE_ALL:
