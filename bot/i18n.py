@@ -26,7 +26,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -77,6 +77,32 @@ class Text:
 
     def __str__(self) -> str:
         return self.render(DEFAULT)
+
+    def to_data(self) -> dict[str, Any]:
+        """The text as JSON data, to store and word later (a feed's last error, shown by
+        ``status``): nested texts stay texts, numbers stay numbers, the rest becomes its
+        English string."""
+        message = list(self.message) if isinstance(self.message, Plural) else self.message
+        fields = {
+            name: value.to_data()
+            if isinstance(value, Text)
+            else value
+            if isinstance(value, int | float)
+            else str(value)
+            for name, value in self.fields.items()
+        }
+        return {"message": message, "fields": fields}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Text:
+        """The text :meth:`to_data` stored."""
+        raw = data["message"]
+        message = Plural(*raw) if isinstance(raw, list) else str(raw)
+        fields = {
+            name: cls.from_data(value) if isinstance(value, dict) else value
+            for name, value in data["fields"].items()
+        }
+        return cls(message, **fields)
 
     def __repr__(self) -> str:
         return f"Text({self.message!r}, **{self.fields!r})"

@@ -19,7 +19,7 @@ from bot.commands import messages as msg
 from bot.commands.parse import parse_words
 from bot.commands.service import Caller, Reply
 from bot.feeds import messages as feed_messages
-from bot.i18n import LANGUAGES, Plural, supported, translate
+from bot.i18n import LANGUAGES, Plural, Text, supported, translate
 from bot.rules import messages as rule_messages
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, WEATHER
@@ -266,3 +266,29 @@ async def test_a_limit_is_worded_in_the_chats_language(sqlite_url: str) -> None:
         assert refused.text == translate(msg.LIMIT, "de").format(detail=detail)
     finally:
         await app.stop()
+
+
+async def test_a_feeds_error_in_status_is_worded_in_each_chats_language(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any
+) -> None:
+    """The poller records a feed's error once; ``status`` words it in the language of the
+    chat that asks, as the rest of its reply."""
+    httpserver.expect_request("/page").respond_with_data(
+        "<html><body>no feed here</body></html>", content_type="text/html"
+    )
+    app, _ = await apps(sqlite_url, [httpserver.url_for("/page")])
+    (report,) = await poll_all(app)
+    assert report.error == str(Text(feed_messages.HTML_PAGE))
+    await say(app, "language ru", "moscow")
+    await say(app, "language de", "berlin")
+    russian = (await say(app, "status", "moscow")).text.splitlines()[-1]
+    assert russian.endswith(
+        translate(msg.FEED_FAILING, "ru").format(
+            count=1, error=translate(feed_messages.HTML_PAGE, "ru")
+        )
+    )
+    assert "получена HTML-страница" in russian
+    german = (await say(app, "status", "berlin")).text.splitlines()[-1]
+    assert "eine HTML-Seite kam zurück" in german
+    english = (await say(app, "status", "london")).text.splitlines()[-1]
+    assert english.endswith(f"failing (1× in a row: {feed_messages.HTML_PAGE})")

@@ -753,4 +753,5 @@ def _number(args: str) -> int | None:
 def _health(feed: Feed) -> str:
     if not feed.error_count:
         return ""
-    return tr(msg.FEED_FAILING).format(count=feed.error_count, error=feed.last_error)
+    error = say(feed.last_error_text) if feed.last_error_text else feed.last_error
+    return tr(msg.FEED_FAILING).format(count=feed.error_count, error=error)

@@ -374,7 +374,7 @@ class FeedPipeline:
             return PollReport(feed.id, "error", error=message)
         delay = backoff(self.interval(feed), feed.error_count + 1, exc.retry_after)
         errors = await asyncio.to_thread(
-            self.store.record_feed_error, feed.id, message, began + delay
+            self.store.record_feed_error, feed.id, exc.text, began + delay
         )
         log.warning(
             "feed %s (%s): %s — retry in %ds; %s",

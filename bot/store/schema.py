@@ -44,6 +44,8 @@ feeds = Table(
     Column("initialised", Boolean, nullable=False, default=False),
     Column("error_count", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # The same error as a message id and its fields, worded in each chat's language (0011).
+    Column("last_error_text", JSON),
     Column("last_polled_at", UTC_DATETIME),
     Column("last_ok_at", UTC_DATETIME),
     Column("next_poll_at", UTC_DATETIME, nullable=False),
