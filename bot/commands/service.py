@@ -238,7 +238,7 @@ class CommandService:
     async def _mute_rule(self, chat: Chat, rule: Rule) -> Reply:
         now = utcnow()
         if rule.muted(now) and rule.muted_until is not None:
-            until = _utc(rule.muted_until)
+            until = _local(rule.muted_until, chat)
             return Reply(
                 tr(msg.RULE_ALREADY_MUTED).format(
                     number=rule.number, until=until, query=rule.query
@@ -250,17 +250,19 @@ class CommandService:
         if not await asyncio.to_thread(self.store.mute_rule, chat.id, rule.id, until_at):
             return Reply(tr(msg.RULE_GONE), private=True, brief=True)
         return Reply(
-            tr(msg.RULE_MUTED).format(number=rule.number, until=_utc(until_at), query=rule.query)
+            tr(msg.RULE_MUTED).format(
+                number=rule.number, until=_local(until_at, chat), query=rule.query
+            )
         )
 
     async def _mute_all(self, chat: Chat) -> Reply:
         now = utcnow()
         if chat.muted(now) and chat.muted_until is not None:
-            text = tr(msg.ALREADY_MUTED_ALL).format(until=_utc(chat.muted_until))
+            text = tr(msg.ALREADY_MUTED_ALL).format(until=_local(chat.muted_until, chat))
             return Reply(text, private=True, brief=True)
         until = now + MUTE_BUTTON
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(tr(msg.MUTED_ALL).format(until=_utc(until)))
+        return Reply(tr(msg.MUTED_ALL).format(until=_local(until, chat)))
 
     async def _show_more(self, chat: Chat, alert_id: int | None) -> Reply:
         found = None
@@ -368,7 +370,7 @@ class CommandService:
             f"{r.number}. {r.query}"
             + _topic(r.thread_id, names)
             + (
-                tr(msg.RULE_MUTED_MARK).format(until=_utc(r.muted_until))
+                tr(msg.RULE_MUTED_MARK).format(until=_local(r.muted_until, chat))
                 if r.muted(now) and r.muted_until
                 else ""
             )
@@ -491,7 +493,7 @@ class CommandService:
             return Reply(tr(msg.MUTE_USAGE), private=True)
         until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(tr(msg.MUTED).format(until=local_label(until.astimezone(zone(chat.timezone)))))
+        return Reply(tr(msg.MUTED).format(until=_local(until, chat)))
 
     async def _cmd_unmute(self, chat: Chat, args: str) -> Reply:
         if not chat.muted(utcnow()):
@@ -547,7 +549,7 @@ class CommandService:
         # A feed the chat added that the operator also lists is shown once.
         for feed in {f.id: f for f in [*own, *shared]}.values():
             polled = (
-                f"{feed.last_polled_at:%H:%M} UTC"
+                local_label(feed.last_polled_at.astimezone(where))
                 if feed.last_polled_at
                 else tr(msg.STATUS_NOT_POLLED)
             )
@@ -741,8 +743,9 @@ def _same_query(a: str, b: str) -> bool:
     return a.split() == b.split()
 
 
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _local(moment: datetime, chat: Chat) -> str:
+    """A moment as the chat's clock shows it (``2026-11-29 17:05 UTC+03``)."""
+    return local_label(moment.astimezone(zone(chat.timezone)))
 
 
 def _number(args: str) -> int | None:
