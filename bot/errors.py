@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.i18n import Text
+
 
 class NewsbotError(Exception):
     """Base of every error newsbot raises on purpose."""
@@ -16,10 +18,13 @@ class ConfigError(NewsbotError):
 
 
 class FeedError(NewsbotError):
-    """A feed could not be fetched or parsed. The message is shown in ``status``."""
+    """A feed could not be fetched or parsed. ``text`` says why, worded in a chat's
+    language where it is shown (``addfeed``, ``import``); ``str(err)`` is English (logs,
+    ``status``)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, text: Text, *, retry_after: float | None = None) -> None:
+        super().__init__(str(text))
+        self.text = text
         self.retry_after = retry_after
 
 

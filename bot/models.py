@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.delivery.alert import Alert
+    from bot.i18n import Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,11 +109,12 @@ class Feed:
     last_modified: str | None
     initialised: bool
     error_count: int
-    last_error: str | None
+    last_error: str | None  # in English
     last_polled_at: datetime | None
     last_ok_at: datetime | None
     next_poll_at: datetime
     body_hash: str | None = None  # SHA-256 of the last document parsed
+    last_error_text: Text | None = None  # the last error, to word in a chat's language
 
     @property
     def label(self) -> str:

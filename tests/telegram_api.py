@@ -23,6 +23,8 @@ from aiohttp import web
 T = TypeVar("T")
 
 BOT_ID = 777000111
+# The placeholder user Telegram sends an anonymous group admin's messages from.
+GROUP_ANONYMOUS_BOT = 1087968824
 TEXT_FIELDS = {"text", "parse_mode", "url", "secret_token", "description", "first_name"}
 
 
@@ -56,6 +58,7 @@ class FakeBotAPI:
     username: str = "newsbot_test_bot"
     calls: list[Call] = field(default_factory=list)
     members: dict[tuple[int, int], str] = field(default_factory=dict)
+    anonymous: set[tuple[int, int]] = field(default_factory=set)  # anonymous admins
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     deleted_topics: set[tuple[int, int]] = field(default_factory=set)  # (chat, thread)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
@@ -112,9 +115,14 @@ class FakeBotAPI:
             self.chats[chat_id] = chat
         return self.chats[chat_id]
 
-    def set_member(self, chat_id: int, user_id: int, status: str) -> None:
-        """getChatMember answers ``status`` (creator, administrator, member, left)."""
+    def set_member(
+        self, chat_id: int, user_id: int, status: str, *, anonymous: bool = False
+    ) -> None:
+        """getChatMember answers ``status`` (creator, administrator, member, left);
+        ``anonymous``: an admin who stays anonymous in the group (``is_anonymous``)."""
         self.members[(chat_id, user_id)] = status
+        if anonymous:
+            self.anonymous.add((chat_id, user_id))
 
     def push_update(self, update: dict[str, Any]) -> int:
         """Queue an update for getUpdates; returns its update_id."""
@@ -132,11 +140,16 @@ class FakeBotAPI:
         kind: str | None = None,
         sender_chat: int | None = None,
         language_code: str | None = None,
+        anonymous: bool = False,
         **extra: Any,
     ) -> dict[str, Any]:
         """A ``message`` (or, in a channel, ``channel_post``) update with ``text``; a leading
-        ``/command`` gets its bot_command entity as Telegram sets it."""
+        ``/command`` gets its bot_command entity as Telegram sets it. ``anonymous``: sent by
+        an anonymous admin of the group, as Telegram marks one: on behalf of the group
+        itself (``sender_chat``), from the placeholder user GroupAnonymousBot."""
         chat = self.chat(chat_id, kind)
+        if "reply_to_message" in extra:
+            extra["reply_to_message"] = {**extra["reply_to_message"], "chat": chat}
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -157,6 +170,14 @@ class FakeBotAPI:
             return {"channel_post": message}
         uid = user_id if user_id is not None else abs(chat_id)
         message["from"] = {"id": uid, "is_bot": False, "first_name": f"User{uid}"}
+        if anonymous:
+            message["sender_chat"] = chat
+            message["from"] = {
+                "id": GROUP_ANONYMOUS_BOT,
+                "is_bot": True,
+                "first_name": "Group",
+                "username": "GroupAnonymousBot",
+            }
         if language_code is not None:  # the user's app language, as Telegram sends it
             message["from"]["language_code"] = language_code
         return {"message": message}
@@ -167,9 +188,47 @@ class FakeBotAPI:
         chat["is_forum"] = True
         return chat
 
-    def in_topic(self, thread_id: int) -> dict[str, Any]:
-        """The fields of a message sent inside forum topic ``thread_id``."""
-        return {"message_thread_id": thread_id, "is_topic_message": True}
+    def in_topic(self, thread_id: int, name: str | None = None) -> dict[str, Any]:
+        """The fields of a message sent inside forum topic ``thread_id``; with ``name``, as
+        Telegram sends a user's message there: answering the topic's creation, which
+        carries the name the topic was created with."""
+        fields: dict[str, Any] = {"message_thread_id": thread_id, "is_topic_message": True}
+        if name is not None:
+            fields["reply_to_message"] = {
+                "message_id": thread_id,
+                "date": int(time.time()),
+                "chat": {"id": 0, "type": "supergroup"},  # replaced by the chat below
+                "message_thread_id": thread_id,
+                "is_topic_message": True,
+                "forum_topic_created": {"name": name, "icon_color": 7322096},
+            }
+        return fields
+
+    def topic_update(
+        self,
+        chat_id: int,
+        thread_id: int,
+        *,
+        created: str | None = None,
+        renamed: str | None = None,
+    ) -> int:
+        """The service message of a forum topic created (``forum_topic_created``) or
+        renamed (``forum_topic_edited``) by an admin, as a ``message`` update."""
+        event = (
+            {"forum_topic_created": {"name": created, "icon_color": 7322096}}
+            if created is not None
+            else {"forum_topic_edited": {"name": renamed}}
+        )
+        message = {
+            "message_id": thread_id if created is not None else next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chat(chat_id),
+            "from": {"id": 1, "is_bot": False, "first_name": "Admin"},
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            **event,
+        }
+        return self.push_update({"message": message})
 
     def press(
         self,
@@ -206,10 +265,18 @@ class FakeBotAPI:
         return [c.params for c in self.calls_of("answerCallbackQuery")]
 
     def send_document(
-        self, chat_id: int, caption: str, name: str, data: bytes, *, size: int | None = None
+        self,
+        chat_id: int,
+        caption: str,
+        name: str,
+        data: bytes,
+        *,
+        size: int | None = None,
+        **sender: Any,
     ) -> int:
         """Someone sends a file ``name`` with ``caption`` (e.g. ``/import``) in ``chat_id``;
-        getFile then serves ``data``. ``size`` is what Telegram reports, if not its length."""
+        getFile then serves ``data``. ``size`` is what Telegram reports, if not its length;
+        ``sender`` as for :meth:`message_update`."""
         file_id = f"file{len(self.files) + 1}"
         self.files[file_id] = data
         document = {
@@ -219,7 +286,7 @@ class FakeBotAPI:
             "mime_type": "text/x-opml",
             "file_size": len(data) if size is None else size,
         }
-        update = self.message_update(chat_id, caption, document=document)
+        update = self.message_update(chat_id, caption, document=document, **sender)
         message = update.get("message") or update["channel_post"]
         message["caption"] = message.pop("text")
         if "entities" in message:
@@ -434,6 +501,7 @@ class FakeBotAPI:
                 "status": status,
                 "user": user,
                 **{r: r != "is_anonymous" for r in rights.split()},
+                "is_anonymous": (int(params["chat_id"]), user_id) in self.anonymous,
             }
         if status == "left":
             return {"status": status, "user": user}

@@ -203,9 +203,9 @@ async def test_replies_name_the_right_command_and_count(app: App) -> None:
     assert "send test again" in bad and "watch" not in bad
     assert await chat.say("/digest weekly") == msg.DIGEST_USAGE
     await chat.say("/watch Belarus")
-    assert "; rules: 1;" in await chat.say("/status")
+    assert "; 1 rule;" in await chat.say("/status")
     await chat.say("/watch Minsk")
-    assert "; rules: 2;" in await chat.say("/status")
+    assert "; 2 rules;" in await chat.say("/status")
     assert "text:" in await chat.say("/help")
 
 

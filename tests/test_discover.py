@@ -9,7 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from bot.errors import FetchError
-from bot.feeds.discover import NO_FEED_MESSAGE, feed_links, find_feed, is_feed
+from bot.feeds import messages as feed_messages
+from bot.feeds.discover import feed_links, find_feed, is_feed
 from bot.feeds.fetch import Fetcher, FetchResult
 
 RSS = b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel/></rss>'
@@ -130,7 +131,7 @@ async def test_no_feed_found(httpserver: HTTPServer, fetcher: Fetcher) -> None:
         httpserver.expect_request(path).respond_with_data("not here", status=404)
     with pytest.raises(FetchError) as caught:
         await discover_feed(fetcher, url)
-    assert str(caught.value) == NO_FEED_MESSAGE.format(url=url)
+    assert str(caught.value) == feed_messages.NO_FEED.format(url=url)
     assert str(caught.value) == f"no feed found at {url} — give the feed's own address"
     # The page, then each usual feed address once (a set: the shared server's log may also
     # hold a late request of an earlier test).

@@ -18,22 +18,33 @@ from bot.app import App
 from bot.commands import messages as msg
 from bot.commands.parse import parse_words
 from bot.commands.service import Caller, Reply
-from bot.i18n import LANGUAGES, supported, translate
+from bot.feeds import messages as feed_messages
+from bot.i18n import LANGUAGES, Plural, Text, supported, translate
+from bot.rules import messages as rule_messages
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, WEATHER
 from tests.test_pipeline import Feed, apps, make_app, poll_all  # noqa: F401 - apps is a fixture
 
 BOT = Path(i18n.__file__).parent
 TRANSLATED = [code for code in LANGUAGES if code != i18n.DEFAULT]
+# Every module of texts a chat may read: replies, and the errors of feeds and rules.
+MESSAGE_MODULES = {"commands": msg, "feeds": feed_messages, "rules": rule_messages}
+# What the code words texts with: each takes a message of those modules first.
+WORDING_CALLS = frozenset({"tr", "trn", "Text"})
 
 
-def message_ids() -> dict[str, str]:
-    """Every text the code writes: each string of bot/commands/messages.py (those in its
-    dicts too), by name."""
-    found = {name: value for name, value in vars(msg).items() if isinstance(value, str)}
-    found = {name: value for name, value in found.items() if name.isupper()}
-    found.update({f"BUTTON_LABELS[{k}]": v for k, v in msg.BUTTON_LABELS.items()})
-    found.update({f"COMMAND_MENU[{k}]": v for k, v in msg.COMMAND_MENU.items()})
+def message_ids() -> dict[str, str | Plural]:
+    """Every text the code writes: each text of the messages modules (those in their
+    dicts too), by module and name."""
+    found: dict[str, str | Plural] = {}
+    for module_name, module in MESSAGE_MODULES.items():
+        for name, value in vars(module).items():
+            if not name.isupper():
+                continue
+            if isinstance(value, str | Plural):
+                found[f"{module_name}.{name}"] = value
+            elif isinstance(value, dict):
+                found.update({f"{module_name}.{name}[{k}]": v for k, v in value.items()})
     return found
 
 
@@ -45,61 +56,115 @@ def placeholders(text: str) -> list[tuple[str, str | None, str | None]]:
     return sorted(fields, key=repr)
 
 
+def po_entries(language: str) -> dict[str | tuple[str, str], Any]:
+    """The catalog's entries by message id (a plural's id is its (singular, plural))."""
+    with (BOT / "locale" / f"{language}.po").open("rb") as file:
+        return {m.id: m for m in read_po(file, locale=language) if m.id}
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_every_message_has_a_translation_with_the_same_placeholders(language: str) -> None:
-    catalog = i18n.catalog(language)
+    entries = po_entries(language)
     ids = message_ids()
-    assert len(ids) > 100  # the collection found the messages, not an empty module
-    missing = [name for name, text in ids.items() if not catalog.get(text, "").strip()]
+    assert len(ids) > 200  # the collection found the messages, not empty modules
+    assert {name.split(".")[0] for name in ids} == set(MESSAGE_MODULES)
+    missing, wrong = [], []
+    for name, text in ids.items():
+        key = tuple(text) if isinstance(text, Plural) else text
+        entry = entries.get(key)
+        forms = [] if entry is None or entry.fuzzy else entry.string
+        forms = list(forms) if isinstance(forms, tuple) else [forms]
+        if not forms or not all(f.strip() for f in forms):
+            missing.append(name)
+            continue
+        english = text.other if isinstance(text, Plural) else text
+        if any(placeholders(f) != placeholders(english) for f in forms):
+            wrong.append(name)
     assert missing == [], f"{language}.po lacks a translation of {missing}"
-    wrong = [
-        name for name, text in ids.items() if placeholders(catalog[text]) != placeholders(text)
-    ]
     assert wrong == [], f"{language}.po changes the placeholders of {wrong}"
+
+
+@pytest.mark.parametrize(("language", "forms"), [("de", 2), ("ru", 3)])
+def test_plurals_have_every_form_of_the_language(language: str, forms: int) -> None:
+    """A count's text has as many forms as the language's Plural-Forms says, and the
+    form chosen follows the count (Russian: 1 правило, 2 правила, 5 правил, 21 правило)."""
+    plurals = [e for e in po_entries(language).values() if isinstance(e.id, tuple)]
+    assert len(plurals) >= 15
+    assert all(len(e.string) == forms for e in plurals)
+    assert i18n.catalog(language).ngettext("a", "b", 1) == "a"  # untranslated: English
+    if language == "ru":
+        words = [
+            i18n.translate_plural(msg.STATUS_CHAT, n, "ru")
+            .format(count=n, state="", digest="")
+            .split("; ")[1]
+            for n in (1, 2, 5, 11, 21, 22, 25, 111)
+        ]
+        assert words == [
+            "1 правило",
+            "2 правила",
+            "5 правил",
+            "11 правил",
+            "21 правило",
+            "22 правила",
+            "25 правил",
+            "111 правил",
+        ]
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_a_catalog_holds_no_stale_messages(language: str) -> None:
-    """A text changed in messages.py leaves its old translation behind: flagged here, so
-    the catalog is updated rather than silently showing English."""
-    with (BOT / "locale" / f"{language}.po").open("rb") as file:
-        entries = {str(m.id) for m in read_po(file) if m.id}
-    assert entries - set(message_ids().values()) == set()
+    """A text changed in a messages module leaves its old translation behind: flagged
+    here, so the catalog is updated rather than silently showing English."""
+    known = {tuple(t) if isinstance(t, Plural) else t for t in message_ids().values()}
+    assert set(po_entries(language)) - known == set()
 
 
-def _translated_argument(node: ast.expr) -> bool:
-    """Whether ``tr(...)``'s argument names a message of messages.py (``msg.X``,
+def _is_message(node: ast.expr) -> bool:
+    """Whether a node names a message of a messages module (``msg.X``,
     ``msg.BUTTON_LABELS[...]``, or a choice between such)."""
     if isinstance(node, ast.IfExp):
-        return _translated_argument(node.body) and _translated_argument(node.orelse)
+        return _is_message(node.body) and _is_message(node.orelse)
     if isinstance(node, ast.Subscript):
         node = node.value
     return isinstance(node, ast.Attribute) and ast.unparse(node.value) == "msg"
 
 
-def test_the_code_translates_only_messages_the_catalogs_cover() -> None:
-    """Every ``tr(...)`` in the bot takes a text of messages.py, which the test above
-    checks in every catalog: a literal passed to tr would escape that check."""
+def _messages_alias(tree: ast.Module) -> bool:
+    """Whether ``msg`` in this module is one of the messages modules."""
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module in ("bot.commands", "bot.feeds", "bot.rules")
+        and any(a.name == "messages" and a.asname == "msg" for a in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def test_the_code_words_only_messages_the_catalogs_cover() -> None:
+    """Every ``tr(...)``, ``trn(...)`` and ``Text(...)`` in the bot takes a text of a
+    messages module, which the tests above check in every catalog: a literal passed to
+    them would escape that check."""
     calls = 0
     for path in BOT.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "tr":
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in WORDING_CALLS:
                 calls += 1
-                assert len(node.args) == 1 and _translated_argument(node.args[0]), (
-                    f"{path.relative_to(BOT)}:{node.lineno}: {ast.unparse(node)}"
-                )
-    assert calls > 80
+                where = f"{path.relative_to(BOT)}:{node.lineno}: {ast.unparse(node)}"
+                assert node.args and _is_message(node.args[0]), where
+                assert _messages_alias(tree), where
+    assert calls > 180
 
 
-def test_every_message_the_code_writes_goes_through_tr() -> None:
-    """A ``msg.X`` written to a chat without ``tr`` would be English in every chat."""
+def test_every_message_the_code_writes_is_worded() -> None:
+    """A ``msg.X`` written to a chat without ``tr``, ``trn`` or ``Text`` would be English
+    in every chat."""
     for path in BOT.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         inside = {
             id(inner)
             for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "tr"
-            for arg in node.args
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in WORDING_CALLS
+            for arg in node.args[:1]
             for inner in ast.walk(arg)
         }
         for node in ast.walk(tree):
@@ -197,7 +262,33 @@ async def test_a_limit_is_worded_in_the_chats_language(sqlite_url: str) -> None:
         await say(app, "language de", "room")
         await say(app, "watch Minsk", "room")
         refused = await say(app, "watch Belarus", "room")
-        detail = translate(msg.LIMIT_RULES, "de").format(count=1, limit=1)
+        detail = i18n.translate_plural(msg.LIMIT_RULES, 1, "de").format(count=1, limit=1)
         assert refused.text == translate(msg.LIMIT, "de").format(detail=detail)
     finally:
         await app.stop()
+
+
+async def test_a_feeds_error_in_status_is_worded_in_each_chats_language(
+    httpserver: HTTPServer, sqlite_url: str, apps: Any
+) -> None:
+    """The poller records a feed's error once; ``status`` words it in the language of the
+    chat that asks, as the rest of its reply."""
+    httpserver.expect_request("/page").respond_with_data(
+        "<html><body>no feed here</body></html>", content_type="text/html"
+    )
+    app, _ = await apps(sqlite_url, [httpserver.url_for("/page")])
+    (report,) = await poll_all(app)
+    assert report.error == str(Text(feed_messages.HTML_PAGE))
+    await say(app, "language ru", "moscow")
+    await say(app, "language de", "berlin")
+    russian = (await say(app, "status", "moscow")).text.splitlines()[-1]
+    assert russian.endswith(
+        translate(msg.FEED_FAILING, "ru").format(
+            count=1, error=translate(feed_messages.HTML_PAGE, "ru")
+        )
+    )
+    assert "получена HTML-страница" in russian
+    german = (await say(app, "status", "berlin")).text.splitlines()[-1]
+    assert "eine HTML-Seite kam zurück" in german
+    english = (await say(app, "status", "london")).text.splitlines()[-1]
+    assert english.endswith(f"failing (1× in a row: {feed_messages.HTML_PAGE})")

@@ -63,7 +63,7 @@ async def test_import_adds_each_feed_through_addfeeds_checks(
     page = httpserver.url_for("/page")
     reply = await say(app, "/import", opml(world, "not a url", page, sport))
     lines = reply.text.split("\n")
-    assert lines[0] == "Import: 2 added, 2 skipped."
+    assert lines[0] == "Import: 2 feeds added, 2 skipped."
     assert f"+ World — {world}" in lines and f"+ Sport — {sport}" in lines
     assert (
         "- not a url: 'not a url' is not a web address. Use a full http:// or https:// URL."
@@ -77,14 +77,14 @@ async def test_import_adds_each_feed_through_addfeeds_checks(
     assert sorted(f.url for f in app.store.chat_feeds(chat.id)) == sorted([world, sport])
     # Again: nothing new, each says it is there already.
     again = await say(app, "/import", opml(world))
-    assert again.text.startswith("Import: 0 added, 1 skipped.\n- ")
+    assert again.text.startswith("Import: 0 feeds added, 1 skipped.\n- ")
     assert "already has that feed (number" in again.text
 
 
 async def test_import_stops_at_the_chats_feed_limit(app: App, httpserver: HTTPServer) -> None:
     urls = serve_feeds(httpserver, "a", "b", "c", "d", "e")
     reply = await say(app, "/import", opml(*urls))
-    assert reply.text.startswith("Import: 3 added, 2 skipped.")
+    assert reply.text.startswith("Import: 3 feeds added, 2 skipped.")
     assert reply.text.count("Limit reached") + reply.text.count(msg.IMPORT_LIMIT) == 2
 
 
@@ -97,7 +97,7 @@ async def test_import_refuses_private_addresses_by_default(
     await app.prepare()
     try:
         reply = await say(app, "/import", opml(world))
-        assert reply.text.startswith("Import: 0 added, 1 skipped.")
+        assert reply.text.startswith("Import: 0 feeds added, 1 skipped.")
         assert "allow_private_addresses" in reply.text
         # Nor is an OPML file fetched from a private address.
         fetched = await say(app, f"/import {httpserver.url_for('/list.opml')}")
@@ -113,7 +113,7 @@ async def test_import_from_a_url(app: App, httpserver: HTTPServer) -> None:
         opml(world).data, content_type="text/x-opml"
     )
     reply = await say(app, f"/import {httpserver.url_for('/list.opml')}")
-    assert reply.text == f"Import: 1 added, 0 skipped.\n+ World — {world}"
+    assert reply.text == f"Import: 1 feed added, 0 skipped.\n+ World — {world}"
 
 
 @pytest.mark.parametrize(

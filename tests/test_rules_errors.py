@@ -113,8 +113,9 @@ def test_error_is_a_value_error_with_readable_parts() -> None:
         compile_rule("belarus AND")
     with pytest.raises(RuleSyntaxError) as caught:
         compile_rule("belarus AND")
-    assert caught.value.message == str(caught.value).removeprefix("column 9: ")
-    assert caught.value.expected == 'a word, a "phrase" or ( after AND'
+    assert str(caught.value.problem) == "the rule ends right after AND"
+    assert str(caught.value.expected) == 'a word, a "phrase" or ( after AND'
+    assert str(caught.value.text) == str(caught.value)
 
 
 def test_query_length_limit() -> None:
@@ -214,4 +215,8 @@ def test_every_error_names_something_inside_the_rule(parts: list[str]) -> None:
         compile_rule(query)
     except RuleSyntaxError as err:
         assert 1 <= err.column <= max(1, len(query))
-        assert "  " not in err.message and not err.message.startswith(" ")
+        message = str(err).removeprefix(f"column {err.column}: ")
+        assert "  " not in message and not message.startswith(" ")
+        for language in ("de", "ru"):  # every error is worded in each catalog too
+            worded = err.text.render(language)
+            assert str(err.column) in worded and worded != str(err)

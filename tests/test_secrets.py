@@ -28,6 +28,8 @@ from bot.commands.parse import parse_slash
 from bot.commands.service import Caller
 from bot.config import settings_from_dict
 from bot.errors import ConfigError
+from bot.feeds import messages as feed_messages
+from bot.i18n import Text
 from bot.logs import TRACEBACK_FRAMES, setup_logging
 from bot.redact import Redactor, redact_url
 from bot.store import utcnow
@@ -232,7 +234,8 @@ async def test_replies_mask_secrets_and_url_passwords(sqlite_url: str) -> None:
         feed = app.store.ensure_feed("https://reader:FeedPass99@news.example/feed.xml")
         chat = app.store.ensure_chat("console", "room")
         app.store.add_chat_feed(chat.id, feed.id, limit=10)
-        app.store.record_feed_error(feed.id, f"HTTP 500 from /bot{TOKEN}/x", utcnow())
+        error = Text(feed_messages.CONNECTION_FAILED, detail=f"HTTP 500 from /bot{TOKEN}/x")
+        app.store.record_feed_error(feed.id, error, utcnow())
         for text in ("/feeds", "/status"):
             command = parse_slash(text)
             assert command is not None

@@ -6,8 +6,10 @@ buttons German; feed text stays as the feed wrote it."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
+from werkzeug import Request, Response
 
 from bot.adapters import slack as slack_adapter
 from bot.commands import messages as msg
@@ -17,6 +19,7 @@ from tests.test_slack_app import (
     OLD_STORY,
     OTHER,
     StartApp,
+    rss,
     start_app,  # noqa: F401 - a fixture
 )
 from tests.test_slack_buttons import RULE, buttons
@@ -129,3 +132,51 @@ def test_the_user_cache_is_bounded_and_expires() -> None:
     assert cache.get("U2", now=1.0) == (False, None)  # the least recent went
     assert cache.get("U1", now=61.0) == (False, None)  # expired
     assert cache.get("U3", now=2.0) == (True, "en-US")
+
+
+async def test_working_on_it_is_said_in_the_users_and_the_channels_language(
+    start_app: StartApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command slower than the acknowledgement budget is first acknowledged with
+    "Working on it…", in the language its reply will be in: the user's Slack locale, or
+    the channel's language set with ``language``."""
+    monkeypatch.setattr(slack_adapter, "ACK_BUDGET", 0.3)
+    slack = await start_app()
+
+    def slow_feed(request: Request) -> Response:
+        time.sleep(0.8)  # addfeed takes longer than the acknowledgement budget
+        return Response(rss(OTHER), content_type="application/rss+xml")
+
+    slack.feeds.expect_request("/slow").respond_with_handler(slow_feed)
+    slow = f"addfeed {slack.feeds.url_for('/slow')}"
+    slack.api.locales["U0ALICE"] = "ru-RU"
+    _, ack = await slack.command(slow)
+    assert ack == {"text": translate(msg.WORKING, "ru"), "response_type": "ephemeral"}
+    (answer,) = await slack.api.wait_for_response()
+    assert answer["text"].startswith(translate(msg.ADDFEED_OK, "ru").split("{")[0])
+
+    await slack.command("language de", user="U0BOB")  # Bob's locale is unknown: English
+    _, ack = await slack.command(slow, user="U0BOB")
+    assert ack == {"text": de(msg.WORKING), "response_type": "ephemeral"}
+
+
+async def test_rule_and_feed_errors_are_in_the_channels_language(start_app: StartApp) -> None:
+    """The parser's column message and why a feed could not be added are German in a
+    German channel, not English inside a German sentence."""
+    slack = await start_app()
+    await slack.command("language de")
+    _, bad_rule = await slack.command("watch Belarus AND (")
+    assert bad_rule["response_type"] == "ephemeral"
+    error = (
+        'Spalte 13: die Regel endet direkt nach ( — erwartet: ein Wort, eine "Phrase" oder ( nach ('
+    )
+    assert bad_rule["text"] == de(msg.WATCH_BAD).format(error=error)
+    _, refused = await slack.command("addfeed https://user:secret@news.example/feed")
+    assert refused["text"] == de(msg.ADDFEED_FAILED).format(
+        error="URLs mit Benutzername oder Passwort sind nicht erlaubt — entferne 'user@'"
+    )
+    _, status = await slack.command("status")
+    assert "; 0 Regeln;" in status["text"].splitlines()[0]
+    await slack.command("watch Minsk")
+    _, status = await slack.command("status")
+    assert "; 1 Regel;" in status["text"].splitlines()[0]

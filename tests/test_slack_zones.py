@@ -77,13 +77,13 @@ async def test_export_uploads_the_feeds_and_import_reads_a_shared_file(
     await slack.event({**mention, "text": "<@UBOT> import", "files": [shared]})
     (reply,) = await slack.api.wait_for("chat.postMessage")
     text = reply.params["text"]
-    assert text.startswith("Import: 1 added, 1 skipped.\n")
+    assert text.startswith("Import: 1 feed added, 1 skipped.\n")
     assert "Every chat already gets that feed" in text  # the operator's feed: skipped
     (download,) = slack.api.called("download")
     assert download.headers["Authorization"] == "Bearer xoxb-test"
 
     _, ack = await slack.command("export")
-    assert ack["text"] == "This chat's 1 feeds, as OPML."
+    assert ack["text"] == "This chat's 1 feed, as OPML."
     await slack.api.wait_for("files.completeUploadExternal")
     ((params, uploaded),) = slack.api.uploaded()
     assert params["channel_id"] == CHANNEL
@@ -124,4 +124,4 @@ async def test_import_from_a_url_by_slash_command(start_app: StartApp) -> None:
     if ack["text"] == msg.WORKING:  # slower than the ack budget: the answer comes later
         (response,) = await slack.api.wait_for_response()
         ack = response
-    assert json.dumps(ack["text"]).startswith('"Import: 1 added, 0 skipped.')
+    assert json.dumps(ack["text"]).startswith('"Import: 1 feed added, 0 skipped.')

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bot.delivery import outbox
+from bot.feeds import messages as feed_messages
+from bot.i18n import Text
 from bot.models import AlertDraft, NewStory, Summary
 from bot.store import LimitReached, Store, utcnow
 
@@ -111,15 +113,18 @@ def test_a_start_on_sqlite_releases_every_claim(store: Store) -> None:
 def test_feed_errors_count_up_and_reset_on_success(store: Store) -> None:
     feed = store.ensure_feed("https://example.org/rss")
     later = utcnow() + timedelta(minutes=10)
-    assert store.record_feed_error(feed.id, "HTTP 500", later) == 1
-    assert store.record_feed_error(feed.id, "HTTP 500", later) == 2
+    error = Text(feed_messages.HTTP_STATUS, status=500, reason="Internal Server Error")
+    assert store.record_feed_error(feed.id, error, later) == 1
+    assert store.record_feed_error(feed.id, error, later) == 2
     failing = store.get_feed(feed.id)
-    assert (
-        failing is not None and failing.last_error == "HTTP 500" and failing.next_poll_at >= later
-    )
+    assert failing is not None and failing.next_poll_at >= later
+    assert failing.last_error == "HTTP 500 Internal Server Error"
+    assert failing.last_error_text is not None
+    assert failing.last_error_text.to_data() == error.to_data()
     _record(store, feed.id, [], [])
     healed = store.get_feed(feed.id)
-    assert healed is not None and (healed.error_count, healed.last_error, healed.etag) == (
+    assert healed is not None and healed.last_error_text is None
+    assert (healed.error_count, healed.last_error, healed.etag) == (
         0,
         None,
         '"v1"',

@@ -172,6 +172,32 @@ async def test_in_groups_members_may_show_more_but_not_mute_or_stop(
     await bot_api.wait_for(lambda: [t for t in bot_api.texts(group) if "muted until" in t])
 
 
+async def test_anonymous_admins_change_rules_and_press_buttons(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    """An admin who stays anonymous writes on behalf of the group itself (sender_chat is
+    the group; "from" is GroupAnonymousBot, who is no member): an admin, whose commands
+    change the group's rules without asking getChatMember. A press of a button shows the
+    real presser, an admin with is_anonymous, and may change rules too."""
+    app = await start()
+    group = -1001000000077
+    bot_api.chat(group, "supergroup")
+    bot_api.set_member(group, ALICE, "administrator", anonymous=True)
+    answers = await say(bot_api, group, "/subscribe", f"/watch {RULE}", anonymous=True)
+    assert answers == [msg.SUBSCRIBED, f"Rule 1 added: {RULE}"]
+    assert bot_api.calls_of("getChatMember") == []
+    assert await new_stories(app, feed, BELARUS) == 1
+    (alert,) = await bot_api.wait_for(lambda: alert_messages(bot_api, group))
+
+    refused = await press(bot_api, group, alert, msg.BUTTON_LABELS["mute"], BOB)
+    assert refused["text"] == msg.BUTTON_REFUSED
+    admin = await press(bot_api, group, alert, msg.BUTTON_LABELS["mute"], ALICE)
+    assert "text" not in admin
+    await bot_api.wait_for(lambda: [t for t in bot_api.texts(group) if "muted until" in t])
+    (removed,) = await say(bot_api, group, "/unwatch 1", anonymous=True)
+    assert removed == f"Rule 1 removed: {RULE}"
+
+
 async def test_edit_with_another_source_keeps_the_buttons(
     bot_api: FakeBotAPI, feed: Feed, start: Start
 ) -> None:
@@ -265,3 +291,43 @@ async def test_watch_outside_a_topic_goes_to_the_general_topic(
     assert "message_thread_id" not in alert
     (listing,) = await say(bot_api, FORUM, "/rules", user_id=ALICE)
     assert listing == f"1. {RULE}"
+
+
+async def test_rules_name_each_forum_topic_by_its_name(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    """A rule added in a topic is listed with the topic's name, which Telegram shows in
+    the topic's creation that every message there answers; a rename seen later wins,
+    and a topic whose name never showed is listed by its number."""
+    app = await start()
+    bot_api.forum(FORUM)
+    bot_api.set_member(FORUM, ALICE, "administrator")
+    await say(bot_api, FORUM, "/subscribe", user_id=ALICE)
+    await say(bot_api, FORUM, f"/watch {RULE}", user_id=ALICE, **bot_api.in_topic(77, "Belarus"))
+    await say(bot_api, FORUM, "/watch Stocks", user_id=ALICE, **bot_api.in_topic(78))
+    (listing,) = await say(bot_api, FORUM, "/rules", user_id=ALICE)
+    assert listing == f"1. {RULE} — topic “Belarus”\n2. Stocks — topic 78"
+
+    chat = app.store.get_chat("telegram", str(FORUM))
+    assert chat is not None
+    bot_api.topic_update(FORUM, 77, renamed="Belarus news")
+    bot_api.topic_update(FORUM, 78, created="Markets")
+    await bot_api.wait_for(
+        lambda: app.store.topic_names(chat.id) == {"77": "Belarus news", "78": "Markets"}
+    )
+    # A message in the topic still shows the name it was created with: the rename stays.
+    topic = bot_api.in_topic(77, "Belarus")
+    await say(bot_api, FORUM, "/watch Minsk", "/language ru", "/rules", user_id=ALICE, **topic)
+    (listing,) = bot_api.texts(FORUM)[-1:]
+    assert listing.splitlines() == [
+        f"1. {RULE} — тема «Belarus news»",
+        "2. Stocks — тема «Markets»",
+        "3. Minsk — тема «Belarus news»",
+    ]
+
+    # An icon-only edit carries no name; a topic of a chat the bot never served is not kept.
+    bot_api.topic_update(FORUM, 77, renamed=None)
+    bot_api.topic_update(-1009999999999, 5, created="Elsewhere")
+    await say(bot_api, FORUM, "/rules", user_id=ALICE)
+    assert app.store.topic_names(chat.id) == {"77": "Belarus news", "78": "Markets"}
+    assert app.store.get_chat("telegram", "-1009999999999") is None

@@ -4,7 +4,10 @@ in Russian, and the chat's alerts, their buttons and a digest follow."""
 
 from __future__ import annotations
 
+from pytest_httpserver import HTTPServer
+
 from bot.commands import messages as msg
+from bot.feeds.opml import OpmlFeed, render_opml
 from bot.i18n import translate
 from tests.feedserver import BELARUS
 from tests.telegram_api import FakeBotAPI
@@ -73,3 +76,56 @@ async def test_a_chat_that_chose_german_stays_german_and_unknown_codes_are_engli
     assert rules == translate(msg.NO_RULES, "de")
     (english,) = await say(bot_api, 43, "/rules", user_id=ALICE, language_code="pt-br")
     assert english == msg.NO_RULES
+
+
+async def test_rule_feed_and_opml_errors_and_counts_are_in_russian(
+    bot_api: FakeBotAPI, feed: Feed, start: Start, httpserver: HTTPServer
+) -> None:
+    """The parser's column message, why a feed could not be added and why an OPML file
+    was refused come from the catalog, not English inside a Russian sentence; counts take
+    Russian's three plural forms."""
+    await start()
+    httpserver.expect_request("/page").respond_with_data(
+        "<html>hi</html>", content_type="text/html"
+    )
+    page = httpserver.url_for("/page")
+    russian = {"user_id": ALICE, "language_code": "ru"}
+    bad_rule, no_feed, credentials = await say(
+        bot_api,
+        PRIVATE,
+        "/watch Belarus AND (",
+        f"/addfeed {page}",
+        "/addfeed https://user:secret@news.example/feed",
+        **russian,
+    )
+    assert bad_rule == (
+        "В правиле ошибка: столбец 13: правило обрывается сразу после ( — ожидается "
+        'слово, "фраза" или ( после (.\n'
+        "Исправьте и отправьте watch снова; help показывает синтаксис."
+    )
+    assert no_feed == ru(msg.ADDFEED_FAILED).format(
+        error=f"по адресу {page} лента не найдена — укажите адрес самой ленты"
+    )
+    assert credentials == ru(msg.ADDFEED_FAILED).format(
+        error="адреса с именем пользователя или паролем не допускаются — уберите 'user@'"
+    )
+
+    bot_api.send_document(PRIVATE, "/import", "feed.xml", b"<rss><channel/></rss>", **russian)
+    refused = await bot_api.wait_for(lambda: bot_api.texts(PRIVATE)[3:])
+    assert refused == [ru(msg.IMPORT_BAD).format(error="файл — не OPML (нет <opml> с <body>)")]
+    many = render_opml("many", [OpmlFeed(f"https://news.example/{n}") for n in range(501)])
+    bot_api.send_document(PRIVATE, "/import", "many.opml", many, **russian)
+    refused = await bot_api.wait_for(lambda: bot_api.texts(PRIVATE)[4:])
+    assert refused == [
+        ru(msg.IMPORT_BAD).format(
+            error="в файле 501 элемент outline; читается не больше 500"  # 501: the "one" form
+        )
+    ]
+
+    added = [f"/watch Minsk{n}" for n in range(4)]
+    await say(bot_api, PRIVATE, *added, **russian)
+    (status,) = await say(bot_api, PRIVATE, "/status", **russian)
+    assert "; 4 правила;" in status.splitlines()[0]
+    await say(bot_api, PRIVATE, "/watch Vilnius", **russian)
+    (status,) = await say(bot_api, PRIVATE, "/status", **russian)
+    assert "; 5 правил;" in status.splitlines()[0]

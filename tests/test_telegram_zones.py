@@ -111,12 +111,12 @@ async def test_export_sends_a_document_and_import_reads_one(
 
     bot_api.send_document(42, "/import", "mine.opml", data)
     (imported,) = await bot_api.wait_for(lambda: bot_api.texts(42))
-    assert imported.startswith("Import: 1 added, 1 skipped.\n")
+    assert imported.startswith("Import: 1 feed added, 1 skipped.\n")
     assert f"+ Sport — {sport}" in imported
     assert [c.params["path"] for c in bot_api.calls_of("download")] == ["documents/file1.opml"]
 
     (export,) = await say(bot_api, 42, "/export")
-    assert export == "This chat's 1 feeds, as OPML."
+    assert export == "This chat's 1 feed, as OPML."
     (document,) = await bot_api.wait_for(lambda: bot_api.documents(42))
     assert document["document"]["filename"] == "newsbot-feeds.opml"
     assert [f.url for f in parse_opml(document["document"]["data"])] == [sport]
@@ -135,3 +135,30 @@ async def test_import_of_a_large_or_hostile_document(bot_api: FakeBotAPI, start:
     assert "DTD or entities" in bot_api.texts(42)[1]
     (usage,) = await say(bot_api, 42, "/import")
     assert usage == msg.IMPORT_USAGE
+
+
+async def test_button_and_status_times_are_in_the_chats_zone(
+    bot_api: FakeBotAPI, feed: Feed, start: Start
+) -> None:
+    """What a mute button answers, the muted mark in rules, and each feed's last poll in
+    status read the chat's clock, as mute and alerts do."""
+    app = await start()
+    await say(bot_api, 42, "/subscribe", "/timezone Europe/Minsk", f"/watch {RULE}")
+    assert await new_stories(app, feed, MINSK_STORY) == 1
+    (alert,) = await bot_api.wait_for(
+        lambda: [m for m in bot_api.messages.values() if m["text"].startswith("🔔")]
+    )
+    mute = next(
+        b["callback_data"]
+        for row in alert["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == msg.BUTTON_LABELS["mute"]
+    )
+    bot_api.press(42, alert["message_id"], mute, user_id=42)
+    (muted,) = await bot_api.wait_for(lambda: [t for t in bot_api.texts(42) if "muted until" in t])
+    assert muted.startswith("Rule 1 muted until ") and " UTC+03: " in muted
+    (listing,) = await say(bot_api, 42, "/rules")
+    assert listing.startswith(f"1. {RULE} (muted until ") and listing.endswith(" UTC+03)")
+    (status,) = await say(bot_api, 42, "/status")
+    assert status.splitlines()[-1].startswith("• World News: last poll ")
+    assert status.endswith(" UTC+03")

@@ -21,7 +21,7 @@ from bot.commands.parse import Attachment, Command, parse_slash, parse_words
 from bot.commands.service import Caller, CommandService, Reply
 from bot.delivery.alert import Alert, highlight, when
 from bot.delivery.platform import RateLimits
-from bot.i18n import tr
+from bot.i18n import tr, trn
 
 CHAT_ID = "console"
 MAX_FILE_BYTES = 1_000_000  # a larger file is not read; the reply says it is too large
@@ -101,7 +101,8 @@ class ConsoleAdapter:
             self.sent.append((chat_id, alert))
         body = "\n\n".join(render(a, in_digest=True) for a in alerts)
         print(
-            tr(msg.CONSOLE_DIGEST).format(chat=chat_id, count=len(alerts)) + f"\n{body}\n",
+            trn(msg.CONSOLE_DIGEST, len(alerts)).format(chat=chat_id, count=len(alerts))
+            + f"\n{body}\n",
             file=self.out,
             flush=True,
         )
@@ -120,7 +121,7 @@ class ConsoleAdapter:
         return False
 
     def _read_lines(self) -> None:
-        print("console: type commands such as /help, /subscribe, /watch QUERY", file=self.out)
+        print(tr(msg.CONSOLE_HELLO), file=self.out)
         for line in sys.stdin:
             if self._service is None or self._loop is None or not line.strip():
                 continue

@@ -58,12 +58,13 @@ from bot.delivery.platform import (
     UncertainDelivery,
 )
 from bot.errors import DeliveryError
-from bot.i18n import tr
+from bot.i18n import speaking, tr
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"  # bolt's default; the manifest's request URLs end in it
 ACK_BUDGET = 2.0  # seconds to wait for a reply before acknowledging without it (Slack: 3)
+LANGUAGE_BUDGET = 0.5  # seconds then to read the language the acknowledgement is in
 SEND_TIMEOUT = 20  # seconds for one Web API call
 ADMIN_CACHE_SECONDS = 300.0
 LOCALE_CACHE_SECONDS = 86400.0  # a user's locale (users.info) is asked again after a day
@@ -527,8 +528,8 @@ class SlackAdapter:
             if reply.file is not None:
                 self._track(self._upload(command["channel_id"], reply.file))
             return
-        # The chat's language is read by the command still running: the default one here.
-        await ack(text=tr(msg.WORKING), response_type="ephemeral")
+        with speaking(await self._language_now(caller)):
+            await ack(text=tr(msg.WORKING), response_type="ephemeral")
         self._track(self._respond_later(task, parsed, respond, command["channel_id"]))
 
     async def _respond_later(
@@ -700,6 +701,20 @@ class SlackAdapter:
             await self.command_client.chat_postEphemeral(
                 channel=channel, user=user, text=message.text, blocks=message.blocks
             )
+
+    async def _language_now(self, caller: Caller) -> str | None:
+        """The language of the command's reply, for what is said before it, within
+        ``LANGUAGE_BUDGET`` (the acknowledgement cannot wait longer): the user's locale if
+        ``users.info`` already told it (the command asked), else the channel's language;
+        None (English) when the database is slower than that."""
+        assert self._service is not None
+        _, locale = self._locales.get(caller.user_id or "", time.monotonic())
+        try:
+            async with asyncio.timeout(LANGUAGE_BUDGET):
+                return await self._service.language_for(replace(caller, language=locale))
+        except Exception as exc:  # a nicety: "Working on it…" goes out in English
+            log.warning("slack: reading the language of %s failed: %r", caller.chat_id, exc)
+            return None
 
     async def _act(self, caller: Caller, action: Action | None) -> Reply:
         assert self._service is not None

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 from bot.commands import messages as msg
 from bot.commands.actions import DIGEST_ACTIONS, Action, Verb, alert_actions
 from bot.delivery.alert import Alert, highlight, when
-from bot.i18n import tr
+from bot.i18n import tr, trn
 
 TEXT_MAX = 3000  # characters in one text object (section, context element)
 HEADER_MAX = 150  # characters in a header block
@@ -316,7 +316,7 @@ def render_digest(alerts: Sequence[Alert]) -> Message:
     the block limit, summaries are dropped first, then the stories share sections.
     """
     count = len(alerts)
-    header = tr(msg.NEW_ONE if count == 1 else msg.NEW_MANY).format(count=count)
+    header = trn(msg.NEW_STORIES, count).format(count=count)
     room = BLOCKS_MAX - 2  # the header, and the "mute all" button at the end
     sections = _pack((digest_entry(a) for a in alerts), TEXT_MAX)
     if len(sections) > room:

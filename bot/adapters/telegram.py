@@ -156,6 +156,16 @@ def to_decision(exc: tg.TelegramError) -> DeliveryError:
     return TransientError(f"telegram: {exc.message}")
 
 
+def topic_name(message: Message) -> str | None:
+    """The name of the forum topic a message was sent in, when Telegram shows it: a
+    message in a topic answers the topic's creation, which carries the name it was
+    created with."""
+    if not message.is_topic_message or message.reply_to_message is None:
+        return None
+    created = message.reply_to_message.forum_topic_created
+    return created.name if created is not None else None
+
+
 def webhook_secret(settings: TelegramSettings, token: str) -> str:
     """The secret Telegram puts in every webhook request's header.
 
@@ -380,6 +390,12 @@ class TelegramAdapter:
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
         app.add_handler(
             MessageHandler(
+                filters.StatusUpdate.FORUM_TOPIC_CREATED | filters.StatusUpdate.FORUM_TOPIC_EDITED,
+                self._on_topic,
+            )
+        )
+        app.add_handler(
+            MessageHandler(
                 filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST),
                 self._on_command,
             )
@@ -514,6 +530,7 @@ class TelegramAdapter:
             chat_title=chat.effective_name,
             may_edit=self._permission(message),
             thread_id=str(message.message_thread_id) if message.is_topic_message else None,
+            topic_name=topic_name(message),
             language=message.from_user.language_code if message.from_user else None,
         )
         async with self._chat_turn(chat.id):
@@ -669,6 +686,19 @@ class TelegramAdapter:
                 del self._chat_locks[chat_id]
             else:
                 self._chat_locks[chat_id] = (lock, users - 1)
+
+    async def _on_topic(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A forum topic was created or renamed (a service message in it): ``rules``
+        names the topic's rules by it. An edit that changes only the icon has no name."""
+        message = update.effective_message
+        if message is None or self._service is None or message.message_thread_id is None:
+            return
+        changed = message.forum_topic_created or message.forum_topic_edited
+        name = changed.name if changed is not None else None
+        if name:
+            await self._service.name_topic(
+                PLATFORM, str(message.chat.id), str(message.message_thread_id), name
+            )
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A group became a supergroup: its rules and feeds follow it to the new id now,

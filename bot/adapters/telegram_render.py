@@ -25,7 +25,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.commands import messages as msg
 from bot.commands.actions import DIGEST_ACTIONS, Action, alert_actions
 from bot.delivery.alert import Alert, highlight, when
-from bot.i18n import tr
+from bot.i18n import tr, trn
 
 MESSAGE_LIMIT = 4096  # Telegram's limit for one text message
 MAX_HREF = 2048  # longer links are shown as text only: no client opens them anyway
@@ -176,7 +176,7 @@ def render_digest(alerts: Sequence[Alert], limit: int = MESSAGE_LIMIT) -> str:
     """Several alerts as one message. Every story keeps at least its title: the digest
     loses detail (summaries, then links) rather than stories, since all of them are
     marked delivered by this one message."""
-    heading = tr(msg.DIGEST_ONE if len(alerts) == 1 else msg.DIGEST_MANY)
+    heading = trn(msg.DIGEST, len(alerts))
     header = "📰 " + html.escape(heading.format(count=len(alerts)))
     for detail in (2, 1):
         body = "\n\n".join(_digest_entry(a, detail, 300) for a in alerts)

@@ -1,9 +1,13 @@
 """Every text the bot says in a chat, in one place: the English message ids.
 
 Each is written through :func:`bot.i18n.tr` (``tr(msg.X).format(...)``), which gives the
-chat's language from ``bot/locale/XX.po``; tests check that every text here has a
+chat's language from ``bot/locale/XX.po``; a text that counts something is a
+:class:`~bot.i18n.Plural`, written through ``trn(msg.X, n).format(count=n, ...)`` so each
+language picks its own form (Russian has three). Tests check that every text here has a
 translation in each catalog, with the same ``{placeholders}``.
 """
+
+from bot.i18n import Plural
 
 HELP = """newsbot watches news feeds and alerts this chat when a story matches one of its rules.
 
@@ -46,14 +50,26 @@ UNWATCH_USAGE = "Usage: unwatch N — N is the rule's number from rules"
 NO_SUCH_RULE = "There is no rule {number}. Send rules to see the numbers."
 UNWATCHED = "Rule {number} removed: {query}"
 LIMIT = "Limit reached: {detail}. Remove one first."
-LIMIT_RULES = "this chat has {count} rules, the limit is {limit}"
-LIMIT_FEEDS = "this chat has {count} feeds, the limit is {limit}"
+LIMIT_RULES = Plural(
+    "this chat has {count} rule, the limit is {limit}",
+    "this chat has {count} rules, the limit is {limit}",
+)
+LIMIT_FEEDS = Plural(
+    "this chat has {count} feed, the limit is {limit}",
+    "this chat has {count} feeds, the limit is {limit}",
+)
 TEST_BAD = (
     "That query has a problem at {error}.\nFix it and send test again; help shows the syntax."
 )
 TEST_USAGE = "Usage: test QUERY — shows which recent stories the query would have matched"
-TEST_NONE = "No recent story matches {query} (checked {count} stories)."
-TEST_SOME = "{shown} of the last {count} stories match {query}:"
+TEST_NONE = Plural(
+    "No recent story matches {query} (checked {count} story).",
+    "No recent story matches {query} (checked {count} stories).",
+)
+TEST_SOME = Plural(
+    "{shown} of the last {count} story match {query}:",
+    "{shown} of the last {count} stories match {query}:",
+)
 FEEDS_NONE = "This chat has no feeds of its own. Add one with: addfeed URL"
 ADDFEED_USAGE = "Usage: addfeed URL — a feed address, or a web page that links to its feed"
 ADDFEED_BAD_URL = "{url!r} is not a web address. Use a full http:// or https:// URL."
@@ -93,7 +109,7 @@ QUIET_SILENT = "Quiet hours {span} ({zone}): alerts then arrive without a notifi
 QUIET_HOLD = "Quiet hours {span} ({zone}): alerts then wait until {end}."
 QUIET_OFF = "Quiet hours off: alerts notify at any time."
 EXPORT_NONE = "This chat has no feeds of its own to export. Add one with: addfeed URL"
-EXPORT_OK = "This chat's {count} feeds, as OPML."
+EXPORT_OK = Plural("This chat's {count} feed, as OPML.", "This chat's {count} feeds, as OPML.")
 IMPORT_USAGE = (
     "Usage: send an OPML file with import in its caption or message, or import URL "
     "(the address of an OPML file)."
@@ -101,7 +117,10 @@ IMPORT_USAGE = (
 IMPORT_BAD = "Could not read that OPML file: {error}"
 IMPORT_FAILED = "Could not fetch that OPML file: {error}"
 IMPORT_LIMIT = "the chat's feed limit is reached"
-IMPORT_DONE = "Import: {added} added, {skipped} skipped."
+IMPORT_DONE = Plural(
+    "Import: {count} feed added, {skipped} skipped.",
+    "Import: {count} feeds added, {skipped} skipped.",
+)
 FAILED = (
     "Sorry, something went wrong on our side and that command was not carried out. "
     "Please try again in a minute; if it keeps failing, tell the bot's operator."
@@ -154,13 +173,17 @@ ALREADY_MUTED_ALL = "This chat is already muted until {until}. unmute resumes al
 MORE = "{title}\n{source}\n\n{text}\n\nMatched: {words}"
 MORE_NO_WORDS = "(the rule matched by source, link or author)"
 TOPIC = " — topic {thread}"
+TOPIC_NAMED = " — topic “{name}”"
 RULE_MUTED_MARK = " (muted until {until})"
 
 # Command replies assembled from parts.
 TEST_MORE = "…and {count} more."
 FEEDS_SHARED = "Feeds every chat gets (set by the operator):"
 FEED_FAILING = " — failing ({count}× in a row: {error})"
-STATUS_CHAT = "This chat: {state}; rules: {rules}; digest {digest}."
+STATUS_CHAT = Plural(
+    "This chat: {state}; {count} rule; digest {digest}.",
+    "This chat: {state}; {count} rules; digest {digest}.",
+)
 STATUS_SUBSCRIBED = "subscribed"
 STATUS_NOT_SUBSCRIBED = "not subscribed"
 STATUS_MUTED = "{state}, muted until {until}"
@@ -174,7 +197,6 @@ STATUS_LANGUAGE = "Language: {language}."
 STATUS_FEED = "• {label}: last poll {polled}"
 STATUS_NOT_POLLED = "not yet"
 EXPORT_TITLE = "newsbot feeds of {chat}"
-IMPORT_TOO_LARGE = "the file is larger than {mb} MB"
 LANGUAGE_SHOW = (
     "This chat's language: {language} ({how}). Available: {choices}.\n"
     "Change it with: language de, or language auto to follow the app language of whoever "
@@ -195,10 +217,11 @@ RULE_LABEL = "Rule: {rule}"
 RULE_LABEL_LOWER = "rule: {rule}"
 MATCHED_LABEL = "matched: {words}"
 BY_AUTHOR = "by {author}"
-DIGEST_ONE = "Digest: {count} story"
-DIGEST_MANY = "Digest: {count} stories"
-NEW_ONE = "{count} new story"
-NEW_MANY = "{count} new stories"
+DIGEST = Plural("Digest: {count} story", "Digest: {count} stories")
+NEW_STORIES = Plural("{count} new story", "{count} new stories")
+CONSOLE_HELLO = "console: type commands such as /help, /subscribe, /watch QUERY"
 CONSOLE_ALERT = "--- alert for {chat} ---"
-CONSOLE_DIGEST = "--- digest for {chat}: {count} stories ---"
+CONSOLE_DIGEST = Plural(
+    "--- digest for {chat}: {count} story ---", "--- digest for {chat}: {count} stories ---"
+)
 CONSOLE_UPDATED = "--- alert {message} for {chat}, updated ---"

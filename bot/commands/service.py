@@ -28,9 +28,9 @@ from bot.errors import FeedError
 from bot.feeds.discover import find_feed
 from bot.feeds.fetch import Fetcher
 from bot.feeds.opml import MAX_BYTES as OPML_MAX_BYTES
-from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml
+from bot.feeds.opml import OpmlError, OpmlFeed, parse_opml, render_opml, too_large
 from bot.feeds.parse import parse_feed
-from bot.i18n import LANGUAGES, supported, tr, use
+from bot.i18n import DEFAULT, LANGUAGES, say, supported, tr, trn, use
 from bot.models import Chat, Feed, OutboxStatus, Rule, StoredStory
 from bot.redact import Redactor
 from bot.rulebook import RuleBook, story_document
@@ -63,6 +63,8 @@ class Caller:
     chat_title: str | None = None
     may_edit: Callable[[], Awaitable[bool]] | None = None
     thread_id: str | None = None  # the forum topic (Telegram) the command was sent in
+    # That topic's name as the message shows it (the name it was created with).
+    topic_name: str | None = None
     language: str | None = None  # the user's app language (Telegram's language_code)
 
 
@@ -197,11 +199,17 @@ class CommandService:
     async def _speak_to(self, caller: Caller) -> None:
         """Set the language of a refusal as :meth:`_chat_speaking` would, without creating
         the chat or changing it: a refused or unknown command leaves nothing stored."""
+        use(await self.language_for(caller))
+
+    async def language_for(self, caller: Caller) -> str:
+        """The language a reply to ``caller`` is written in (the chat's, or the one its
+        user's app speaks), read without creating or changing the chat: for what an
+        adapter says on its own, such as "Working on it…"."""
         chat = await asyncio.to_thread(self.store.get_chat, caller.platform, caller.chat_id)
         heard = supported(caller.language)
         if chat is not None and heard is not None:
             chat = replace(chat, user_language=heard)
-        use(chat.speaks if chat is not None else heard)
+        return chat.speaks if chat is not None else heard or DEFAULT
 
     async def _press(self, chat: Chat, action: Action) -> Reply:
         if action.verb is Verb.MUTE_ALL:
@@ -230,7 +238,7 @@ class CommandService:
     async def _mute_rule(self, chat: Chat, rule: Rule) -> Reply:
         now = utcnow()
         if rule.muted(now) and rule.muted_until is not None:
-            until = _utc(rule.muted_until)
+            until = _local(rule.muted_until, chat)
             return Reply(
                 tr(msg.RULE_ALREADY_MUTED).format(
                     number=rule.number, until=until, query=rule.query
@@ -242,17 +250,19 @@ class CommandService:
         if not await asyncio.to_thread(self.store.mute_rule, chat.id, rule.id, until_at):
             return Reply(tr(msg.RULE_GONE), private=True, brief=True)
         return Reply(
-            tr(msg.RULE_MUTED).format(number=rule.number, until=_utc(until_at), query=rule.query)
+            tr(msg.RULE_MUTED).format(
+                number=rule.number, until=_local(until_at, chat), query=rule.query
+            )
         )
 
     async def _mute_all(self, chat: Chat) -> Reply:
         now = utcnow()
         if chat.muted(now) and chat.muted_until is not None:
-            text = tr(msg.ALREADY_MUTED_ALL).format(until=_utc(chat.muted_until))
+            text = tr(msg.ALREADY_MUTED_ALL).format(until=_local(chat.muted_until, chat))
             return Reply(text, private=True, brief=True)
         until = now + MUTE_BUTTON
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(tr(msg.MUTED_ALL).format(until=_utc(until)))
+        return Reply(tr(msg.MUTED_ALL).format(until=_local(until, chat)))
 
     async def _show_more(self, chat: Chat, alert_id: int | None) -> Reply:
         found = None
@@ -268,6 +278,15 @@ class CommandService:
             words=", ".join(dict.fromkeys(words)) or tr(msg.MORE_NO_WORDS),
         )
         return Reply(text, private=True)
+
+    async def name_topic(self, platform: str, chat_id: str, thread_id: str, name: str) -> None:
+        """A forum topic was created or renamed: ``rules`` names it so from now on. Only
+        for a chat the bot already knows; a topic's first rule records its name too."""
+        chat = await asyncio.to_thread(self.store.get_chat, platform, chat_id)
+        if chat is not None:
+            await asyncio.to_thread(
+                partial(self.store.name_topic, chat.id, thread_id, name, rename=True)
+            )
 
     async def follow_migration(self, platform: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat got a new id (Telegram group -> supergroup): its rules, feeds and queued
@@ -306,7 +325,7 @@ class CommandService:
         try:
             self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(tr(msg.WATCH_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.WATCH_BAD).format(error=say(exc.text)), private=True)
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         same = next((r for r in rules if _same_query(r.query, args)), None)
         if same is not None:
@@ -327,6 +346,16 @@ class CommandService:
             )
         except LimitReached as exc:
             return Reply(tr(msg.LIMIT).format(detail=_limit(exc)), private=True)
+        if caller is not None and caller.thread_id and caller.topic_name:
+            await asyncio.to_thread(
+                partial(
+                    self.store.name_topic,
+                    chat.id,
+                    caller.thread_id,
+                    caller.topic_name,
+                    rename=False,
+                )
+            )
         self.rulebook.add(rule)
         template = tr(msg.WATCH_OK) if chat.subscribed else tr(msg.WATCH_OK_UNSUBSCRIBED)
         return Reply(template.format(number=rule.number, query=rule.query))
@@ -335,12 +364,13 @@ class CommandService:
         rules = await asyncio.to_thread(self.store.list_rules, chat.id)
         if not rules:
             return Reply(tr(msg.NO_RULES))
+        names = await asyncio.to_thread(self.store.topic_names, chat.id)
         now = utcnow()
         lines = [
             f"{r.number}. {r.query}"
-            + (tr(msg.TOPIC).format(thread=r.thread_id) if r.thread_id else "")
+            + _topic(r.thread_id, names)
             + (
-                tr(msg.RULE_MUTED_MARK).format(until=_utc(r.muted_until))
+                tr(msg.RULE_MUTED_MARK).format(until=_local(r.muted_until, chat))
                 if r.muted(now) and r.muted_until
                 else ""
             )
@@ -368,14 +398,15 @@ class CommandService:
         try:
             rule = self.rulebook.compile(args)
         except RuleSyntaxError as exc:
-            return Reply(tr(msg.TEST_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.TEST_BAD).format(error=say(exc.text)), private=True)
         feed_ids = await asyncio.to_thread(self._visible_feed_ids, chat)
         recent = await asyncio.to_thread(self.store.recent_stories, 500, feed_ids)
         # Analysing 500 stories takes a moment: off the event loop, so chats stay responsive.
         hits = await asyncio.to_thread(_matching, rule, recent)
         if not hits:
-            return Reply(tr(msg.TEST_NONE).format(query=args, count=len(recent)))
-        lines = [tr(msg.TEST_SOME).format(shown=len(hits), count=len(recent), query=args)]
+            return Reply(trn(msg.TEST_NONE, len(recent)).format(query=args, count=len(recent)))
+        some = trn(msg.TEST_SOME, len(recent))
+        lines = [some.format(shown=len(hits), count=len(recent), query=args)]
         for stored in hits[:5]:
             lines.append(
                 f"• {stored.title} — {stored.source}"
@@ -416,7 +447,9 @@ class CommandService:
                 parse_feed, fetched.body, url=fetched.url, headers=fetched.headers
             )
         except FeedError as exc:
-            return _FeedAdded(Reply(tr(msg.ADDFEED_FAILED).format(error=exc), private=True))
+            return _FeedAdded(
+                Reply(tr(msg.ADDFEED_FAILED).format(error=say(exc.text)), private=True)
+            )
         feed = await asyncio.to_thread(self.store.ensure_feed, feed_url)
         if feed.from_config:  # every chat gets it already; a second entry would show twice
             text = tr(msg.ADDFEED_OPERATOR).format(label=feed.label, url=feed.url)
@@ -460,7 +493,7 @@ class CommandService:
             return Reply(tr(msg.MUTE_USAGE), private=True)
         until = utcnow() + timedelta(seconds=min(seconds, 365 * 86400))
         await asyncio.to_thread(self.store.update_chat, chat.id, muted_until=until)
-        return Reply(tr(msg.MUTED).format(until=local_label(until.astimezone(zone(chat.timezone)))))
+        return Reply(tr(msg.MUTED).format(until=_local(until, chat)))
 
     async def _cmd_unmute(self, chat: Chat, args: str) -> Reply:
         if not chat.muted(utcnow()):
@@ -498,7 +531,9 @@ class CommandService:
             held = tr(msg.STATUS_QUIET_HELD if quiet.hold else msg.STATUS_QUIET_SILENT)
             quiet_text = held.format(span=quiet)
         lines = [
-            tr(msg.STATUS_CHAT).format(state=state, rules=len(rules), digest=chat.digest),
+            trn(msg.STATUS_CHAT, len(rules)).format(
+                state=state, count=len(rules), digest=chat.digest
+            ),
             tr(msg.STATUS_ZONE).format(zone=chat.timezone, quiet=quiet_text),
             tr(msg.STATUS_ALERTS).format(
                 sent=counts.get(OutboxStatus.SENT, 0),
@@ -514,7 +549,7 @@ class CommandService:
         # A feed the chat added that the operator also lists is shown once.
         for feed in {f.id: f for f in [*own, *shared]}.values():
             polled = (
-                f"{feed.last_polled_at:%H:%M} UTC"
+                local_label(feed.last_polled_at.astimezone(where))
                 if feed.last_polled_at
                 else tr(msg.STATUS_NOT_POLLED)
             )
@@ -589,7 +624,8 @@ class CommandService:
         title = tr(msg.EXPORT_TITLE).format(chat=chat.title or chat.chat_id)
         data = render_opml(title, [OpmlFeed(f.url, f.label) for f in own])
         return Reply(
-            tr(msg.EXPORT_OK).format(count=len(own)), file=Attachment("newsbot-feeds.opml", data)
+            trn(msg.EXPORT_OK, len(own)).format(count=len(own)),
+            file=Attachment("newsbot-feeds.opml", data),
         )
 
     async def _cmd_import(self, chat: Chat, args: str, files: tuple[Attachment, ...] = ()) -> Reply:
@@ -601,9 +637,9 @@ class CommandService:
                 return Reply(tr(msg.IMPORT_USAGE), private=True)
             feeds = await asyncio.to_thread(parse_opml, data)
         except OpmlError as exc:
-            return Reply(tr(msg.IMPORT_BAD).format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_BAD).format(error=say(exc.text)), private=True)
         except FeedError as exc:
-            return Reply(tr(msg.IMPORT_FAILED).format(error=exc), private=True)
+            return Reply(tr(msg.IMPORT_FAILED).format(error=say(exc.text)), private=True)
         gate = asyncio.Semaphore(IMPORT_CONCURRENCY)
         full = asyncio.Event()  # the chat's feed limit was reached: skip the rest unfetched
 
@@ -618,7 +654,8 @@ class CommandService:
 
         outcomes = await asyncio.gather(*(add(feed) for feed in feeds))
         added = [o for o in outcomes if o.url is not None]
-        lines = [tr(msg.IMPORT_DONE).format(added=len(added), skipped=len(outcomes) - len(added))]
+        done = trn(msg.IMPORT_DONE, len(added))
+        lines = [done.format(count=len(added), skipped=len(outcomes) - len(added))]
         lines.extend(f"+ {o.label} — {o.url}" for o in added)
         lines.extend(
             f"- {feed.url}: {_first_line(o.reply.text)}"
@@ -638,7 +675,7 @@ class CommandService:
         if files:
             file = files[0]
             if file.too_large or len(file.data) > OPML_MAX_BYTES:
-                raise OpmlError(tr(msg.IMPORT_TOO_LARGE).format(mb=OPML_MAX_BYTES // 1_000_000))
+                raise OpmlError(too_large())
             return file.data
         url = args.strip().strip("<>")
         if not url.startswith(("http://", "https://")):
@@ -669,9 +706,18 @@ def _quiet_text(quiet: QuietHours, timezone: str) -> str:
     return tr(msg.QUIET_SILENT).format(span=quiet, zone=timezone)
 
 
+def _topic(thread_id: str | None, names: dict[str, str]) -> str:
+    """Where a rule's alerts go, when not the chat's main topic: the topic by name, or by
+    number when its name was never seen."""
+    if not thread_id:
+        return ""
+    name = names.get(thread_id)
+    return tr(msg.TOPIC_NAMED).format(name=name) if name else tr(msg.TOPIC).format(thread=thread_id)
+
+
 def _limit(exc: LimitReached) -> str:
     """What limit a chat reached, in its language."""
-    detail = tr(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS)
+    detail = trn(msg.LIMIT_RULES if exc.what == "rules" else msg.LIMIT_FEEDS, exc.count)
     return detail.format(count=exc.count, limit=exc.limit)
 
 
@@ -697,8 +743,9 @@ def _same_query(a: str, b: str) -> bool:
     return a.split() == b.split()
 
 
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def _local(moment: datetime, chat: Chat) -> str:
+    """A moment as the chat's clock shows it (``2026-11-29 17:05 UTC+03``)."""
+    return local_label(moment.astimezone(zone(chat.timezone)))
 
 
 def _number(args: str) -> int | None:
@@ -709,4 +756,5 @@ def _number(args: str) -> int | None:
 def _health(feed: Feed) -> str:
     if not feed.error_count:
         return ""
-    return tr(msg.FEED_FAILING).format(count=feed.error_count, error=feed.last_error)
+    error = say(feed.last_error_text) if feed.last_error_text else feed.last_error
+    return tr(msg.FEED_FAILING).format(count=feed.error_count, error=error)

@@ -14,10 +14,11 @@ from typing import NamedTuple
 from urllib.parse import urljoin
 
 from bot.errors import FetchError
+from bot.feeds import messages as msg
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.limits import LINK_MAX
+from bot.i18n import Text
 
-NO_FEED_MESSAGE = "no feed found at {url} — give the feed's own address"
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml")
 # How many <link rel="alternate"> candidates are fetched before giving up on them.
 MAX_LINK_CANDIDATES = 3
@@ -66,7 +67,7 @@ async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
 
     Raises:
         FetchError: ``url`` itself cannot be fetched (the message says why), or no feed
-            was found (``NO_FEED_MESSAGE``).
+            was found (``messages.NO_FEED``).
     """
     page = await fetcher.fetch(url)
     # Parsing a page of megabytes takes a while: in a thread, off the event loop.
@@ -81,7 +82,7 @@ async def find_feed(fetcher: Fetcher, url: str) -> FoundFeed:
     found = await _first_common_path(fetcher, page.url)
     if found is not None:
         return found
-    raise FetchError(NO_FEED_MESSAGE.format(url=url))
+    raise FetchError(Text(msg.NO_FEED, url=url))
 
 
 def is_feed(result: FetchResult) -> bool:

@@ -21,7 +21,9 @@ from typing import Self
 import httpx
 
 from bot.errors import FetchError
+from bot.feeds import messages as msg
 from bot.feeds.ssrf import GuardedTransport, check_url
+from bot.i18n import Text
 
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -167,7 +169,7 @@ class Fetcher:
                     result = await self._follow(url, headers)
                 outcome = "not_modified" if result.not_modified else "ok"
             except (TimeoutError, httpx.TimeoutException) as exc:
-                raise FetchError(f"timed out after {self._timeout:g}s") from exc
+                raise FetchError(Text(msg.TIMED_OUT, seconds=f"{self._timeout:g}")) from exc
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise FetchError(_describe_transport_error(exc)) from exc
             finally:
@@ -199,19 +201,19 @@ class Fetcher:
                         current = str(response.url.join(location.strip()))
                     except httpx.InvalidURL as exc:
                         raise FetchError(
-                            f"redirect to an invalid URL {location[:_QUOTED_MAX]!r}"
+                            Text(msg.REDIRECT_INVALID, location=location[:_QUOTED_MAX])
                         ) from exc
                     continue
                 return await self._finish(response)
             finally:
                 await response.aclose()
-        raise FetchError(f"too many redirects (more than {MAX_REDIRECTS})")
+        raise FetchError(Text(msg.TOO_MANY_REDIRECTS, limit=MAX_REDIRECTS))
 
     async def _finish(self, response: httpx.Response) -> FetchResult:
         status = response.status_code
         if status != 304 and not 200 <= status < 300:
             raise FetchError(
-                f"HTTP {status} {_reason(response)}",
+                Text(msg.HTTP_STATUS, status=status, reason=_reason(response)),
                 retry_after=_retry_after(response) if status in (429, 503) else None,
             )
         if status == 304:
@@ -229,11 +231,11 @@ class Fetcher:
         )
 
     async def _read_body(self, response: httpx.Response) -> bytes:
-        too_large = f"larger than {_format_size(self._max_bytes)} limit"
+        size = _format_size(self._max_bytes)
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             # The encoded size already exceeds the limit; decoding only makes it bigger.
-            raise FetchError(f"{too_large} (Content-Length {int(declared)})")
+            raise FetchError(Text(msg.TOO_LARGE_DECLARED, size=size, length=int(declared)))
         decoder = _BoundedDecoder(response.headers.get("content-encoding", ""), self._max_bytes)
         parts: list[bytes] = []
         try:
@@ -241,7 +243,7 @@ class Fetcher:
                 parts.append(decoder.feed(chunk))
             parts.append(decoder.flush())
         except _TooLarge as exc:
-            raise FetchError(too_large) from exc
+            raise FetchError(Text(msg.TOO_LARGE, size=size)) from exc
         return b"".join(parts)
 
 
@@ -262,7 +264,7 @@ class _BoundedDecoder:
         codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
         codings = [c for c in codings if c != "identity"]
         if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise FetchError(f"unsupported Content-Encoding {content_encoding!r}")
+            raise FetchError(Text(msg.BAD_ENCODING, encoding=content_encoding))
         self._gzip = bool(codings) and codings[0] in ("gzip", "x-gzip")
         self._coding = codings[0] if codings else ""
         self._limit = limit
@@ -317,7 +319,7 @@ class _BoundedDecoder:
         try:
             chunk = self._zlib.decompress(data, self._limit - self._produced + 1)
         except zlib.error as exc:
-            raise FetchError(f"body is not valid {self._coding} data: {exc}") from exc
+            raise FetchError(Text(msg.BAD_COMPRESSION, coding=self._coding, detail=exc)) from exc
         return self._count(chunk)
 
     def _count(self, data: bytes) -> bytes:
@@ -366,24 +368,24 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _describe_transport_error(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
+def _describe_transport_error(exc: httpx.HTTPError | httpx.InvalidURL) -> Text:
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, httpx.ConnectError):
         if "refused" in lowered or any(
             isinstance(cause, ConnectionRefusedError) for cause in _causes(exc)
         ):
-            return "connection refused"
+            return Text(msg.CONNECTION_REFUSED)
         if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-            return f"TLS error: {text}"
+            return Text(msg.TLS_ERROR, detail=text)
         if "name or service not known" in lowered or "nodename nor servname" in lowered:
-            return "cannot resolve host — check the URL"
-        return f"connection failed: {text}"
+            return Text(msg.HOST_UNKNOWN)
+        return Text(msg.CONNECTION_FAILED, detail=text)
     if isinstance(exc, httpx.RemoteProtocolError):
-        return f"bad HTTP response: {text}"
+        return Text(msg.BAD_RESPONSE, detail=text)
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return f"invalid URL: {text}"
-    return f"network error: {text}"
+        return Text(msg.INVALID_URL_DETAIL, detail=text)
+    return Text(msg.NETWORK_ERROR, detail=text)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -9,10 +9,12 @@ from typing import Any
 
 from bot.errors import FeedParseError
 from bot.feeds import limits
+from bot.feeds import messages as msg
 from bot.feeds.entries import Entry, FeedDraft, clean_author
 from bot.feeds.newest import newest, parse_date
 from bot.feeds.text import html_to_text, normalize_space
 from bot.feeds.urls import absolute_http_url
+from bot.i18n import Text
 
 
 def _json_date(value: Any) -> datetime | None:
@@ -78,9 +80,9 @@ def parse_json_feed(text: str, *, url: str, max_items: int = limits.MAX_ITEMS) -
     try:
         document = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise FeedParseError(f"not a feed: invalid JSON ({exc})") from exc
+        raise FeedParseError(Text(msg.INVALID_JSON, detail=exc)) from exc
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
-        raise FeedParseError("not a feed: JSON without a JSON Feed 'items' list")
+        raise FeedParseError(Text(msg.NO_JSON_ITEMS))
     link = absolute_http_url(_json_str(document, "home_page_url", limits.LINK_MAX), url)
     base = link or absolute_http_url(_json_str(document, "feed_url", limits.LINK_MAX), url) or url
     feed_author = _json_author(document)

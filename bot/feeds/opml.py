@@ -14,12 +14,19 @@ from dataclasses import dataclass
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from bot.feeds import messages as msg
+from bot.i18n import Text
+
 MAX_BYTES = 1_000_000
 MAX_OUTLINES = 500
 
 
 class OpmlError(ValueError):
-    """The file is not OPML we can read; the message says why, for the user."""
+    """The file is not OPML we can read; ``text`` says why, for the user."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +45,19 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
             than ``MAX_OUTLINES`` outlines.
     """
     if len(data) > MAX_BYTES:
-        raise OpmlError(f"the file is larger than {MAX_BYTES // 1_000_000} MB")
+        raise OpmlError(too_large())
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise OpmlError("the file declares a DTD or entities, which are not allowed") from exc
+        raise OpmlError(Text(msg.OPML_ENTITIES)) from exc
     except ET.ParseError as exc:
-        raise OpmlError(f"the file is not well-formed XML ({exc})") from exc
+        raise OpmlError(Text(msg.OPML_NOT_XML, detail=exc)) from exc
     body = root.find("body")
     if _local(root.tag) != "opml" or body is None:
-        raise OpmlError("the file is not OPML (no <opml> with a <body>)")
+        raise OpmlError(Text(msg.OPML_NOT_OPML))
     outlines = list(body.iter("outline"))
     if len(outlines) > MAX_OUTLINES:
-        raise OpmlError(f"the file has {len(outlines)} outlines; at most {MAX_OUTLINES} are read")
+        raise OpmlError(Text(msg.OPML_TOO_MANY, count=len(outlines), limit=MAX_OUTLINES))
     feeds: dict[str, OpmlFeed] = {}
     for outline in outlines:
         url = _attribute(outline, "xmlUrl")
@@ -58,6 +65,11 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
             title = _attribute(outline, "title") or _attribute(outline, "text")
             feeds[url] = OpmlFeed(url, title)
     return list(feeds.values())
+
+
+def too_large() -> Text:
+    """Why a file over :data:`MAX_BYTES` is not read."""
+    return Text(msg.OPML_TOO_LARGE, mb=MAX_BYTES // 1_000_000)
 
 
 def render_opml(title: str, feeds: Iterable[OpmlFeed]) -> bytes:

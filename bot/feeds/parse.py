@@ -27,6 +27,7 @@ import feedparser
 
 from bot.errors import FeedParseError
 from bot.feeds import limits
+from bot.feeds import messages as msg
 from bot.feeds.charset import content_type_charset, decode_document
 from bot.feeds.entries import BARE_EMAIL, Entry, FeedDraft, clean_author, finish_entries
 from bot.feeds.jsonfeed import parse_json_feed
@@ -34,6 +35,7 @@ from bot.feeds.newest import cut_xml_items, newest
 from bot.feeds.text import decode_entities, html_to_text, normalize_space
 from bot.feeds.urls import absolute_http_url
 from bot.feeds.xmlprep import prepare_xml
+from bot.i18n import Text
 from bot.models import ParsedFeed
 
 
@@ -65,7 +67,7 @@ def parse_feed(
     """
     lowered = {key.lower(): value for key, value in (headers or {}).items()}
     if not body.strip():
-        raise FeedParseError("not a feed: the response body is empty")
+        raise FeedParseError(Text(msg.EMPTY_BODY))
     text, _ = decode_document(body, content_type_charset(lowered.get("content-type")))
     text = text.lstrip("\ufeff \t\r\n")
     location = lowered.get("content-location")
@@ -162,7 +164,7 @@ def _parse_xml(text: str, *, url: str, content_location: str | None) -> FeedDraf
         # feedparser resolves xml:base and relative links against this document URI.
         headers["content-location"] = content_location
     if not _FEED_ROOT.search(text):
-        raise FeedParseError(f"not a feed: {_why_not_xml(text)}")
+        raise FeedParseError(_why_not_xml(text))
     # A stream, never bytes or str: feedparser.parse() treats a str as a URL to fetch
     # and even bytes as a possible local file name.
     result = feedparser.parse(
@@ -173,13 +175,13 @@ def _parse_xml(text: str, *, url: str, content_location: str | None) -> FeedDraf
     feed_title = _text(feed.get("title_detail"), feed.get("title"), limits.TITLE_MAX)
     title = normalize_space(feed_title) or None
     if not entries and not result.get("version"):
-        raise FeedParseError(f"not a feed: {_why_not_xml(text, result.get('bozo_exception'))}")
+        raise FeedParseError(_why_not_xml(text, result.get("bozo_exception")))
     doc_base = content_location or url
     link = absolute_http_url(feed.get("link"), doc_base)
     if result.get("bozo") and not (entries or title or link):
         # Broken XML that yielded nothing (a truncated download, a stray tag): say so,
         # so that `status` shows the feed as failing rather than merely quiet.
-        raise FeedParseError(f"not a feed: broken XML ({result.get('bozo_exception')})")
+        raise FeedParseError(Text(msg.BROKEN_XML, detail=result.get("bozo_exception")))
     # Relative entry links resolve against the site link first, as miniflux does: a
     # feed served from a CDN or FeedBurner still means pages on its own site.
     entry_base = link or doc_base
@@ -194,8 +196,7 @@ def _parse_xml(text: str, *, url: str, content_location: str | None) -> FeedDraf
     )
 
 
-def _why_not_xml(text: str, error: object = None) -> str:
+def _why_not_xml(text: str, error: object = None) -> Text:
     if _HTML_PAGE.search(text[:4096]):
-        return "got an HTML page; add the page's RSS or Atom link instead"
-    detail = f" ({error})" if error else ""
-    return f"no RSS, Atom or JSON Feed content{detail}"
+        return Text(msg.HTML_PAGE)
+    return Text(msg.NO_FEED_CONTENT_DETAIL, detail=error) if error else Text(msg.NO_FEED_CONTENT)

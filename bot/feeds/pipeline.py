@@ -23,11 +23,13 @@ from bot.delivery import outbox
 from bot.delivery.schedule import not_before
 from bot.errors import FeedError, FeedParseError
 from bot.events import EventClusters, Report
+from bot.feeds import messages as msg
 from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.phase import next_poll
 from bot.feeds.urls import canonical_url
+from bot.i18n import Text
 from bot.models import AlertDraft, Chat, Feed, NewStory, ParsedFeed, Story, feed_label, fullest
 from bot.rulebook import RuleBook, RuleHit, story_document
 from bot.store import Store, utcnow
@@ -167,7 +169,7 @@ class FeedPipeline:
             log.exception(
                 "polling feed %s failed unexpectedly", feed.id, extra={"feed_id": feed.id}
             )
-            error = FeedError(f"could not poll this feed ({type(exc).__name__})")
+            error = FeedError(Text(msg.POLL_FAILED, kind=type(exc).__name__))
             return await self._failed(feed, error, now, dry_run=dry_run)
 
     async def _poll_claimed(self, feed: Feed, now: datetime, *, dry_run: bool) -> PollReport:
@@ -372,7 +374,7 @@ class FeedPipeline:
             return PollReport(feed.id, "error", error=message)
         delay = backoff(self.interval(feed), feed.error_count + 1, exc.retry_after)
         errors = await asyncio.to_thread(
-            self.store.record_feed_error, feed.id, message, began + delay
+            self.store.record_feed_error, feed.id, exc.text, began + delay
         )
         log.warning(
             "feed %s (%s): %s — retry in %ds; %s",
@@ -431,7 +433,7 @@ def _parse(fetched: FetchResult, max_items: int) -> ParsedFeed:
         # A parser bug on one odd document must still show on that feed (status, backoff)
         # instead of escaping as a job error with the feed left unmarked.
         log.exception("parsing %s failed unexpectedly", fetched.url)
-        raise FeedParseError(f"could not parse this feed ({type(exc).__name__})") from exc
+        raise FeedParseError(Text(msg.PARSE_FAILED, kind=type(exc).__name__)) from exc
 
 
 def _new_story(story: Story) -> NewStory:

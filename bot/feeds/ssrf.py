@@ -27,12 +27,13 @@ import httpcore
 import httpx
 
 from bot.errors import FetchError
+from bot.feeds import messages as msg
 from bot.feeds.limits import LINK_MAX
+from bot.i18n import Text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _ALLOWED_SCHEMES = frozenset({"http", "https"})
-_HINT = "set fetch.allow_private_addresses: true for feeds on your own network"
 # NAT64 (RFC 6052) embeds an IPv4 address in the low 32 bits; a private one behind it is
 # as private as the bare address.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
@@ -59,14 +60,14 @@ async def resolve_host(host: str, port: int) -> list[IPAddress]:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve host {host} — check the URL") from exc
+        raise FetchError(Text(msg.HOST_UNRESOLVED, host=host)) from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]))
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise FetchError(f"cannot resolve host {host} — check the URL")
+        raise FetchError(Text(msg.HOST_UNRESOLVED, host=host))
     return addresses
 
 
@@ -142,11 +143,20 @@ def ensure_allowed(host: str, addresses: Iterable[IPAddress], *, allow_private: 
         if blocked is None:
             continue
         reason, judged = blocked
-        origin = [] if _is_literal_of(host, judged) else [f"host {host}"]
-        if judged != address and not _is_literal_of(host, address):
-            origin.append(f"via {address}")
-        where = f" ({', '.join(origin)})" if origin else ""
-        raise FetchError(f"blocked {reason} address {judged}{where} ({_HINT})")
+        named = not _is_literal_of(host, judged)  # a host name, or an address behind it
+        via = judged != address and not _is_literal_of(host, address)
+        raise FetchError(
+            Text(
+                (msg.BLOCKED_HOST_VIA if via else msg.BLOCKED_HOST)
+                if named
+                else (msg.BLOCKED_VIA if via else msg.BLOCKED),
+                kind=Text(msg.ADDRESS_KINDS[reason]),
+                address=judged,
+                host=host,
+                via=address,
+                hint=Text(msg.PRIVATE_HINT),
+            )
+        )
 
 
 def _is_literal_of(host: str, address: IPAddress) -> bool:
@@ -169,24 +179,19 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             address.
     """
     if len(url) > LINK_MAX:
-        raise FetchError(
-            f"URL of {len(url):,} characters; at most {LINK_MAX:,} are accepted — "
-            "give the feed's shorter address"
-        )
+        raise FetchError(Text(msg.URL_TOO_LONG, length=len(url), limit=LINK_MAX))
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise FetchError(f"invalid URL {url!r}: {exc}") from exc
+        raise FetchError(Text(msg.INVALID_URL, url=url, detail=exc)) from exc
     if not parsed.scheme:
-        raise FetchError(f"URL {url!r} needs http:// or https:// in front")
+        raise FetchError(Text(msg.NO_SCHEME, url=url))
     if parsed.scheme not in _ALLOWED_SCHEMES:
-        raise FetchError(
-            f"unsupported URL scheme {parsed.scheme!r} — feeds must be http:// or https://"
-        )
+        raise FetchError(Text(msg.BAD_SCHEME, scheme=parsed.scheme))
     if parsed.userinfo:
-        raise FetchError("URLs with a user name or password are not allowed — remove 'user@'")
+        raise FetchError(Text(msg.CREDENTIALS))
     if not parsed.host:
-        raise FetchError(f"URL {url!r} has no host")
+        raise FetchError(Text(msg.NO_HOST, url=url))
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     addresses = await resolve_host(parsed.host, port)
     ensure_allowed(parsed.host, addresses, allow_private=allow_private)
@@ -242,7 +247,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         """Refuse: feeds are never read from a local socket."""
-        raise FetchError("unix sockets are not allowed for feeds")
+        raise FetchError(Text(msg.UNIX_SOCKET))
 
     async def sleep(self, seconds: float) -> None:
         """Sleep, as the connection pool's retry logic asks."""

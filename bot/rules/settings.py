@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import Text
+from bot.rules import messages as msg
+
 
 @dataclass(frozen=True)
 class RuleSettings:
@@ -23,18 +26,21 @@ class RuleSettings:
 
 
 class RuleSyntaxError(ValueError):
-    """A watch rule that cannot be parsed; the message is meant for a chat user.
+    """A watch rule that cannot be parsed; meant for a chat user.
 
-    ``str(err)`` reads ``column 12: <what is wrong, and what was expected>``.
+    ``str(err)`` reads ``column 12: <what is wrong> — expected <what would do>`` in
+    English; ``text`` is the same sentence to word in a chat's language.
 
     Attributes:
         column: 1-based column of the problem in the query.
-        expected: Short description of what would have been accepted there.
-        message: The explanation without the ``column N:`` prefix.
+        problem: What is wrong there.
+        expected: What would have been accepted there.
+        text: The whole sentence.
     """
 
-    def __init__(self, column: int, message: str, expected: str) -> None:
-        super().__init__(f"column {column}: {message}")
+    def __init__(self, column: int, problem: Text, expected: Text) -> None:
         self.column = column
+        self.problem = problem
         self.expected = expected
-        self.message = message
+        self.text = Text(msg.SYNTAX_ERROR, column=column, problem=problem, expected=expected)
+        super().__init__(str(self.text))

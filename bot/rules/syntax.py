@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import re2
 
+from bot.i18n import Text
+from bot.rules import messages as msg
 from bot.rules.analysis import Analyzer, visible
 from bot.rules.document import BODY, FIELDS
 from bot.rules.settings import RuleSettings, RuleSyntaxError
@@ -29,7 +31,6 @@ Slot = tuple[tuple[str, ...], ...]
 
 MAX_SLOP = 100
 MAX_DEPTH = 32
-_OPERAND = 'a word, a "phrase" or ('
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
 _WORD_END = frozenset(' \t\r\n\f\v()"')
 _PREFIX_WORD_RE = re.compile(r"[^\W_]+")
@@ -86,8 +87,8 @@ class _Token:
     raw: str = field(default="")
 
 
-def _fail(column: int, problem: str, expected: str) -> RuleSyntaxError:
-    return RuleSyntaxError(column, f"{problem} — expected {expected}", expected)
+def _fail(column: int, problem: Text, expected: Text) -> RuleSyntaxError:
+    return RuleSyntaxError(column, problem, expected)
 
 
 def re2_options() -> re2.Options:
@@ -122,8 +123,8 @@ class _Lexer:
             elif ch in "-+":
                 raise _fail(
                     self.i + 1,
-                    f"{ch} has nothing after it",
-                    f"a word right after {ch}, e.g. {ch}sport",
+                    Text(msg.SIGN_ALONE, sign=ch),
+                    Text(msg.EXPECT_SIGNED_WORD, sign=ch),
                 )
             else:
                 self._word()
@@ -146,7 +147,7 @@ class _Lexer:
         start = self.i
         close = self.q.find('"', start + 1)
         if close < 0:
-            raise _fail(start + 1, "this quote is never closed", 'a closing " after the phrase')
+            raise _fail(start + 1, Text(msg.QUOTE_OPEN), Text(msg.EXPECT_CLOSING_QUOTE))
         end = close + 1
         slop = None
         if self.q.startswith("~", end):
@@ -154,12 +155,16 @@ class _Lexer:
             if not digits:
                 raise _fail(
                     end + 2 if end + 1 < len(self.q) else end + 1,
-                    "~ must be followed by a number",
-                    'a number of words, e.g. "prisoner release"~5',
+                    Text(msg.SLOP_NUMBER),
+                    Text(msg.EXPECT_SLOP),
                 )
             slop = int(digits.group())
             if slop > MAX_SLOP:
-                raise _fail(end + 2, f"~{slop} is too far apart", f"a number from 0 to {MAX_SLOP}")
+                raise _fail(
+                    end + 2,
+                    Text(msg.SLOP_TOO_FAR, slop=slop),
+                    Text(msg.EXPECT_SLOP_RANGE, limit=MAX_SLOP),
+                )
             end = end + 1 + len(digits.group())
         self._emit("PHRASE", self.q[start + 1 : close], start, end, slop)
 
@@ -171,15 +176,15 @@ class _Lexer:
         if j >= len(self.q):
             raise _fail(
                 start + 1,
-                "this regular expression is never closed",
-                "a closing / after the expression",
+                Text(msg.REGEX_OPEN),
+                Text(msg.EXPECT_CLOSING_SLASH),
             )
         pattern = self.q[start + 1 : j].replace("\\/", "/")
         if not pattern:
             raise _fail(
                 start + 1,
-                "the regular expression is empty",
-                "a pattern between the slashes, e.g. /belaru(s|sian)/",
+                Text(msg.REGEX_EMPTY),
+                Text(msg.EXPECT_PATTERN),
             )
         self._emit("REGEX", pattern, start, j + 1)
 
@@ -195,8 +200,8 @@ class _Lexer:
             if name not in FIELDS:
                 raise _fail(
                     start + 1,
-                    f"unknown field {field_match.group(1)}:",
-                    "one of title:, text:, source:, url:, author:",
+                    Text(msg.UNKNOWN_FIELD, field=field_match.group(1)),
+                    Text(msg.EXPECT_FIELD),
                 )
             self._emit("FIELD", name, start, field_match.end())
             return
@@ -227,11 +232,11 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.peek().kind == "EOF":
-            raise _fail(1, "the rule is empty", "a word to watch for, e.g. Belarus")
+            raise _fail(1, Text(msg.EMPTY), Text(msg.EXPECT_WORD))
         node = self.parse_or()
         tok = self.peek()
         if tok.kind == "RPAREN":
-            raise _fail(tok.column, "this ) has no matching (", "a ( before it, or remove it")
+            raise _fail(tok.column, Text(msg.PAREN_UNMATCHED), Text(msg.EXPECT_OPENING))
         assert tok.kind == "EOF", tok
         return node
 
@@ -281,8 +286,8 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise _fail(
                 tok.column,
-                f"the rule nests ( ) and NOT more than {MAX_DEPTH} levels deep",
-                "fewer levels of ( ) or NOT",
+                Text(msg.TOO_DEEP, count=MAX_DEPTH),
+                Text(msg.EXPECT_FEWER_LEVELS),
             )
 
     def _need_operand(self, op: _Token) -> None:
@@ -296,40 +301,55 @@ class _Parser:
             name = op.text if op.kind != "FIELD" else f"{op.text}:"
             if nxt.kind == "EOF":
                 raise _fail(
-                    op.column, f"the rule ends right after {name}", f"{_OPERAND} after {name}"
+                    op.column,
+                    Text(msg.ENDS_AFTER, name=name),
+                    Text(msg.EXPECT_OPERAND_AFTER, name=name),
                 )
-            raise _fail(nxt.column, f"{name} has nothing after it", f"{_OPERAND} after {name}")
+            raise _fail(
+                nxt.column,
+                Text(msg.NOTHING_AFTER, name=name),
+                Text(msg.EXPECT_OPERAND_AFTER, name=name),
+            )
 
     def parse_primary(self, group: str | None) -> Node:
         tok = self.take()
         if tok.kind == "LPAREN":
             if self.peek().kind == "RPAREN":
-                raise _fail(self.peek().column, "the parentheses are empty", "a word inside ( )")
+                raise _fail(
+                    self.peek().column, Text(msg.PARENS_EMPTY), Text(msg.EXPECT_WORD_INSIDE)
+                )
             self._need_operand(tok)
             self._enter(tok)
             node = self.parse_or(group)
             self.depth -= 1
             close = self.peek()
             if close.kind != "RPAREN":
-                where = "at the end" if close.kind == "EOF" else f"before column {close.column}"
-                raise _fail(tok.column, "this ( is never closed", f"a ) to close it, {where}")
+                where = (
+                    Text(msg.EXPECT_CLOSING_AT_END)
+                    if close.kind == "EOF"
+                    else Text(msg.EXPECT_CLOSING_BEFORE, column=close.column)
+                )
+                raise _fail(tok.column, Text(msg.PAREN_OPEN), where)
             self.take()
             return node
         if tok.kind == "FIELD":
             if group is not None:
                 raise _fail(
                     tok.column,
-                    f"{tok.text}: is inside another field",
-                    "a field only at the top, e.g. title:(a OR b)",
+                    Text(msg.FIELD_NESTED, field=tok.text),
+                    Text(msg.EXPECT_TOP_FIELD),
                 )
             self._need_operand(tok)
             if self.peek().kind in ("NOT", "MINUS", "PLUS", "FIELD"):
                 nxt = self.peek()
                 raise _fail(
                     nxt.column,
-                    f"{tok.text}: cannot be followed by {nxt.raw}"
-                    + (" (fields do not combine)" if nxt.kind == "FIELD" else ""),
-                    f"{_OPERAND} right after {tok.text}:",
+                    Text(
+                        msg.FIELD_FOLLOWED_BY_FIELD if nxt.kind == "FIELD" else msg.FIELD_FOLLOWED,
+                        field=tok.text,
+                        next=nxt.raw,
+                    ),
+                    Text(msg.EXPECT_OPERAND_RIGHT_AFTER, field=tok.text),
                 )
             return self.parse_primary(tok.text)
         if tok.kind == "WORD":
@@ -339,19 +359,23 @@ class _Parser:
         if tok.kind == "REGEX":
             return self._regex_leaf(tok, group)
         if tok.kind == "RPAREN":
-            raise _fail(tok.column, "this ) has no matching (", "a ( before it, or remove it")
+            raise _fail(tok.column, Text(msg.PAREN_UNMATCHED), Text(msg.EXPECT_OPENING))
         if tok.kind == "EOF":  # pragma: no cover - every operator checks what follows it
-            raise _fail(max(1, tok.column - 1), "the rule ends too early", _OPERAND)
+            raise _fail(max(1, tok.column - 1), Text(msg.ENDS_EARLY), Text(msg.EXPECT_OPERAND))
         # An operator where an operand should be: AND/OR at the start or twice in a row.
         raise _fail(
-            tok.column, f"{tok.text} has nothing before it", f"{_OPERAND} before {tok.text}"
+            tok.column,
+            Text(msg.NOTHING_BEFORE, name=tok.text),
+            Text(msg.EXPECT_OPERAND_BEFORE, name=tok.text),
         )
 
     def _count(self, n: int, column: int) -> None:
         self.terms += n
         if self.terms > self.settings.max_terms:
             raise _fail(
-                column, f"the rule has more than {self.settings.max_terms} terms", "a shorter rule"
+                column,
+                Text(msg.TOO_MANY_TERMS, count=self.settings.max_terms),
+                Text(msg.EXPECT_SHORTER),
             )
 
     def _label(self, tok: _Token, group: str | None) -> str:
@@ -363,30 +387,30 @@ class _Parser:
             col = tok.column + word.index("~")
             raise _fail(
                 col,
-                "~ (proximity) only works after a quoted phrase",
-                'a phrase in quotes, e.g. "prisoner release"~5',
+                Text(msg.PROXIMITY_ALONE),
+                Text(msg.EXPECT_PHRASE),
             )
         star = word.find("*")
         if star >= 0:
             if star != len(word) - 1:
                 raise _fail(
                     tok.column + star,
-                    "* is only allowed at the end of a word",
-                    "a prefix such as sanction*",
+                    Text(msg.STAR_INSIDE),
+                    Text(msg.EXPECT_PREFIX),
                 )
             stem = visible(word[:-1])[0]
             if stem and not _PREFIX_WORD_RE.fullmatch(stem):
                 raise _fail(
                     tok.column,
-                    f"{word} is not a plain word before *",
-                    "letters or digits before *, e.g. sanction*",
+                    Text(msg.PREFIX_NOT_PLAIN, word=word),
+                    Text(msg.EXPECT_PREFIX_LETTERS),
                 )
             prefix = self.analyzer.fold(stem)
             if len(prefix) < self.settings.min_prefix:
                 raise _fail(
                     tok.column,
-                    f"the prefix {word} is too short",
-                    f"at least {self.settings.min_prefix} letters before *, e.g. sanc*",
+                    Text(msg.PREFIX_TOO_SHORT, word=word),
+                    Text(msg.EXPECT_PREFIX_LENGTH, count=self.settings.min_prefix),
                 )
             self._count(1, tok.column)
             return Leaf("prefix", group or BODY, self._label(tok, group), tok.column, text=prefix)
@@ -394,8 +418,8 @@ class _Parser:
         if not slots:
             raise _fail(
                 tok.column,
-                f"{word} has no letters or digits to search for",
-                "a word with letters or digits",
+                Text(msg.NO_LETTERS, word=word),
+                Text(msg.EXPECT_LETTERS),
             )
         self._count(len(slots), tok.column)
         return Leaf("phrase", group or BODY, self._label(tok, group), tok.column, tuple(slots))
@@ -405,15 +429,15 @@ class _Parser:
             col = tok.column + 1 + tok.text.index("*")
             raise _fail(
                 col,
-                "* does not work inside a phrase",
-                "plain words in a phrase, or a prefix outside quotes",
+                Text(msg.STAR_IN_PHRASE),
+                Text(msg.EXPECT_PLAIN_WORDS),
             )
         slots = self.analyzer.query_slots(tok.text)
         if not slots:
             raise _fail(
                 tok.column,
-                "the phrase has no words",
-                'words between the quotes, e.g. "prisoner release"',
+                Text(msg.PHRASE_EMPTY),
+                Text(msg.EXPECT_PHRASE_WORDS),
             )
         self._count(len(slots), tok.column)
         # A one-word "phrase"~N is just that word.
@@ -435,8 +459,8 @@ class _Parser:
             detail = " ".join(detail.split())
             raise _fail(
                 tok.column,
-                f"invalid regular expression ({detail})",
-                "a valid pattern, e.g. /belaru(s|sian)/",
+                Text(msg.REGEX_INVALID, detail=detail),
+                Text(msg.EXPECT_VALID_REGEX),
             ) from exc
         self._count(1, tok.column)
         return Leaf("regex", group or BODY, self._label(tok, group), tok.column, text=tok.text)
@@ -469,7 +493,7 @@ def parse(query: str, settings: RuleSettings, analyzer: Analyzer) -> Node:
     if len(query) > settings.max_length:
         raise _fail(
             settings.max_length + 1,
-            f"the rule is {len(query)} characters long, the limit is {settings.max_length}",
-            "a shorter rule",
+            Text(msg.TOO_LONG, count=len(query), limit=settings.max_length),
+            Text(msg.EXPECT_SHORTER),
         )
     return _Parser(query, settings, analyzer).parse()

@@ -44,6 +44,8 @@ feeds = Table(
     Column("initialised", Boolean, nullable=False, default=False),
     Column("error_count", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    # The same error as a message id and its fields, worded in each chat's language (0011).
+    Column("last_error_text", JSON),
     Column("last_polled_at", UTC_DATETIME),
     Column("last_ok_at", UTC_DATETIME),
     Column("next_poll_at", UTC_DATETIME, nullable=False),
@@ -103,6 +105,16 @@ rules = Table(
     # The Telegram forum topic the rule was added in, where its alerts go.
     Column("thread_id", String(100)),
     Index("ix_rules_chat_pk", "chat_pk"),
+)
+
+# The names of a chat's Telegram forum topics, as far as the bot has seen them: shown by
+# ``rules`` beside each rule's topic. See migration 0011.
+topics = Table(
+    "topics",
+    metadata,
+    Column("chat_pk", Integer, ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True),
+    Column("thread_id", String(100), primary_key=True),
+    Column("name", String(128), nullable=False),
 )
 
 stories = Table(

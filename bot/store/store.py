@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Text, and_, case, cast, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from bot import i18n
 from bot.delivery.alert import Alert
 from bot.models import (
     AlertDraft,
@@ -40,7 +41,23 @@ from bot.store.schema import (
     rules,
     send_pacing,
     stories,
+    topics,
 )
+
+
+def _stored_text(data: Any) -> i18n.Text | None:
+    """A text stored by :meth:`Text.to_data`; None when there is none, or it cannot be read
+    (the English ``last_error`` shows then)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return i18n.Text.from_data(data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# Telegram allows topic names of 128 characters; a longer one is cut, not refused.
+TOPIC_NAME_MAX = 128
 
 
 def _rule(row: Any, number: int = 0) -> Rule:
@@ -122,6 +139,7 @@ class Store:
             initialised=bool(m["initialised"]),
             error_count=m["error_count"],
             last_error=m["last_error"],
+            last_error_text=_stored_text(m["last_error_text"]),
             last_polled_at=_aware(m["last_polled_at"]),
             last_ok_at=_aware(m["last_ok_at"]),
             next_poll_at=_aware(m["next_poll_at"]) or utcnow(),
@@ -327,6 +345,7 @@ class Store:
                     **validators,
                     error_count=0,
                     last_error=None,
+                    last_error_text=None,
                     last_ok_at=now,
                     next_poll_at=next_poll_at,
                     **_RELEASED,
@@ -334,15 +353,17 @@ class Store:
             )
 
     @retry_when_busy
-    def record_feed_error(self, feed_id: int, error: str, next_poll_at: datetime) -> int:
-        """Count one more error in a row; returns the new count."""
+    def record_feed_error(self, feed_id: int, error: i18n.Text, next_poll_at: datetime) -> int:
+        """Count one more error in a row; returns the new count. The error is kept in
+        English and as a text to word in each chat's language."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(feeds)
                 .where(feeds.c.id == feed_id)
                 .values(
                     error_count=feeds.c.error_count + 1,
-                    last_error=error[:2000],
+                    last_error=str(error)[:2000],
+                    last_error_text=error.to_data(),
                     next_poll_at=next_poll_at,
                     **_RELEASED,
                 )
@@ -478,6 +499,7 @@ class Store:
                     last_modified=last_modified,
                     error_count=0,
                     last_error=None,
+                    last_error_text=None,
                     last_ok_at=now,
                     next_poll_at=next_poll_at,
                     **_RELEASED,
@@ -783,6 +805,31 @@ class Store:
                 .returning(rules.c.id)
             ).scalar_one()
         return Rule(rule_id, chat_pk, query, count + 1, thread_id=thread_id)
+
+    def name_topic(self, chat_pk: int, thread_id: str, name: str, *, rename: bool) -> None:
+        """Remember a forum topic's name. ``rename`` False keeps a name already known: a
+        message in a topic shows the name the topic was created with, and a rename seen
+        since is newer."""
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        values = {"chat_pk": chat_pk, "thread_id": thread_id, "name": name[:TOPIC_NAME_MAX]}
+        statement = insert(topics).values(**values)
+        keys = ["chat_pk", "thread_id"]
+        if rename:
+            statement = statement.on_conflict_do_update(
+                index_elements=keys, set_={"name": statement.excluded.name}
+            )
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=keys)
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+
+    def topic_names(self, chat_pk: int) -> dict[str, str]:
+        """The names of the chat's forum topics the bot knows, by thread id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(topics.c.thread_id, topics.c.name).where(topics.c.chat_pk == chat_pk)
+            ).all()
+        return {row.thread_id: row.name for row in rows}
 
     def list_rules(self, chat_pk: int) -> list[Rule]:
         with self.engine.connect() as conn:
