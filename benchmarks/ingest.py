@@ -22,10 +22,14 @@ Each replica is a separate process running one App with a counting chat adapter 
 records when each alert is sent). A replica first catches up (every feed is new: the
 cold start), then runs ``--duration`` seconds of steady polling, then measures the CPU of
 single polls of an unchanged feed (304, and the same bytes with a 200) and of a changed
-one. Reported: catch-up time, CPU of one core in the steady phase, CPU per fetch by kind,
-feeds per second per core, peak RSS, story → alert latency p50/p99 (a story appearing on
-the server → its alert sent), and fetches per window (a tenth of the interval: 30 s at
-5 minutes) against their mean.
+one, the unchanged feeds' outcomes written as many at a time as a tick finds at the run's
+fetch rate. Reported: catch-up time, CPU of one core in the steady phase, CPU per fetch
+by kind (a 304, a 200 with the same bytes, a 200 with one new story), feeds per second
+per core, peak RSS, story → alert latency p50/p99 (a story appearing on the server → its
+alert sent; only stories that appeared at least an interval before the end count), the
+same from the first fetch of the story's feed after it appeared (the bot's own delay,
+without the wait for the feed's slot), and fetches per window (a tenth of the interval:
+30 s at 5 minutes) against their mean.
 """
 
 from __future__ import annotations
