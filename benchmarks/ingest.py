@@ -22,16 +22,21 @@ Each replica is a separate process running one App with a counting chat adapter 
 records when each alert is sent). A replica first catches up (every feed is new: the
 cold start), then runs ``--duration`` seconds of steady polling, then measures the CPU of
 single polls of an unchanged feed (304, and the same bytes with a 200) and of a changed
-one. Reported: catch-up time, CPU of one core in the steady phase, CPU per fetch by kind,
-feeds per second per core, peak RSS, story → alert latency p50/p99 (a story appearing on
-the server → its alert sent), and fetches per window (a tenth of the interval: 30 s at
-5 minutes) against their mean.
+one, the unchanged feeds' outcomes written as many at a time as a tick finds at the run's
+fetch rate. Reported: catch-up time, CPU of one core in the steady phase, CPU per fetch
+by kind (a 304, a 200 with the same bytes, a 200 with one new story), feeds per second
+per core, peak RSS, story → alert latency p50/p99 (a story appearing on the server → its
+alert sent; only stories that appeared at least an interval before the end count), the
+same from the first fetch of the story's feed after it appeared (the bot's own delay,
+without the wait for the feed's slot), and fetches per window (a tenth of the interval:
+30 s at 5 minutes) against their mean.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import multiprocessing as mp
 import random
@@ -68,8 +73,8 @@ class FeedWorld:
         self.bodies: list[bytes] = []
         self.versions = [0] * feeds
         self.conditional = [self.rng.random() >= unconditional for _ in range(feeds)]
-        self.published: dict[str, float] = {}  # story title → when it appeared (time.time)
-        self.fetches: list[tuple[float, int]] = []  # (when, status)
+        self.published: dict[str, tuple[float, int]] = {}  # story title → (when, feed)
+        self.fetches: list[tuple[float, int, int]] = []  # (when, status, feed)
         for n in range(feeds):
             self.items.append([self._item(n, k) for k in range(self.rng.randint(20, 50))])
             self.bodies.append(rss(f"Feed {n}", self.items[n]).encode())
@@ -88,7 +93,7 @@ class FeedWorld:
             self.items[feed] = [item, *self.items[feed][:49]]
             self.bodies[feed] = rss(f"Feed {feed}", self.items[feed]).encode()
             self.versions[feed] += 1
-            self.published[item.title] = time.time()
+            self.published[item.title] = (time.time(), feed)
 
 
 def serve(world: FeedWorld) -> ThreadingHTTPServer:
@@ -107,7 +112,7 @@ def serve(world: FeedWorld) -> ThreadingHTTPServer:
                 etag = f'"v{world.versions[feed]}"' if world.conditional[feed] else None
                 body = world.bodies[feed]
                 status = 304 if etag and self.headers.get("If-None-Match") == etag else 200
-                world.fetches.append((time.time(), status))
+                world.fetches.append((time.time(), status, feed))
             self._send(status, b"" if status == 304 else body, {"ETag": etag} if etag else {})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -274,7 +279,7 @@ async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
         app._feeds_tick.cancel()
     while app._polling:  # noqa: ASYNC110 - let the polls in flight finish
         await asyncio.sleep(0.1)
-    per_fetch = await single_polls(app)
+    per_fetch = await single_polls(app, per_tick(args))
     await app.stop()
     return {
         "began": began,
@@ -288,6 +293,20 @@ async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
     }
 
 
+LABELS = {
+    "304": "304 (unchanged: no parse)",
+    "200 same bytes": "200 with the same bytes (unchanged: no parse)",
+    "200 new story": "200 with one new story (parse, dedup, match, record)",
+}
+
+
+def per_tick(args: argparse.Namespace) -> int:
+    """Feeds a tick finds due, on average, at the run's fetch rate."""
+    from bot.app import FEEDS_EVERY
+
+    return max(1, round(args.feeds / args.interval * FEEDS_EVERY))
+
+
 def overdue(store: Any) -> bool:
     from bot.store import utcnow
 
@@ -295,10 +314,12 @@ def overdue(store: Any) -> bool:
     return any(feed.next_poll_at < late for feed in store.list_feeds())
 
 
-async def single_polls(app: Any, count: int = 200) -> dict[str, float]:
+async def single_polls(app: Any, per_tick: int, count: int = 200) -> dict[str, float]:
     """CPU of one poll of an unchanged feed (304, or the same bytes with a 200), and of a
     feed with one new story (parse, dedup, match, record), as the running app polls them:
-    claimed beforehand by the tick (whose one UPDATE is not counted here)."""
+    claimed beforehand by the tick (whose one UPDATE is not counted here). The unchanged
+    feeds' outcomes are written ``per_tick`` at a time, as many as a tick finds at the
+    run's fetch rate; each poll is charged its share of that write."""
     from datetime import timedelta
 
     from sqlalchemy import delete, select, update
@@ -314,14 +335,30 @@ async def single_polls(app: Any, count: int = 200) -> dict[str, float]:
         later = now + timedelta(seconds=1)
         return app.store.claim_due_feeds(app.worker, later, later, later, len(ids))
 
-    kinds: dict[str, list[float]] = {"304": [], "200 same bytes": [], "200 new story": []}
+    unchanged = {"304": [0.0, 0], "200 same bytes": [0.0, 0]}  # CPU s, polls
+    writes = [0.0, 0]  # CPU s, outcomes written
     feeds = await asyncio.to_thread(app.store.list_feeds)
     for feed in claimed([f.id for f in feeds[: count * 3]]):
         cpu = time.process_time()
         report = await app.pipeline.poll_claimed(feed)
-        spent = (time.process_time() - cpu) * 1000
+        spent = time.process_time() - cpu
         if report.status == "not_modified":
-            kinds["304" if feed.etag else "200 same bytes"].append(spent)
+            kind = unchanged["304" if feed.etag else "200 same bytes"]
+            kind[0] += spent
+            kind[1] += 1
+        if len(app.pipeline.unchanged) >= per_tick:
+            cpu = time.process_time()
+            writes[1] += await app.pipeline.unchanged.flush()
+            writes[0] += time.process_time() - cpu
+    cpu = time.process_time()
+    writes[1] += await app.pipeline.unchanged.flush()
+    writes[0] += time.process_time() - cpu
+    write = writes[0] / writes[1] if writes[1] else 0.0
+    kinds = {
+        kind: 1000 * (spent / polls + write) if polls else float("nan")
+        for kind, (spent, polls) in unchanged.items()
+    }
+    new_story: list[float] = []
     # A changed feed: forget its newest story, body hash and ETag, so the next poll parses
     # the document and finds that story new.
     for feed in feeds[:count]:
@@ -340,8 +377,9 @@ async def single_polls(app: Any, count: int = 200) -> dict[str, float]:
         cpu = time.process_time()
         report = await app.pipeline.poll_claimed(feed)
         if report.status == "ok" and report.new:
-            kinds["200 new story"].append((time.process_time() - cpu) * 1000)
-    return {kind: statistics.median(v) if v else float("nan") for kind, v in kinds.items()}
+            new_story.append((time.process_time() - cpu) * 1000)
+    kinds["200 new story"] = statistics.median(new_story) if new_story else float("nan")
+    return kinds
 
 
 # --------------------------------------------------------------------------- driver
@@ -352,6 +390,23 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def first_fetches(
+    fetches: list[tuple[float, int, int]], published: dict[str, tuple[float, int]]
+) -> dict[str, float]:
+    """Each story's first fetch of its feed after it appeared: the wait for the feed's
+    slot, inherent to polling, is what lies before it; the bot's own delay after it."""
+    by_feed: dict[int, list[float]] = {}
+    for when, _, feed in sorted(fetches):
+        by_feed.setdefault(feed, []).append(when)
+    first = {}
+    for title, (when, feed) in published.items():
+        times = by_feed.get(feed, [])
+        at = bisect.bisect_right(times, when)
+        if at < len(times):
+            first[title] = times[at]
+    return first
 
 
 def main() -> None:
@@ -408,22 +463,20 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     end = min(r["steady"][1] for r in results)
     steady = end - start
     window = args.interval / 10
-    fetches = [(t, s) for t, s in stats["fetches"] if start <= t < end]
+    fetches = [(t, s) for t, s, _ in stats["fetches"] if start <= t < end]
     counts = Counter(int((t - start) // window) for t, _ in fetches)
     windows = [counts[n] for n in range(int(steady // window))]
     mean = statistics.mean(windows) if windows else float("nan")
     cpu = sum(r["cpu_s"] for r in results)
     sent = {title: when for r in results for when, title in r["sent"]}
-    latencies = [
-        sent[title] - when
-        for title, when in stats["published"].items()
-        if title in sent and start <= when < end - args.interval - 5
-    ]
-    published = [
-        title
-        for title, when in stats["published"].items()
+    published = {
+        title: (when, feed)
+        for title, (when, feed) in stats["published"].items()
         if start <= when < end - args.interval - 5
-    ]
+    }
+    latencies = [sent[title] - when for title, (when, _) in published.items() if title in sent]
+    polled = first_fetches(stats["fetches"], published)
+    from_poll = [sent[t] - polled[t] for t in published if t in sent and t in polled]
     per_fetch = {
         k: statistics.median(r["per_fetch_ms"][k] for r in results)
         for k in results[0]["per_fetch_ms"]
@@ -459,6 +512,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         "alerted": len(latencies),
         "latency_p50_s": percentile(latencies, 0.5),
         "latency_p99_s": percentile(latencies, 0.99),
+        "from_poll_p50_s": percentile(from_poll, 0.5),
+        "from_poll_p99_s": percentile(from_poll, 0.99),
         "windows": windows,
         "window_s": window,
         "window_worst_vs_mean": max((abs(c - mean) / mean for c in windows), default=float("nan")),
@@ -470,6 +525,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     phase += f" ({by_status[304]} × 304, {by_status[200]} × 200)"
     latency = f"{f['latency_p50_s']:.1f} s / {f['latency_p99_s']:.1f} s"
     latency += f" ({len(latencies)} alerted of {len(published)} new stories)"
+    after_poll = f"{f['from_poll_p50_s']:.1f} s / {f['from_poll_p99_s']:.1f} s"
     shares = ", ".join(f"{100 * p['cpu_share_of_one_core']:.1f} %" for p in f["per_process"])
     rss_each = ", ".join(f"{p['peak_rss_mb']:.0f} MB" for p in f["per_process"])
     spread = f"{windows} (worst {100 * f['window_worst_vs_mean']:.0f}% from the mean)"
@@ -480,12 +536,14 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         ("steady phase", phase),
         ("CPU, share of one core", f"{100 * f['cpu_share_of_one_core']:.1f} %"),
         ("CPU per fetch, steady (all work)", f"{f['cpu_ms_per_fetch_steady']:.2f} ms"),
-        *((f"CPU per poll: {k}", f"{v:.2f} ms") for k, v in per_fetch.items()),
+        *((f"CPU per {LABELS[k]}", f"{v:.2f} ms") for k, v in per_fetch.items()),
+        ("unchanged feeds' outcomes written together", f"{per_tick(args)} per tick"),
         ("feeds per core at a 5-minute interval", f"{f['feeds_per_core_at_5_min']:,.0f}"),
         ("peak RSS, the largest process", f"{f['peak_rss_mb']:.0f} MB"),
         ("per process: CPU share of one core", shares),
         ("per process: peak RSS", rss_each),
         ("story → alert p50 / p99", latency),
+        ("first fetch after the story → alert p50 / p99", after_poll),
         (f"fetches per {window:g}-s window", spread),
     ]
     width = max(len(name) for name, _ in rows)

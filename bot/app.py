@@ -220,6 +220,7 @@ class App:
             if task not in self._inflight:  # still waiting for its time: nothing begun
                 task.cancel()
         await self._finish_inflight()
+        await self._record_unchanged()  # before the claims are released
         await self.scheduler.shutdown()
         if self._heartbeat is not None:  # claims are taken only once started
             await _cancel(self._heartbeat)  # after in-flight work: it renews their claims
@@ -318,10 +319,12 @@ class App:
         ``FEEDS_EVERY`` in one UPDATE (each poll then waits for its own time), so a tick
         costs one statement however many feeds it takes, and a poll none for its claim.
         After a cold start or an outage the overdue feeds come oldest first, as fast as
-        the poll slots free up."""
+        the poll slots free up. The unchanged feeds polled since the last tick are
+        recorded first, together."""
         while True:
             backlog = False
             self._room.clear()  # before the look: a poll ending meanwhile wakes the next
+            await self._record_unchanged()
             try:
                 room = self._queue - len(self._polling)
                 if room > 0:
@@ -347,6 +350,15 @@ class App:
                     await asyncio.wait_for(self._room.wait(), FEEDS_EVERY)
             else:
                 await asyncio.sleep(FEEDS_EVERY)
+
+    async def _record_unchanged(self) -> None:
+        """Write the outcomes of the unchanged feeds polled since the last tick, in one
+        transaction (see :mod:`bot.feeds.unchanged`)."""
+        try:
+            await self.pipeline.unchanged.flush()
+        except Exception:
+            # The database away: those feeds are polled again once their claims lapse.
+            log.exception("recording unchanged feeds failed")
 
     def _feed_added(self, feed_id: int) -> None:
         """A chat added a feed: its first poll starts now, not at the next tick."""

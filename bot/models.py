@@ -123,6 +123,19 @@ class Feed:
 
 
 @dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A poll that found its feed unchanged (a 304, or the bytes parsed last time): what
+    it has to record. ``etag`` and ``last_modified`` are the validators to send next time,
+    kept as they are when both are None."""
+
+    feed_id: int
+    polled_at: datetime
+    next_poll_at: datetime
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Chat:
     id: int
     platform: str

@@ -18,8 +18,11 @@ from werkzeug import Request, Response
 
 from bot.adapters.console import ConsoleAdapter
 from bot.app import App
+from bot.feeds import messages as feed_messages
 from bot.feeds import pipeline
 from bot.feeds.phase import next_poll, phase
+from bot.feeds.unchanged import UnchangedBatch
+from bot.i18n import Text
 from bot.store import Store, make_engine, migrate, utcnow
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
@@ -208,6 +211,122 @@ async def test_a_304_costs_one_update_after_the_claim(
     assert seen == ["UPDATE", "UPDATE"]
     polled = app.store.get_feed(feed_row.id)
     assert polled is not None and polled.etag == '"v1"' and polled.next_poll_at > utcnow()
+
+
+def _conditional(httpserver: HTTPServer, path: str, etag: str) -> str:
+    """A feed that answers 304 to its ETag."""
+    document = rss(path, [WEATHER])
+
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304)
+        return Response(document, content_type="application/rss+xml", headers={"ETag": etag})
+
+    httpserver.expect_request(path).respond_with_handler(handler)
+    return str(httpserver.url_for(path))
+
+
+REFUSED = Text(feed_messages.CONNECTION_REFUSED)
+
+
+async def _polled_once_and_failing(app: App) -> list[Any]:
+    """Every feed polled once (ETag and body hash known), then left with two errors in a
+    row and due now, as a feed whose server was away for a while."""
+    await poll_all(app)
+    for feed in app.store.list_feeds():
+        app.store.record_feed_error(feed.id, REFUSED, utcnow())
+        app.store.record_feed_error(feed.id, REFUSED, utcnow())
+    return app.store.list_feeds()
+
+
+def _claim_all(app: App, now: datetime) -> list[Any]:
+    until = now + timedelta(seconds=app.settings.poll.lease)
+    return app.store.claim_due_feeds(app.worker, now, now, until, 100)
+
+
+async def test_a_ticks_unchanged_feeds_are_recorded_together_in_one_statement(
+    httpserver: HTTPServer, database_url: str, apps: Any, parses: list[str]
+) -> None:
+    urls = [_conditional(httpserver, f"/c{n}.xml", f'"v{n}"') for n in range(3)]
+    urls.append(Feed(httpserver, "/same.xml", "Same", [WEATHER]).url)  # no ETag: same bytes
+    app, _ = await apps(database_url, urls)
+    before = {f.id: f for f in await _polled_once_and_failing(app)}
+    assert all(f.error_count == 2 for f in before.values())
+    now = utcnow()
+    claimed = _claim_all(app, now)
+    assert len(claimed) == 4
+
+    with statements(app.engine) as seen:
+        reports = [await app.pipeline.poll_claimed(feed, now) for feed in claimed]
+    assert {r.status for r in reports} == {"not_modified"} and len(parses) == 4
+    assert seen == []  # no statement of their own: the outcomes wait for the tick
+    waiting = {f.id: f for f in app.store.list_feeds()}
+    assert all(f.error_count == 2 and f.next_poll_at <= now for f in waiting.values())
+
+    with statements(app.engine) as seen:
+        assert await app.pipeline.unchanged.flush() == 4
+    assert seen == ["UPDATE"]
+    for feed in app.store.list_feeds():
+        slot = next_poll(feed.id, 3600.0, now)  # its next slot, plus up to 1 s of jitter
+        assert slot <= feed.next_poll_at <= slot + timedelta(seconds=1)
+        assert (feed.error_count, feed.last_error, feed.last_error_text) == (0, None, None)
+        assert feed.etag == before[feed.id].etag  # a 304 keeps the ETag; no ETag stays none
+        assert feed.body_hash == before[feed.id].body_hash
+    assert [f.etag for f in app.store.list_feeds()] == ['"v0"', '"v1"', '"v2"', None]
+    assert _claim_all(app, utcnow()) == []  # released, and not due again before its slot
+
+
+async def test_a_crash_before_the_batch_is_written_leaves_the_feed_to_be_polled_again(
+    httpserver: HTTPServer, database_url: str, apps: Any
+) -> None:
+    url = _conditional(httpserver, "/world.xml", '"v1"')
+    app, _ = await apps(database_url, [url])
+    (feed,) = await _polled_once_and_failing(app)
+    now = utcnow()
+    (claimed,) = _claim_all(app, now)
+    report = await app.pipeline.poll_claimed(claimed, now)
+    assert report.status == "not_modified" and len(app.pipeline.unchanged) == 1
+    # The process dies here, its batch unwritten: the feed is still claimed and due.
+    crashed = app.pipeline.unchanged
+    app.pipeline.unchanged = UnchangedBatch(app.store, app.worker)
+    lapsed = now + timedelta(seconds=app.settings.poll.lease + 1)
+    assert app.store.claim_due_feeds("another", now, now, lapsed, 10) == []  # held till then
+    (again,) = app.store.claim_due_feeds("another", lapsed, lapsed, lapsed, 10)
+    assert again.id == feed.id and again.next_poll_at <= now and again.error_count == 2
+    # The dead worker's outcome, were it written late, would not touch the new claim.
+    await crashed.flush()
+    taken = app.store.get_feed(feed.id)
+    assert taken is not None and taken.next_poll_at == again.next_poll_at
+    assert taken.error_count == 2
+
+
+async def test_the_running_app_records_its_unchanged_feeds_each_tick(
+    httpserver: HTTPServer, database_url: str
+) -> None:
+    urls = [_conditional(httpserver, f"/c{n}.xml", f'"v{n}"') for n in range(4)]
+    settings = make_settings(
+        database_url,
+        feeds=[{"url": url} for url in urls],
+        poll={"interval": "2s", "jitter": "0s", "lease": "120s"},
+    )
+    app = App(settings, adapters={"console": ConsoleAdapter(io.StringIO())}, health=False)
+    await app.start()
+    try:
+        # A third poll of a feed shows its second one, a 304, was recorded: until then the
+        # feed stays claimed (for poll.lease) and due.
+        for _ in range(800):
+            hits = Counter(r.path for r, _ in httpserver.log)
+            if len(hits) == 4 and min(hits.values()) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"unchanged feeds not polled again: {hits}")
+    finally:
+        await app.stop()
+    assert len(app.pipeline.unchanged) == 0  # the last ones written on the way out
+    feeds = app.store.list_feeds()
+    app.engine.dispose()
+    assert all(f.etag and f.error_count == 0 and f.next_poll_at > f.last_polled_at for f in feeds)
 
 
 # --------------------------------------------------------------------------- first poll

@@ -28,9 +28,20 @@ from bot.feeds.article import article_text
 from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.phase import next_poll
+from bot.feeds.unchanged import UnchangedBatch
 from bot.feeds.urls import canonical_url
 from bot.i18n import Text
-from bot.models import AlertDraft, Chat, Feed, NewStory, ParsedFeed, Story, feed_label, fullest
+from bot.models import (
+    AlertDraft,
+    Chat,
+    Feed,
+    NewStory,
+    ParsedFeed,
+    Story,
+    Unchanged,
+    feed_label,
+    fullest,
+)
 from bot.rulebook import RuleBook, RuleHit, story_document
 from bot.store import Store, utcnow
 from bot.summarize import Summarizer
@@ -136,6 +147,7 @@ class FeedPipeline:
         self.summarizer = summarizer
         self.settings = settings
         self.clusters = clusters
+        self.unchanged = UnchangedBatch(store, worker)
 
     def interval(self, feed: Feed) -> float:
         return float(feed.interval_s or self.settings.poll.interval)
@@ -153,13 +165,18 @@ class FeedPipeline:
             feed = await asyncio.to_thread(self.store.claim_feed, feed_id, self.worker, now, until)
         if feed is None:
             return PollReport(feed_id, "skipped")
-        return await self.poll_claimed(feed, now, dry_run=dry_run)
+        report = await self.poll_claimed(feed, now, dry_run=dry_run)
+        await self.unchanged.flush()  # one feed on demand: its outcome is written before
+        return report
 
     async def poll_claimed(
         self, feed: Feed, now: datetime | None = None, *, dry_run: bool = False
     ) -> PollReport:
         """Poll a feed this worker has claimed (:meth:`Store.claim_due_feeds`), beginning
-        ``now`` (default: at once)."""
+        ``now`` (default: at once).
+
+        An unchanged feed's outcome is only kept in :attr:`unchanged`, for the caller to
+        write with the others of its tick (:meth:`UnchangedBatch.flush`)."""
         now = now or utcnow()
         try:
             return await self._poll_claimed(feed, now, dry_run=dry_run)
@@ -182,13 +199,16 @@ class FeedPipeline:
             # Hashed on the loop: a few µs for a usual feed, cheaper than a trip to a thread.
             body_hash = hashlib.sha256(fetched.body).hexdigest()
             if not dry_run and self._unchanged(feed, fetched, body_hash):
-                # Most polls end here: one UPDATE, no parse (see "On time" in reliability.md).
-                await asyncio.to_thread(
-                    self.store.record_not_modified,
-                    feed.id,
-                    self._next_poll(feed, now),
-                    etag=fetched.etag,
-                    last_modified=fetched.last_modified,
+                # Most polls end here: no parse, no statement of their own; the outcome
+                # waits for the batch that the next tick writes (see unchanged.py).
+                self.unchanged.add(
+                    Unchanged(
+                        feed.id,
+                        now,
+                        self._next_poll(feed, now),
+                        fetched.etag,
+                        fetched.last_modified,
+                    )
                 )
                 return PollReport(feed.id, "not_modified")
             parsed = await asyncio.to_thread(_parse, fetched, self.settings.fetch.max_items)

@@ -166,12 +166,15 @@ def _is_literal_of(host: str, address: IPAddress) -> bool:
         return False
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
+async def check_url(url: str, *, allow_private: bool) -> httpx.URL:
     """Refuse a URL the bot must not fetch, before any connection is made.
 
     Args:
         url: The absolute URL about to be requested (first request or redirect hop).
         allow_private: When True, private, loopback and other non-public addresses pass.
+
+    Returns:
+        The URL, parsed: the request is made to what was checked.
 
     Raises:
         FetchError: The URL is too long to store, the scheme is not http(s), the URL
@@ -195,6 +198,7 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     addresses = await resolve_host(parsed.host, port)
     ensure_allowed(parsed.host, addresses, allow_private=allow_private)
+    return parsed
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

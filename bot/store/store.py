@@ -12,7 +12,20 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Text, and_, case, cast, delete, func, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Engine,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -29,6 +42,7 @@ from bot.models import (
     StoredStory,
     StoryAlert,
     Summary,
+    Unchanged,
     feed_label,
 )
 from bot.store.engine import retry_when_busy
@@ -84,6 +98,30 @@ def _aware(value: datetime | None) -> datetime | None:
 
 # Values that end a claim on a feed or an alert.
 _RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
+# An unchanged feed's outcome (see :meth:`Store.record_unchanged`): built once, compiled
+# once, executed for many rows at a time. The validators change only when the poll
+# brought some (``fresh``): a server that stops sending them keeps the old ones.
+_FRESH = bindparam("fresh", type_=Boolean)
+
+
+def _fresh_or_kept(column: Any) -> Any:
+    return case((_FRESH, bindparam(f"new_{column.name}", type_=column.type)), else_=column)
+
+
+_RECORD_UNCHANGED = (
+    update(feeds)
+    .where(feeds.c.id == bindparam("feed"), feeds.c.claimed_by == bindparam("worker"))
+    .values(
+        etag=_fresh_or_kept(feeds.c.etag),
+        last_modified=_fresh_or_kept(feeds.c.last_modified),
+        error_count=0,
+        last_error=None,
+        last_error_text=None,
+        last_ok_at=bindparam("polled_at"),
+        next_poll_at=bindparam("next"),
+        **_RELEASED,
+    )
+)
 # An alert with the story it is for and the feed that story came from.
 _ALERT_STORY_FEED = outbox.join(stories, outbox.c.story_id == stories.c.id).join(
     feeds, stories.c.feed_id == feeds.c.id
@@ -325,31 +363,34 @@ class Store:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(next_poll_at=when))
 
     @retry_when_busy
-    def record_not_modified(
-        self,
-        feed_id: int,
-        next_poll_at: datetime,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-    ) -> None:
-        """Record a poll that found the feed unchanged (a 304, or the same bytes as last
-        time, with the validators the server sent along): one UPDATE, nothing else."""
-        validators = {"etag": etag, "last_modified": last_modified} if etag or last_modified else {}
-        now = utcnow()
+    def record_unchanged(self, worker: str, outcomes: Sequence[Unchanged]) -> None:
+        """Record polls that found their feeds unchanged, in one transaction: one
+        statement, executed for every row, nothing else. Each feed's error count goes
+        back to 0, its validators are kept or replaced, its next poll is set and its
+        claim released.
+
+        A row is written only while ``worker`` still holds the feed's claim: an outcome
+        written late (its lease lapsed, another replica polled the feed since) changes
+        nothing, and the feed is polled again, which for an unchanged feed costs one more
+        request.
+        """
+        if not outcomes:
+            return
         with self.engine.begin() as conn:
             conn.execute(
-                update(feeds)
-                .where(feeds.c.id == feed_id)
-                .values(
-                    **validators,
-                    error_count=0,
-                    last_error=None,
-                    last_error_text=None,
-                    last_ok_at=now,
-                    next_poll_at=next_poll_at,
-                    **_RELEASED,
-                )
+                _RECORD_UNCHANGED,
+                [
+                    {
+                        "feed": o.feed_id,
+                        "worker": worker,
+                        "fresh": bool(o.etag or o.last_modified),
+                        "new_etag": o.etag,
+                        "new_last_modified": o.last_modified,
+                        "polled_at": o.polled_at,
+                        "next": o.next_poll_at,
+                    }
+                    for o in outcomes
+                ],
             )
 
     @retry_when_busy
