@@ -9,7 +9,7 @@ from then on: nothing is re-decided on restart.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,17 @@ class ClusterRow:
     features: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One story's assignment, to store."""
+
+    story_id: int
+    cluster_id: int
+    at: datetime
+    features: dict[str, Any]
+    score: float | None
+
+
 def _row(row: Any) -> ClusterRow:
     m = row._mapping
     return ClusterRow(m["id"], m["story_id"], m["cluster_id"], _aware(m["at"]), m["features"])
@@ -62,47 +73,54 @@ class ClusterTurn:
 
     def cluster_of(self, story_id: int) -> int | None:
         """The stored cluster of a story, or None when it has none yet."""
-        found = self._conn.execute(
-            select(story_clusters.c.cluster_id).where(story_clusters.c.story_id == story_id)
-        ).scalar()
-        return None if found is None else int(found)
+        return self.clusters_of([story_id]).get(story_id)
+
+    def clusters_of(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """The stored cluster of each of these stories that has one."""
+        rows = self._conn.execute(
+            select(story_clusters.c.story_id, story_clusters.c.cluster_id).where(
+                story_clusters.c.story_id.in_(list(story_ids))
+            )
+        )
+        return {int(row.story_id): int(row.cluster_id) for row in rows}
 
     def copy_of(self, fingerprint: str) -> tuple[int, int] | None:
         """(story id, cluster id) of the first placed story with this fingerprint (the
         same link, or no link and the same title): a copy of it belongs to its event
         whatever its text or date says, as a copy got no alert of its own before
         clustering either."""
+        # Every placed story with the fingerprint (a handful: the outlets carrying one
+        # link), the first picked here. With ORDER BY … LIMIT 1 in the query, PostgreSQL
+        # without fresh statistics (a cold start fills the tables faster than autovacuum
+        # analyses them, and it may be off) walked story_clusters in id order looking for
+        # the fingerprint: every story of the window read for each new one, under the
+        # lock every replica waits for.
         found = self._conn.execute(
-            select(story_clusters.c.story_id, story_clusters.c.cluster_id)
+            select(story_clusters.c.id, story_clusters.c.story_id, story_clusters.c.cluster_id)
             .select_from(story_clusters.join(stories, stories.c.id == story_clusters.c.story_id))
             .where(stories.c.fingerprint == fingerprint)
-            .order_by(story_clusters.c.id)
-            .limit(1)
-        ).first()
-        return None if found is None else (int(found.story_id), int(found.cluster_id))
+        ).all()
+        first = min(found, default=None, key=lambda row: row.id)
+        return None if first is None else (int(first.story_id), int(first.cluster_id))
 
-    def record(
-        self,
-        story_id: int,
-        cluster_id: int,
-        at: datetime,
-        features: dict[str, Any],
-        score: float | None,
-    ) -> int:
-        """Stores a story's assignment; returns the new row's id."""
-        row_id = self._conn.execute(
-            story_clusters.insert()
-            .values(
-                story_id=story_id,
-                cluster_id=cluster_id,
-                at=at,
-                features=features,
-                score=score,
-                created_at=datetime.now(UTC),
-            )
-            .returning(story_clusters.c.id)
-        ).scalar_one()
-        return int(row_id)
+    def record(self, decisions: Sequence[Decision]) -> int:
+        """Stores the stories' assignments in one statement; returns the last row's id."""
+        now = datetime.now(UTC)
+        ids = self._conn.execute(
+            story_clusters.insert().returning(story_clusters.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "story_id": d.story_id,
+                    "cluster_id": d.cluster_id,
+                    "at": d.at,
+                    "features": d.features,
+                    "score": d.score,
+                    "created_at": now,
+                }
+                for d in decisions
+            ],
+        ).scalars()
+        return max(int(row_id) for row_id in ids)
 
 
 def _locked(conn: Connection) -> Connection:

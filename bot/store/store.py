@@ -400,23 +400,25 @@ class Store:
         duplicates: list[tuple[AlertDraft, str]] = []
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
-            for story in new_stories:
+            if new_stories:  # one statement for them all: a first poll brings tens
+                insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
                 conn.execute(
-                    self._insert_new(
-                        stories,
-                        ["feed_id", "uid"],
-                        feed_id=feed_id,
-                        uid=story.uid,
-                        fingerprint=story.fingerprint,
-                        title=story.title,
-                        link=story.link,
-                        author=story.author,
-                        published=story.published,
-                        body=story.body,
-                        seen_at=now,
-                    )
+                    insert(stories).on_conflict_do_nothing(index_elements=["feed_id", "uid"]),
+                    [
+                        {
+                            "feed_id": feed_id,
+                            "uid": story.uid,
+                            "fingerprint": story.fingerprint,
+                            "title": story.title,
+                            "link": story.link,
+                            "author": story.author,
+                            "published": story.published,
+                            "body": story.body,
+                            "seen_at": now,
+                        }
+                        for story in new_stories
+                    ],
                 )
-            if new_stories:
                 for start in range(0, len(new_stories), 500):
                     chunk = [s.uid for s in new_stories[start : start + 500]]
                     for row in conn.execute(
