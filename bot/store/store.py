@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Text, and_, case, cast, delete, func, or_, select, update
+from sqlalchemy import BigInteger, Engine, Text, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -25,6 +25,7 @@ from bot.models import (
     OutboxItem,
     OutboxStatus,
     Rule,
+    Share,
     StoredStory,
     StoryAlert,
     Summary,
@@ -218,6 +219,8 @@ class Store:
         until: datetime,
         limit: int,
         exclude: Sequence[int] = (),
+        share: Share | None = None,
+        overdue: datetime | None = None,
     ) -> list[Feed]:
         """Claim for ``worker`` the active feeds due by ``horizon`` that nobody alive
         holds, soonest first, at most ``limit``, but for those in ``exclude``: one UPDATE
@@ -226,10 +229,23 @@ class Store:
         As in :meth:`claim_feed`, the conditional UPDATE is the lock: the claim is checked
         again on each row, so of two replicas only one takes a feed. A feed due later
         than ``now`` is held until its time; its ``last_polled_at`` is that time.
+
+        Args:
+            share: This replica's part of the feeds (see :class:`Share`): only its own
+                are claimed, and any due before ``overdue``.
+            overdue: With ``share``: feeds due before this are anyone's.
         """
         due = select(feeds.c.id).where(
             self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now)
         )
+        if share is not None and share.of > 1:
+            # The id scrambled to 0 … 65535 (multiplied by √2 − 1 in 16-bit fixed point),
+            # then cut in ``of`` parts: even for ids with gaps in a pattern (replicas
+            # seeding the same feeds burn sequence values in turn), which plain id
+            # modulo ``of`` is not; and unlike the phase, not by time in the interval.
+            key = cast(feeds.c.id, BigInteger) * 27146 % 65536 * share.of
+            mine = and_(key >= share.index * 65536, key < (share.index + 1) * 65536)
+            due = due.where(mine if overdue is None else or_(mine, feeds.c.next_poll_at < overdue))
         if exclude:
             due = due.where(feeds.c.id.not_in(list(exclude)))
         due = due.order_by(feeds.c.next_poll_at).limit(limit)
@@ -759,6 +775,16 @@ class Store:
             held.append(leases.c.holder == holder)
         with self.engine.begin() as conn:
             conn.execute(delete(leases).where(*held))
+
+    def lease_holders(self, prefix: str, now: datetime) -> list[str]:
+        """The holders of the live leases whose names begin with ``prefix``, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(leases.c.holder)
+                .where(leases.c.name.startswith(prefix, autoescape=True), leases.c.until >= now)
+                .order_by(leases.c.holder)
+            )
+            return list(rows.scalars())
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """Who holds the lease ``name`` now (None: nobody, or its holder let it lapse)."""
