@@ -69,7 +69,7 @@ class FeedWorld:
         self.versions = [0] * feeds
         self.conditional = [self.rng.random() >= unconditional for _ in range(feeds)]
         self.published: dict[str, float] = {}  # story title → when it appeared (time.time)
-        self.fetches: list[tuple[float, int]] = []  # (when, status)
+        self.fetches: list[tuple[float, int, str]] = []  # (when, status, replica)
         for n in range(feeds):
             self.items.append([self._item(n, k) for k in range(self.rng.randint(20, 50))])
             self.bodies.append(rss(f"Feed {n}", self.items[n]).encode())
@@ -107,7 +107,7 @@ def serve(world: FeedWorld) -> ThreadingHTTPServer:
                 etag = f'"v{world.versions[feed]}"' if world.conditional[feed] else None
                 body = world.bodies[feed]
                 status = 304 if etag and self.headers.get("If-None-Match") == etag else 200
-                world.fetches.append((time.time(), status))
+                world.fetches.append((time.time(), status, self.headers.get("User-Agent", "")))
             self._send(status, b"" if status == 304 else body, {"ETag": etag} if etag else {})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -232,18 +232,19 @@ class CountingAdapter:
         return False
 
 
-def run_replica(args: argparse.Namespace, database: str, out: Any) -> None:
-    out.put(asyncio.run(replica(args, database)))
+def run_replica(args: argparse.Namespace, database: str, number: int, out: Any) -> None:
+    out.put(asyncio.run(replica(args, database, number)))
 
 
-async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
+async def replica(args: argparse.Namespace, database: str, number: int) -> dict[str, Any]:
     from bot.app import App
     from bot.config import settings_from_dict
 
     settings = settings_from_dict(
         {
             "database": database,
-            "fetch": {"allow_private_addresses": True},
+            # Named in its requests, so the feed server counts each replica's fetches.
+            "fetch": {"allow_private_addresses": True, "user_agent": f"replica {number}"},
             "poll": {
                 "interval": f"{args.interval:g}s",
                 "jitter": f"{args.interval / 30:g}s",  # the default 10 s at 5 minutes
@@ -277,6 +278,7 @@ async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
     per_fetch = await single_polls(app)
     await app.stop()
     return {
+        "number": number,
         "began": began,
         "caught_up": caught_up,
         "settled": settled,
@@ -386,8 +388,8 @@ def main() -> None:
         populate(args, database, base_url)
         out = ctx.Queue()
         replicas = [
-            ctx.Process(target=run_replica, args=(args, database, out))
-            for _ in range(args.replicas)
+            ctx.Process(target=run_replica, args=(args, database, number, out))
+            for number in range(args.replicas)
         ]
         for process in replicas:
             process.start()
@@ -408,8 +410,11 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     end = min(r["steady"][1] for r in results)
     steady = end - start
     window = args.interval / 10
-    fetches = [(t, s) for t, s in stats["fetches"] if start <= t < end]
-    counts = Counter(int((t - start) // window) for t, _ in fetches)
+    fetches = [(t, s, who) for t, s, who in stats["fetches"] if start <= t < end]
+    counts = Counter(int((t - start) // window) for t, _, _ in fetches)
+    by_replica = Counter(who for _, _, who in fetches)
+    results = sorted(results, key=lambda r: r["number"])
+    own = {r["number"]: by_replica[f"replica {r['number']}"] for r in results}
     windows = [counts[n] for n in range(int(steady // window))]
     mean = statistics.mean(windows) if windows else float("nan")
     cpu = sum(r["cpu_s"] for r in results)
@@ -428,7 +433,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         k: statistics.median(r["per_fetch_ms"][k] for r in results)
         for k in results[0]["per_fetch_ms"]
     }
-    by_status = Counter(s for _, s in fetches)
+    by_status = Counter(s for _, s, _ in fetches)
     figures = {
         "feeds": args.feeds,
         "interval_s": args.interval,
@@ -449,7 +454,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "per_process": [
             {
+                "fetches": own[r["number"]],
                 "cpu_s": r["cpu_s"],
+                "cpu_ms_per_fetch": 1000 * r["cpu_s"] / max(1, own[r["number"]]),
                 "cpu_share_of_one_core": r["cpu_s"] / (r["steady"][1] - r["steady"][0]),
                 "peak_rss_mb": r["peak_rss_mb"],
             }
@@ -472,6 +479,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     latency += f" ({len(latencies)} alerted of {len(published)} new stories)"
     shares = ", ".join(f"{100 * p['cpu_share_of_one_core']:.1f} %" for p in f["per_process"])
     rss_each = ", ".join(f"{p['peak_rss_mb']:.0f} MB" for p in f["per_process"])
+    fetches_each = ", ".join(str(p["fetches"]) for p in f["per_process"])
+    cpu_each = ", ".join(f"{p['cpu_ms_per_fetch']:.2f} ms" for p in f["per_process"])
     spread = f"{windows} (worst {100 * f['window_worst_vs_mean']:.0f}% from the mean)"
     rows = [
         ("feeds × interval", setup),
@@ -485,6 +494,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         ("peak RSS, the largest process", f"{f['peak_rss_mb']:.0f} MB"),
         ("per process: CPU share of one core", shares),
         ("per process: peak RSS", rss_each),
+        ("per process: fetches (steady phase)", fetches_each),
+        ("per process: CPU per fetch", cpu_each),
         ("story → alert p50 / p99", latency),
         (f"fetches per {window:g}-s window", spread),
     ]

@@ -65,7 +65,7 @@ _OWN_SCRIPT = frozenset(
 )
 
 # Caches are dropped wholesale past this many entries so memory stays bounded.
-_CACHE_LIMIT = 400_000
+_CACHE_LIMIT = 20_000
 
 
 def fold(text: str, transliterate: bool = True) -> str:
