@@ -343,9 +343,10 @@ class App:
 
     async def _tick_feeds(self) -> None:
         """Take on each feed's poll when it falls due. The database's ``next_poll_at`` is
-        the one schedule, shared by every replica. Each tick claims the feeds due within
-        ``FEEDS_EVERY`` in one UPDATE (each poll then waits for its own time), so a tick
-        costs one statement however many feeds it takes, and a poll none for its claim.
+        the one schedule, shared by every replica. Each tick claims the feeds due before
+        the next (about ``FEEDS_EVERY``) in one UPDATE (each poll then waits for its own
+        time), so a tick costs one statement however many feeds it takes, and a poll
+        none for its claim.
         After a cold start or an outage the overdue feeds come oldest first, as fast as
         the poll slots free up.
 

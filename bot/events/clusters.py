@@ -144,7 +144,8 @@ class EventClusters:
         self._index.expire(now)
         self._catch_up(turn, now)
         stored = turn.clusters_of([report.story_id for report in reports])
-        firsts: dict[str, tuple[int, int]] = {}  # fingerprint → its first placed story
+        # Fingerprint → its first placed story (then also those placed in this call).
+        firsts = turn.copies_of([r.fingerprint for r in reports if r.fingerprint])
         decided, decisions = [], []
         for report, found in zip(reports, features, strict=True):
             if report.story_id in stored:
@@ -152,17 +153,13 @@ class EventClusters:
                 continue
             # A feed may date a story in the future; it cannot be newer than now.
             at = min(report.at, now)
-            copy = report.fingerprint and (
-                firsts.get(report.fingerprint) or turn.copy_of(report.fingerprint)
-            )
+            copy = report.fingerprint and firsts.get(report.fingerprint)
             if copy:
                 assignment = Assignment(report.story_id, copy[1], matched_id=copy[0])
             else:
                 assignment = self._index.decide(report.story_id, found, at)
             if report.fingerprint:
-                firsts.setdefault(
-                    report.fingerprint, copy or (report.story_id, assignment.cluster_id)
-                )
+                firsts.setdefault(report.fingerprint, (report.story_id, assignment.cluster_id))
             decisions.append(
                 Decision(
                     report.story_id, assignment.cluster_id, at, found.to_json(), assignment.score

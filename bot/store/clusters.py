@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, union_all
 from sqlalchemy.engine import Connection
 
 from bot.store.schema import stories, story_clusters
@@ -84,24 +84,37 @@ class ClusterTurn:
         )
         return {int(row.story_id): int(row.cluster_id) for row in rows}
 
-    def copy_of(self, fingerprint: str) -> tuple[int, int] | None:
-        """(story id, cluster id) of the first placed story with this fingerprint (the
-        same link, or no link and the same title): a copy of it belongs to its event
-        whatever its text or date says, as a copy got no alert of its own before
-        clustering either."""
-        # Every placed story with the fingerprint (a handful: the outlets carrying one
-        # link), the first picked here. With ORDER BY … LIMIT 1 in the query, PostgreSQL
-        # without fresh statistics (a cold start fills the tables faster than autovacuum
-        # analyses them, and it may be off) walked story_clusters in id order looking for
-        # the fingerprint: every story of the window read for each new one, under the
-        # lock every replica waits for.
-        found = self._conn.execute(
-            select(story_clusters.c.id, story_clusters.c.story_id, story_clusters.c.cluster_id)
-            .select_from(story_clusters.join(stories, stories.c.id == story_clusters.c.story_id))
-            .where(stories.c.fingerprint == fingerprint)
-        ).all()
-        first = min(found, default=None, key=lambda row: row.id)
-        return None if first is None else (int(first.story_id), int(first.cluster_id))
+    def copies_of(self, fingerprints: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(story id, cluster id) of the first placed story with each of these
+        fingerprints that has one (the same link, or no link and the same title): a copy
+        of it belongs to its event whatever its text or date says, as a copy got no
+        alert of its own before clustering either."""
+        # One equality per fingerprint, joined by UNION ALL, and the first of each picked
+        # here: every part is planned on the fingerprint index whatever the statistics
+        # say. PostgreSQL without fresh ones (a cold start fills the tables faster than
+        # autovacuum analyses them, and it may be off) planned an IN list as a scan of
+        # stories, and ORDER BY … LIMIT 1 as a walk of story_clusters in id order: every
+        # story of the window read for each new one, under the lock every replica takes.
+        join = story_clusters.join(stories, stories.c.id == story_clusters.c.story_id)
+        wanted = list(dict.fromkeys(fingerprints))
+        first: dict[str, tuple[int, int, int]] = {}
+        for start in range(0, len(wanted), 100):
+            parts = [
+                select(
+                    stories.c.fingerprint,
+                    story_clusters.c.id,
+                    story_clusters.c.story_id,
+                    story_clusters.c.cluster_id,
+                )
+                .select_from(join)
+                .where(stories.c.fingerprint == fingerprint)
+                for fingerprint in wanted[start : start + 100]
+            ]
+            for row in self._conn.execute(union_all(*parts)):
+                known = first.get(row.fingerprint)
+                if known is None or row.id < known[0]:
+                    first[row.fingerprint] = (row.id, row.story_id, row.cluster_id)
+        return {key: (int(story), int(cluster)) for key, (_, story, cluster) in first.items()}
 
     def record(self, decisions: Sequence[Decision]) -> int:
         """Stores the stories' assignments in one statement; returns the last row's id."""
