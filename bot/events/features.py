@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,11 +86,39 @@ _STOPWORDS = """
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 
+class Terms:
+    """A story's stems and their counts, read-only, in two tuples: the window keeps one
+    per story for two days, and a dict of 80 stems takes 4.7 KB where these take 1.4 KB."""
+
+    __slots__ = ("_counts", "_stems")
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._stems = tuple(counts)
+        self._counts = tuple(counts.values())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stems)
+
+    def __len__(self) -> int:
+        return len(self._stems)
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        return zip(self._stems, self._counts, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Terms) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  # equal in any order: not hashable
+
+    def __repr__(self) -> str:
+        return f"Terms({dict(self.items())!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class EventFeatures:
     """The event clues of one story (see the module docstring)."""
 
-    terms: dict[str, int]
+    terms: Terms
     numbers: frozenset[str]
     title_numbers: frozenset[str]
     title_ordinals: frozenset[str]
@@ -113,7 +141,7 @@ class EventFeatures:
         if data.get("v") != VERSION:
             return None
         return cls(
-            terms={sys.intern(str(k)): int(v) for k, v in data["terms"].items()},
+            terms=Terms({sys.intern(str(k)): int(v) for k, v in data["terms"].items()}),
             numbers=_frozen(data["numbers"]),
             title_numbers=_frozen(data["title_numbers"]),
             title_ordinals=_frozen(data["title_ordinals"]),
@@ -145,7 +173,7 @@ def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
     for stem in _content_stems(head, analyzer):
         terms[stem] += 1
     return EventFeatures(
-        terms=dict(terms),
+        terms=Terms(terms),
         numbers=_numbers(f"{title} {head}", analyzer),
         title_numbers=_numbers(title, analyzer),
         title_ordinals=_ordinals(title, analyzer),

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.events.features import EventFeatures
+from bot.events.features import EventFeatures, Terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def conflicting(a: EventFeatures, b: EventFeatures) -> bool:
     )
 
 
-def weigh(terms: dict[str, int], idf: Callable[[str], float]) -> dict[str, float]:
+def weigh(terms: Terms, idf: Callable[[str], float]) -> dict[str, float]:
     """A story's TF-IDF vector, of length one: log-scaled counts times ``idf``."""
     vector = {term: (1.0 + math.log(count)) * idf(term) for term, count in terms.items()}
     norm = math.sqrt(sum(x * x for x in vector.values()))
