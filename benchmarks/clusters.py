@@ -27,12 +27,14 @@ the process, so that other jobs on the machine count less).
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import json
 import random
 import statistics
 import sys
 import time
+import tracemalloc
 from collections import defaultdict
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -172,14 +174,23 @@ def background(stories: list[dict[str, Any]], count: int, seed: int = 7) -> list
 
 
 def cost(path: Path, count: int) -> dict[str, Any]:
-    """Time per new story with ``count`` stories in the window."""
+    """Time per new story with ``count`` stories in the window, and the window's memory
+    per story (traced by tracemalloc while it fills, the word caches warmed first)."""
     stories, _ = load(path)
     analyzer = get_analyzer("english")
     index = EventIndex(WINDOW)
     now = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
-    for number, (title, text) in enumerate(background(stories, count), start=1):
+    made = background(stories, count)
+    for title, text in made[:1000]:
+        extract(title, text, analyzer)
+    gc.collect()
+    tracemalloc.start()
+    for number, (title, text) in enumerate(made, start=1):
         at = now - WINDOW + timedelta(seconds=number * WINDOW.total_seconds() / (count + 1))
         index.add(Member(number, number, at, extract(title, text, analyzer)))
+    gc.collect()
+    window_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
     timings, candidates = [], []
     for number, story in enumerate(stories, start=count + 1):
         started = time.process_time()
@@ -196,6 +207,7 @@ def cost(path: Path, count: int) -> dict[str, Any]:
         "ms_per_story_p90": timings[int(len(timings) * 0.9)] * 1000,
         "ms_per_story_max": timings[-1] * 1000,
         "candidates_scored_median": statistics.median(candidates),
+        "window_bytes_per_story": window_bytes / count,
     }
 
 
@@ -248,7 +260,8 @@ def _print(figures: dict[str, Any], *, misses: bool = False) -> None:
         f"cost with {c['window_stories']:,} stories in the window: "
         f"{c['ms_per_story_median']:.2f} ms CPU per new story (median), "
         f"p90 {c['ms_per_story_p90']:.2f} ms, max {c['ms_per_story_max']:.2f} ms; "
-        f"{c['candidates_scored_median']} candidates scored (median)"
+        f"{c['candidates_scored_median']} candidates scored (median); "
+        f"{c['window_bytes_per_story'] / 1000:.1f} KB of memory per story in the window"
     )
 
 

@@ -74,7 +74,7 @@ class FeedWorld:
         self.versions = [0] * feeds
         self.conditional = [self.rng.random() >= unconditional for _ in range(feeds)]
         self.published: dict[str, tuple[float, int]] = {}  # story title → (when, feed)
-        self.fetches: list[tuple[float, int, int]] = []  # (when, status, feed)
+        self.fetches: list[tuple[float, int, int, str]] = []  # (when, status, feed, replica)
         for n in range(feeds):
             self.items.append([self._item(n, k) for k in range(self.rng.randint(20, 50))])
             self.bodies.append(rss(f"Feed {n}", self.items[n]).encode())
@@ -112,7 +112,8 @@ def serve(world: FeedWorld) -> ThreadingHTTPServer:
                 etag = f'"v{world.versions[feed]}"' if world.conditional[feed] else None
                 body = world.bodies[feed]
                 status = 304 if etag and self.headers.get("If-None-Match") == etag else 200
-                world.fetches.append((time.time(), status, feed))
+                who = self.headers.get("User-Agent", "")
+                world.fetches.append((time.time(), status, feed, who))
             self._send(status, b"" if status == 304 else body, {"ETag": etag} if etag else {})
 
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -237,18 +238,19 @@ class CountingAdapter:
         return False
 
 
-def run_replica(args: argparse.Namespace, database: str, out: Any) -> None:
-    out.put(asyncio.run(replica(args, database)))
+def run_replica(args: argparse.Namespace, database: str, number: int, out: Any) -> None:
+    out.put(asyncio.run(replica(args, database, number)))
 
 
-async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
+async def replica(args: argparse.Namespace, database: str, number: int) -> dict[str, Any]:
     from bot.app import App
     from bot.config import settings_from_dict
 
     settings = settings_from_dict(
         {
             "database": database,
-            "fetch": {"allow_private_addresses": True},
+            # Named in its requests, so the feed server counts each replica's fetches.
+            "fetch": {"allow_private_addresses": True, "user_agent": f"replica {number}"},
             "poll": {
                 "interval": f"{args.interval:g}s",
                 "jitter": f"{args.interval / 30:g}s",  # the default 10 s at 5 minutes
@@ -282,6 +284,7 @@ async def replica(args: argparse.Namespace, database: str) -> dict[str, Any]:
     per_fetch = await single_polls(app, per_tick(args))
     await app.stop()
     return {
+        "number": number,
         "began": began,
         "caught_up": caught_up,
         "settled": settled,
@@ -393,12 +396,12 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def first_fetches(
-    fetches: list[tuple[float, int, int]], published: dict[str, tuple[float, int]]
+    fetches: list[tuple[float, int, int, str]], published: dict[str, tuple[float, int]]
 ) -> dict[str, float]:
     """Each story's first fetch of its feed after it appeared: the wait for the feed's
     slot, inherent to polling, is what lies before it; the bot's own delay after it."""
     by_feed: dict[int, list[float]] = {}
-    for when, _, feed in sorted(fetches):
+    for when, _, feed, _ in sorted(fetches):
         by_feed.setdefault(feed, []).append(when)
     first = {}
     for title, (when, feed) in published.items():
@@ -441,8 +444,8 @@ def main() -> None:
         populate(args, database, base_url)
         out = ctx.Queue()
         replicas = [
-            ctx.Process(target=run_replica, args=(args, database, out))
-            for _ in range(args.replicas)
+            ctx.Process(target=run_replica, args=(args, database, number, out))
+            for number in range(args.replicas)
         ]
         for process in replicas:
             process.start()
@@ -463,12 +466,19 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     end = min(r["steady"][1] for r in results)
     steady = end - start
     window = args.interval / 10
-    fetches = [(t, s) for t, s, _ in stats["fetches"] if start <= t < end]
-    counts = Counter(int((t - start) // window) for t, _ in fetches)
+    fetches = [(t, s, who) for t, s, _, who in stats["fetches"] if start <= t < end]
+    counts = Counter(int((t - start) // window) for t, _, _ in fetches)
+    by_replica = Counter(who for _, _, who in fetches)
+    results = sorted(results, key=lambda r: r["number"])
+    own = {r["number"]: by_replica[f"replica {r['number']}"] for r in results}
     windows = [counts[n] for n in range(int(steady // window))]
     mean = statistics.mean(windows) if windows else float("nan")
     cpu = sum(r["cpu_s"] for r in results)
-    sent = {title: when for r in results for when, title in r["sent"]}
+    # The first send of each story: the single polls after the steady phase forget a
+    # feed's newest story and find it again, and its second alert is not its latency.
+    sent: dict[str, float] = {}
+    for when, title in sorted(item for r in results for item in r["sent"]):
+        sent.setdefault(title, when)
     published = {
         title: (when, feed)
         for title, (when, feed) in stats["published"].items()
@@ -481,7 +491,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         k: statistics.median(r["per_fetch_ms"][k] for r in results)
         for k in results[0]["per_fetch_ms"]
     }
-    by_status = Counter(s for _, s in fetches)
+    by_status = Counter(s for _, s, _ in fetches)
     figures = {
         "feeds": args.feeds,
         "interval_s": args.interval,
@@ -502,7 +512,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
         "per_process": [
             {
+                "fetches": own[r["number"]],
                 "cpu_s": r["cpu_s"],
+                "cpu_ms_per_fetch": 1000 * r["cpu_s"] / max(1, own[r["number"]]),
                 "cpu_share_of_one_core": r["cpu_s"] / (r["steady"][1] - r["steady"][0]),
                 "peak_rss_mb": r["peak_rss_mb"],
             }
@@ -514,6 +526,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         "latency_p99_s": percentile(latencies, 0.99),
         "from_poll_p50_s": percentile(from_poll, 0.5),
         "from_poll_p99_s": percentile(from_poll, 0.99),
+        "latencies_s": sorted(latencies),
         "windows": windows,
         "window_s": window,
         "window_worst_vs_mean": max((abs(c - mean) / mean for c in windows), default=float("nan")),
@@ -528,6 +541,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
     after_poll = f"{f['from_poll_p50_s']:.1f} s / {f['from_poll_p99_s']:.1f} s"
     shares = ", ".join(f"{100 * p['cpu_share_of_one_core']:.1f} %" for p in f["per_process"])
     rss_each = ", ".join(f"{p['peak_rss_mb']:.0f} MB" for p in f["per_process"])
+    fetches_each = ", ".join(str(p["fetches"]) for p in f["per_process"])
+    cpu_each = ", ".join(f"{p['cpu_ms_per_fetch']:.2f} ms" for p in f["per_process"])
     spread = f"{windows} (worst {100 * f['window_worst_vs_mean']:.0f}% from the mean)"
     rows = [
         ("feeds × interval", setup),
@@ -542,6 +557,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], stats: dict[
         ("peak RSS, the largest process", f"{f['peak_rss_mb']:.0f} MB"),
         ("per process: CPU share of one core", shares),
         ("per process: peak RSS", rss_each),
+        ("per process: fetches (steady phase)", fetches_each),
+        ("per process: CPU per fetch", cpu_each),
         ("story → alert p50 / p99", latency),
         ("first fetch after the story → alert p50 / p99", after_poll),
         (f"fetches per {window:g}-s window", spread),

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,7 +26,7 @@ from bot.feeds.pipeline import FeedPipeline
 from bot.health import HealthServer, database_problem
 from bot.lease import Lease
 from bot.metrics import Metrics
-from bot.models import Feed
+from bot.models import Feed, Share
 from bot.rulebook import RuleBook
 from bot.rules import RuleSettings, RuleSyntaxError
 from bot.scheduler import Scheduler
@@ -35,12 +36,16 @@ from bot.summarize import ExtractiveSummarizer, LLMSummarizer, Summarizer
 
 log = logging.getLogger(__name__)
 
-DISPATCH_EVERY = 0.5  # seconds between outbox drains
-FEEDS_EVERY = 1.0  # seconds between looks for due feeds (new ones, other replicas' changes)
+DISPATCH_EVERY = 0.5  # seconds between outbox drains, unless a poll queues alerts sooner
+FEEDS_EVERY = 1.0  # mean seconds between looks for due feeds (each 0.5–1.5 times that)
 # Polls taken on at most per poll slot (``poll.concurrency``), running or waiting for their
 # time: enough for the feeds due within FEEDS_EVERY, few enough to leave a backlog's rest
 # to the other replicas.
 QUEUE_PER_SLOT = 20
+# A replica polls its own share of the feeds (see Share); one of them overdue this long
+# is anyone's: its owner died, or is behind.
+SHARE_GRACE = 3.0
+REPLICA_LEASE = "replica:"  # + the worker: one lease per live replica, to count them
 SYNC_EVERY = 15.0  # seconds between picking up other replicas' rule changes
 UPDATES_LEASE = "telegram:getUpdates"  # the lease of the one replica polling Telegram
 
@@ -109,6 +114,7 @@ class App:
         adapters: Mapping[str, ChatAdapter] | None = None,
         health: bool = True,
         poll_feeds: bool = True,
+        send_alerts: bool = True,
     ) -> None:
         """Args:
         settings: The validated settings.
@@ -116,6 +122,8 @@ class App:
         health: Serve the health endpoint when ``health.listen`` is set.
         poll_feeds: Poll feeds when they fall due (False: only when
             ``pipeline.poll`` is called, as tests that poll by hand want).
+        send_alerts: Drain the outbox (False: only when ``dispatcher.run_once`` is
+            called, as tests that send by hand want).
         """
         self.settings = settings
         self.engine = make_engine(settings.database)
@@ -172,6 +180,7 @@ class App:
             else None
         )
         self._poll_feeds = poll_feeds
+        self._send_alerts = send_alerts
         self._started = False
         self._inflight: set[asyncio.Task[object]] = set()
         self._polling: dict[int, asyncio.Task[None]] = {}
@@ -179,6 +188,10 @@ class App:
         self._room = asyncio.Event()  # set when half the queue has drained
         self._heartbeat: asyncio.Task[None] | None = None
         self._feeds_tick: asyncio.Task[None] | None = None
+        self._share: Share | None = None  # None: every feed is this process's
+        self._drain: asyncio.Task[None] | None = None
+        self._draining = True
+        self._alerts_queued = asyncio.Event()  # wakes the drain before its next round
 
     async def prepare(self) -> None:
         """Schema, config feeds and subscriptions, rule index: everything before polling."""
@@ -196,10 +209,12 @@ class App:
             await adapter.start(self.service)
         feed_ids = await asyncio.to_thread(self.store.active_feed_ids)
         await self._settle_claims()
+        await asyncio.to_thread(self._count_replicas)
         self._heartbeat = asyncio.create_task(self._keep_claims(), name="heartbeat")
         if self._poll_feeds:
             self._feeds_tick = asyncio.create_task(self._tick_feeds(), name="feeds")
-        self.scheduler.every("outbox", DISPATCH_EVERY, self._dispatch)
+        if self._send_alerts:
+            self._drain = asyncio.create_task(self._drain_outbox(), name="outbox")
         self.scheduler.every("sync", SYNC_EVERY, self._sync, first=False)
         self.scheduler.start()
         if self.health:
@@ -216,6 +231,8 @@ class App:
         self._started = False
         self.scheduler.pause()
         await _cancel(self._feeds_tick)
+        self._draining = False  # a drain under way ends with its round
+        self._alerts_queued.set()
         for task in list(self._polling.values()):
             if task not in self._inflight:  # still waiting for its time: nothing begun
                 task.cancel()
@@ -309,20 +326,42 @@ class App:
                     list(self.dispatcher.in_flight),
                 )
                 await self.dispatcher.recover()
+                await asyncio.to_thread(self._count_replicas)
             except Exception:
                 # The database may be away for a moment; the next beat tries again.
                 log.exception("renewing claims failed")
 
+    def _count_replicas(self) -> None:
+        """Renew this replica's lease in the fleet and take its share of the feeds: its
+        place among the live replicas (PostgreSQL; on SQLite it is the only process)."""
+        if self.engine.dialect.name == "sqlite":
+            return
+        now = utcnow()
+        lease = timedelta(seconds=self.settings.poll.lease)
+        self.store.take_lease(f"{REPLICA_LEASE}{self.worker}"[:100], self.worker, now + lease, now)
+        alive = self.store.lease_holders(REPLICA_LEASE, now)
+        self._share = Share(alive.index(self.worker), len(alive)) if self.worker in alive else None
+
     async def _tick_feeds(self) -> None:
         """Take on each feed's poll when it falls due. The database's ``next_poll_at`` is
-        the one schedule, shared by every replica. Each tick claims the feeds due within
-        ``FEEDS_EVERY`` in one UPDATE (each poll then waits for its own time), so a tick
-        costs one statement however many feeds it takes, and a poll none for its claim.
+        the one schedule, shared by every replica. Each tick claims the feeds due before
+        the next (about ``FEEDS_EVERY``) in one UPDATE (each poll then waits for its own
+        time), so a tick costs one statement however many feeds it takes, and a poll
+        none for its claim.
         After a cold start or an outage the overdue feeds come oldest first, as fast as
-        the poll slots free up. The unchanged feeds polled since the last tick are
-        recorded first, together."""
+        the poll slots free up.
+
+        Replicas split the feeds by id (:class:`Share`), each claiming its own: were the
+        due feeds anyone's, the first look would take every feed due before the next,
+        and replicas started together, looking in one order each second, would not
+        share the work (3 replicas: 239, 93 and 28 fetches). A feed overdue by
+        SHARE_GRACE is anyone's, so a dead replica's feeds or a busy one's backlog are
+        taken by the others; for those the random pause lets them take turns.
+
+        The unchanged feeds polled since the last tick are recorded first, together."""
         while True:
             backlog = False
+            pause = FEEDS_EVERY * random.uniform(0.5, 1.5)  # noqa: S311 - spreading load
             self._room.clear()  # before the look: a poll ending meanwhile wakes the next
             await self._record_unchanged()
             try:
@@ -333,10 +372,12 @@ class App:
                         self.store.claim_due_feeds,
                         self.worker,
                         now,
-                        now + timedelta(seconds=FEEDS_EVERY),
+                        now + timedelta(seconds=pause),
                         now + timedelta(seconds=self.settings.poll.lease),
                         room,
                         list(self._polling),
+                        self._share,
+                        now - timedelta(seconds=SHARE_GRACE),
                     )
                     for feed in due:
                         self._spawn_poll(feed.id, feed)
@@ -347,9 +388,9 @@ class App:
                 log.exception("looking for due feeds failed")  # the database away; next tick
             if backlog:  # more are due: look again once half the queue has drained
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._room.wait(), FEEDS_EVERY)
+                    await asyncio.wait_for(self._room.wait(), pause)
             else:
-                await asyncio.sleep(FEEDS_EVERY)
+                await asyncio.sleep(pause)
 
     async def _record_unchanged(self) -> None:
         """Write the outcomes of the unchanged feeds polled since the last tick, in one
@@ -392,6 +433,8 @@ class App:
                         else self.pipeline.poll_claimed(claimed)
                     )
                     self.metrics.polled(report)
+                    if report.alerts:
+                        self._alerts_queued.set()
             except StoreBusy as exc:
                 # SQLite stayed locked through every retry: the feed's next turn tries again.
                 log.warning("poll of feed %s: %s", feed_id, exc, extra={"feed_id": feed_id})
@@ -400,9 +443,20 @@ class App:
                 # for whatever escapes it (the database away, say).
                 log.exception("poll of feed %s failed", feed_id, extra={"feed_id": feed_id})
 
-    async def _dispatch(self) -> None:
-        with self._tracked():
-            await self.dispatcher.run_once()
+    async def _drain_outbox(self) -> None:
+        """Send what the outbox holds, one drain after another: every DISPATCH_EVERY, or
+        as soon as a poll of this process queued alerts. A drain that takes long (a
+        backlog paced by the platform's rate) is simply followed by the next."""
+        while self._draining:
+            self._alerts_queued.clear()
+            try:
+                await self.dispatcher.run_once()
+            except StoreBusy as exc:  # waiting for the database is not a bug
+                log.warning("outbox: %s", exc)
+            except Exception:
+                log.exception("draining the outbox failed")  # the next round tries again
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._alerts_queued.wait(), DISPATCH_EVERY)
 
     @contextlib.contextmanager
     def _tracked(self) -> Iterator[None]:
@@ -419,6 +473,8 @@ class App:
         try:
             # A poll cut short committed nothing: anyone may poll its feed at once.
             await asyncio.to_thread(self.store.release_feed_claims, self.worker)
+            name = f"{REPLICA_LEASE}{self.worker}"[:100]
+            await asyncio.to_thread(self.store.release_lease, name, self.worker)
         except SQLAlchemyError as exc:
             # The database is away (why we stop, often): one line, the claims lapse anyway.
             log.warning(
@@ -430,6 +486,8 @@ class App:
         """Let running polls and sends finish; past the deadline they are cancelled. A
         cancelled poll commits nothing (its claim is released in :meth:`stop`)."""
         pending = {t for t in self._inflight if t is not asyncio.current_task()}
+        if self._drain is not None and not self._drain.done():
+            pending.add(self._drain)  # it stops after its round
         if not pending:
             return
         _, late = await asyncio.wait(pending, timeout=self.settings.fetch.timeout + 5)

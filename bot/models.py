@@ -136,6 +136,16 @@ class Unchanged:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """A replica's part of the feeds: the ``index``-th of ``of`` parts (its place among
+    the replicas alive), by a hash of the feed id. Each claims its own, so the work
+    splits evenly; a feed overdue is anyone's (its owner died, or is behind)."""
+
+    index: int
+    of: int
+
+
+@dataclass(frozen=True, slots=True)
 class Chat:
     id: int
     platform: str

@@ -1,8 +1,9 @@
 """Our wrapper around APScheduler's AsyncIOScheduler.
 
-Periodic jobs, never two runs of one job at once (``max_instances=1``): the outbox drain
-and the sync with other replicas. (Feed polls follow the database's schedule: see
-:meth:`bot.app.App._tick_feeds`.)
+Periodic jobs, never two runs of one job at once (``max_instances=1``): the sync with
+other replicas. (Feed polls follow the database's schedule, see
+:meth:`bot.app.App._tick_feeds`; the outbox is drained by one loop, woken when a poll
+queues alerts, see :meth:`bot.app.App._drain_outbox`.)
 Every job error reaches :func:`Scheduler._funnel`, which logs it with its context.
 """
 

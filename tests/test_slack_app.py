@@ -140,12 +140,11 @@ async def start_app(
             feeds=[{"url": httpserver.url_for("/feed.xml"), "interval": "1h"}],
         )
         # The test polls and drains the outbox by hand, so no scheduled job races it.
-        app = App(settings, health=False, poll_feeds=False)
+        app = App(settings, health=False, poll_feeds=False, send_alerts=False)
         workspace = Workspace(app, slack_api, f"http://127.0.0.1:{port}/slack/events", httpserver)
         workspace.serve_feed(OLD_STORY)
         await app.start()
         started.append(workspace)
-        app.scheduler.remove("outbox")
         app.scheduler.remove("sync")
         return workspace
 

@@ -27,7 +27,7 @@ from bot.events.features import EventFeatures, extract
 from bot.events.index import Assignment, EventIndex, Member
 from bot.events.similarity import DEFAULT_WEIGHTS, Weights
 from bot.rules.analysis import get_analyzer
-from bot.store.clusters import ClusterStore, ClusterTurn
+from bot.store.clusters import ClusterStore, ClusterTurn, Decision
 
 
 def _utcnow() -> datetime:
@@ -143,24 +143,32 @@ class EventClusters:
             self._stale = False
         self._index.expire(now)
         self._catch_up(turn, now)
-        decided = []
+        stored = turn.clusters_of([report.story_id for report in reports])
+        # Fingerprint → its first placed story (then also those placed in this call).
+        firsts = turn.copies_of([r.fingerprint for r in reports if r.fingerprint])
+        decided, decisions = [], []
         for report, found in zip(reports, features, strict=True):
-            stored = turn.cluster_of(report.story_id)
-            if stored is not None:
-                decided.append(Assignment(report.story_id, stored))
+            if report.story_id in stored:
+                decided.append(Assignment(report.story_id, stored[report.story_id]))
                 continue
             # A feed may date a story in the future; it cannot be newer than now.
             at = min(report.at, now)
-            copy = report.fingerprint and turn.copy_of(report.fingerprint)
+            copy = report.fingerprint and firsts.get(report.fingerprint)
             if copy:
                 assignment = Assignment(report.story_id, copy[1], matched_id=copy[0])
             else:
                 assignment = self._index.decide(report.story_id, found, at)
-            self._last_row = turn.record(
-                report.story_id, assignment.cluster_id, at, found.to_json(), assignment.score
+            if report.fingerprint:
+                firsts.setdefault(report.fingerprint, (report.story_id, assignment.cluster_id))
+            decisions.append(
+                Decision(
+                    report.story_id, assignment.cluster_id, at, found.to_json(), assignment.score
+                )
             )
             self._index.add(Member(report.story_id, assignment.cluster_id, at, found))
             decided.append(assignment)
+        if decisions:  # one statement, while every replica waits for the lock
+            self._last_row = turn.record(decisions)
         return decided
 
     def _catch_up(self, turn: ClusterTurn, now: datetime) -> None:

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ NAME_PREFIX = 5
 # Bumped whenever extraction changes: stored features of another version are not compared.
 VERSION = 3
 
+_EMPTY: frozenset[str] = frozenset()
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _EDGE = "()[]{}<>\"'.,;:!?-\u2013\u2014\u2018\u2019\u201c\u201d\u00ab\u00bb"
 # An elided article or preposition before a name: l'Assemblee, dell'Elevador, d'Italia.
@@ -127,11 +130,39 @@ _LANGUAGES_OF = {
 _LANGUAGE_EVIDENCE = 2.0
 
 
+class Terms:
+    """A story's stems and their counts, read-only, in two tuples: the window keeps one
+    per story for two days, and a dict of 80 stems takes 4.7 KB where these take 1.4 KB."""
+
+    __slots__ = ("_counts", "_stems")
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._stems = tuple(counts)
+        self._counts = tuple(counts.values())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stems)
+
+    def __len__(self) -> int:
+        return len(self._stems)
+
+    def items(self) -> Iterator[tuple[str, int]]:
+        return zip(self._stems, self._counts, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Terms) and dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]  # equal in any order: not hashable
+
+    def __repr__(self) -> str:
+        return f"Terms({dict(self.items())!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class EventFeatures:
     """The event clues of one story (see the module docstring)."""
 
-    terms: dict[str, int]
+    terms: Terms
     numbers: frozenset[str]
     title_numbers: frozenset[str]
     title_ordinals: frozenset[str]
@@ -156,11 +187,11 @@ class EventFeatures:
         if data.get("v") != VERSION:
             return None
         return cls(
-            terms={str(k): int(v) for k, v in data["terms"].items()},
-            numbers=frozenset(data["numbers"]),
-            title_numbers=frozenset(data["title_numbers"]),
-            title_ordinals=frozenset(data["title_ordinals"]),
-            names=frozenset(data["names"]),
+            terms=Terms({sys.intern(str(k)): int(v) for k, v in data["terms"].items()}),
+            numbers=_frozen(data["numbers"]),
+            title_numbers=_frozen(data["title_numbers"]),
+            title_ordinals=_frozen(data["title_ordinals"]),
+            names=_frozen(data["names"]),
             language=data["language"],
         )
 
@@ -190,13 +221,21 @@ def extract(title: str, text: str, analyzer: Analyzer) -> EventFeatures:
     for stem in _content_stems(head, analyzer):
         terms[stem] += 1
     return EventFeatures(
-        terms=dict(terms),
+        terms=Terms(terms),
         numbers=_numbers(f"{title} {head}", analyzer),
         title_numbers=_numbers(title, analyzer),
         title_ordinals=_ordinals(title, analyzer),
         names=_names(f"{title}. {head}", analyzer),
         language=_language(f"{title} {head}") or language,
     )
+
+
+def _frozen(values: Iterable[str]) -> frozenset[str]:
+    """The values as a frozenset of interned strings; one shared empty set. The window
+    keeps every story's features for two days: its stories share each stem, number and
+    name once, and the many empty sets take no room (216 bytes each otherwise)."""
+    found = frozenset(sys.intern(value) for value in values)
+    return found or _EMPTY
 
 
 def _words(text: str, analyzer: Analyzer) -> list[tuple[str, str]]:
@@ -239,7 +278,7 @@ def _numbers(text: str, analyzer: Analyzer) -> frozenset[str]:
         elif word[:1].isdigit():
             ordinal = _ORDINAL.fullmatch(word)
             found.add(ordinal.group(1) if ordinal else word)
-    return frozenset(found)
+    return _frozen(found)
 
 
 def _ordinals(title: str, analyzer: Analyzer) -> frozenset[str]:
@@ -250,7 +289,7 @@ def _ordinals(title: str, analyzer: Analyzer) -> frozenset[str]:
             found.add(ordinal.group(1))
         elif word in _TITLE_ORDINAL_WORDS:
             found.add(_TITLE_ORDINAL_WORDS[word])
-    return frozenset(found)
+    return _frozen(found)
 
 
 def _names(text: str, analyzer: Analyzer) -> frozenset[str]:
@@ -264,7 +303,7 @@ def _names(text: str, analyzer: Analyzer) -> frozenset[str]:
             for _, word in _words(core, analyzer):
                 if word not in STOPWORDS and not word[:1].isdigit():
                     found.add(name_key(word))
-    return frozenset(found)
+    return _frozen(found)
 
 
 @functools.lru_cache(maxsize=65536)

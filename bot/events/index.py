@@ -114,7 +114,10 @@ class EventIndex:
         self.window = window
         self.weights = weights
         self._members: dict[int, Member] = {}
-        self._postings: dict[str, set[int]] = defaultdict(set)
+        # Lists, not sets: a story files itself under some 50 clues, most of them rare,
+        # and a list of one id takes 64 bytes where a set takes 216 (half the window's
+        # memory with sets). A story is filed once (see add), so no list repeats an id.
+        self._postings: dict[str, list[int]] = defaultdict(list)
         self._clusters: dict[int, set[int]] = defaultdict(set)
         self._expiry: list[tuple[datetime, int]] = []
 
@@ -130,7 +133,7 @@ class EventIndex:
             return
         self._members[member.story_id] = member
         for key in _keys(member.features):
-            self._postings[key].add(member.story_id)
+            self._postings[key].append(member.story_id)
         self._clusters[member.cluster_id].add(member.story_id)
         heapq.heappush(self._expiry, (member.at, member.story_id))
 
@@ -145,7 +148,7 @@ class EventIndex:
                 continue
             for key in _keys(member.features):
                 posting = self._postings[key]
-                posting.discard(story_id)
+                posting.remove(story_id)  # among the first: the oldest go first
                 if not posting:
                     del self._postings[key]
             cluster = self._clusters[member.cluster_id]

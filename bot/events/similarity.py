@@ -24,10 +24,10 @@ The weights were set on the labelled set in ``benchmarks/clusters_eval.json``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.events.features import EventFeatures
+from bot.events.features import EventFeatures, Terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def conflicting(a: EventFeatures, b: EventFeatures) -> bool:
     )
 
 
-def weigh(terms: dict[str, int], idf: Callable[[str], float]) -> dict[str, float]:
+def weigh(terms: Terms | Mapping[str, int], idf: Callable[[str], float]) -> dict[str, float]:
     """A story's TF-IDF vector, of length one: log-scaled counts times ``idf``."""
     vector = {term: (1.0 + math.log(count)) * idf(term) for term, count in terms.items()}
     norm = math.sqrt(sum(x * x for x in vector.values()))

@@ -64,8 +64,11 @@ _OWN_SCRIPT = frozenset(
     {"arabic", "armenian", "greek", "hindi", "nepali", "russian", "tamil", "yiddish"}
 )
 
-# Caches are dropped wholesale past this many entries so memory stays bounded.
-_CACHE_LIMIT = 400_000
+# Caches are dropped wholesale past this many entries so memory stays bounded: a chunk's
+# full analysis (``info``) takes about 1 KB, a plain word's (``single``, the fast path of
+# most words) about 200 bytes, so at most some 20 MB and 40 MB.
+_INFO_LIMIT = 20_000
+_SINGLE_LIMIT = 200_000
 
 
 def fold(text: str, transliterate: bool = True) -> str:
@@ -173,7 +176,7 @@ class Memo(dict[str, _V]):
 
     def __missing__(self, key: str) -> _V:
         value = self._compute(key)
-        if len(self) >= _CACHE_LIMIT:
+        if len(self) >= _INFO_LIMIT:
             self.clear()
         self[key] = value
         return value
@@ -297,7 +300,7 @@ class Analyzer:
             if info.positions != 1 or info.joined:
                 return None
             found = _single(info.pos_stems[0], info.pos_words[0])
-        if len(self.single) >= _CACHE_LIMIT:
+        if len(self.single) >= _SINGLE_LIMIT:
             self.single.clear()
         self.single[chunk] = found
         return found
@@ -309,7 +312,7 @@ class Analyzer:
         if found is None:
             folded = self.fold(core)
             found = _single(self.stem(folded), folded)
-            if len(self.single) >= _CACHE_LIMIT:
+            if len(self.single) >= _SINGLE_LIMIT:
                 self.single.clear()
             self.single[core] = found
         return found

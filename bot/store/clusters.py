@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, union_all
 from sqlalchemy.engine import Connection
 
 from bot.store.schema import stories, story_clusters
@@ -38,6 +38,17 @@ class ClusterRow:
     cluster_id: int
     at: datetime
     features: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One story's assignment, to store."""
+
+    story_id: int
+    cluster_id: int
+    at: datetime
+    features: dict[str, Any]
+    score: float | None
 
 
 def _row(row: Any) -> ClusterRow:
@@ -71,47 +82,67 @@ class ClusterTurn:
 
     def cluster_of(self, story_id: int) -> int | None:
         """The stored cluster of a story, or None when it has none yet."""
-        found = self._conn.execute(
-            select(story_clusters.c.cluster_id).where(story_clusters.c.story_id == story_id)
-        ).scalar()
-        return None if found is None else int(found)
+        return self.clusters_of([story_id]).get(story_id)
 
-    def copy_of(self, fingerprint: str) -> tuple[int, int] | None:
-        """(story id, cluster id) of the first placed story with this fingerprint (the
-        same link, or no link and the same title): a copy of it belongs to its event
-        whatever its text or date says, as a copy got no alert of its own before
-        clustering either."""
-        found = self._conn.execute(
-            select(story_clusters.c.story_id, story_clusters.c.cluster_id)
-            .select_from(story_clusters.join(stories, stories.c.id == story_clusters.c.story_id))
-            .where(stories.c.fingerprint == fingerprint)
-            .order_by(story_clusters.c.id)
-            .limit(1)
-        ).first()
-        return None if found is None else (int(found.story_id), int(found.cluster_id))
-
-    def record(
-        self,
-        story_id: int,
-        cluster_id: int,
-        at: datetime,
-        features: dict[str, Any],
-        score: float | None,
-    ) -> int:
-        """Stores a story's assignment; returns the new row's id."""
-        row_id = self._conn.execute(
-            story_clusters.insert()
-            .values(
-                story_id=story_id,
-                cluster_id=cluster_id,
-                at=at,
-                features=features,
-                score=score,
-                created_at=datetime.now(UTC),
+    def clusters_of(self, story_ids: Sequence[int]) -> dict[int, int]:
+        """The stored cluster of each of these stories that has one."""
+        rows = self._conn.execute(
+            select(story_clusters.c.story_id, story_clusters.c.cluster_id).where(
+                story_clusters.c.story_id.in_(list(story_ids))
             )
-            .returning(story_clusters.c.id)
-        ).scalar_one()
-        return int(row_id)
+        )
+        return {int(row.story_id): int(row.cluster_id) for row in rows}
+
+    def copies_of(self, fingerprints: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(story id, cluster id) of the first placed story with each of these
+        fingerprints that has one (the same link, or no link and the same title): a copy
+        of it belongs to its event whatever its text or date says, as a copy got no
+        alert of its own before clustering either."""
+        # One equality per fingerprint, joined by UNION ALL, and the first of each picked
+        # here: every part is planned on the fingerprint index whatever the statistics
+        # say. PostgreSQL without fresh ones (a cold start fills the tables faster than
+        # autovacuum analyses them, and it may be off) planned an IN list as a scan of
+        # stories, and ORDER BY … LIMIT 1 as a walk of story_clusters in id order: every
+        # story of the window read for each new one, under the lock every replica takes.
+        join = story_clusters.join(stories, stories.c.id == story_clusters.c.story_id)
+        wanted = list(dict.fromkeys(fingerprints))
+        first: dict[str, tuple[int, int, int]] = {}
+        for start in range(0, len(wanted), 100):
+            parts = [
+                select(
+                    stories.c.fingerprint,
+                    story_clusters.c.id,
+                    story_clusters.c.story_id,
+                    story_clusters.c.cluster_id,
+                )
+                .select_from(join)
+                .where(stories.c.fingerprint == fingerprint)
+                for fingerprint in wanted[start : start + 100]
+            ]
+            for row in self._conn.execute(union_all(*parts)):
+                known = first.get(row.fingerprint)
+                if known is None or row.id < known[0]:
+                    first[row.fingerprint] = (row.id, row.story_id, row.cluster_id)
+        return {key: (int(story), int(cluster)) for key, (_, story, cluster) in first.items()}
+
+    def record(self, decisions: Sequence[Decision]) -> int:
+        """Stores the stories' assignments in one statement; returns the last row's id."""
+        now = datetime.now(UTC)
+        ids = self._conn.execute(
+            story_clusters.insert().returning(story_clusters.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "story_id": d.story_id,
+                    "cluster_id": d.cluster_id,
+                    "at": d.at,
+                    "features": d.features,
+                    "score": d.score,
+                    "created_at": now,
+                }
+                for d in decisions
+            ],
+        ).scalars()
+        return max(int(row_id) for row_id in ids)
 
 
 def _locked(conn: Connection) -> Connection:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Engine,
     Text,
@@ -39,6 +40,7 @@ from bot.models import (
     OutboxItem,
     OutboxStatus,
     Rule,
+    Share,
     StoredStory,
     StoryAlert,
     Summary,
@@ -274,6 +276,8 @@ class Store:
         until: datetime,
         limit: int,
         exclude: Sequence[int] = (),
+        share: Share | None = None,
+        overdue: datetime | None = None,
     ) -> list[Feed]:
         """Claim for ``worker`` the active feeds due by ``horizon`` that nobody alive
         holds, soonest first, at most ``limit``, but for those in ``exclude``: one UPDATE
@@ -282,10 +286,23 @@ class Store:
         As in :meth:`claim_feed`, the conditional UPDATE is the lock: the claim is checked
         again on each row, so of two replicas only one takes a feed. A feed due later
         than ``now`` is held until its time; its ``last_polled_at`` is that time.
+
+        Args:
+            share: This replica's part of the feeds (see :class:`Share`): only its own
+                are claimed, and any due before ``overdue``.
+            overdue: With ``share``: feeds due before this are anyone's.
         """
         due = select(feeds.c.id).where(
             self._active(), feeds.c.next_poll_at <= horizon, self._unclaimed(feeds, now)
         )
+        if share is not None and share.of > 1:
+            # The id scrambled to 0 … 65535 (multiplied by √2 − 1 in 16-bit fixed point),
+            # then cut in ``of`` parts: even for ids with gaps in a pattern (replicas
+            # seeding the same feeds burn sequence values in turn), which plain id
+            # modulo ``of`` is not; and unlike the phase, not by time in the interval.
+            key = cast(feeds.c.id, BigInteger) * 27146 % 65536 * share.of
+            mine = and_(key >= share.index * 65536, key < (share.index + 1) * 65536)
+            due = due.where(mine if overdue is None else or_(mine, feeds.c.next_poll_at < overdue))
         if exclude:
             due = due.where(feeds.c.id.not_in(list(exclude)))
         due = due.order_by(feeds.c.next_poll_at).limit(limit)
@@ -462,23 +479,25 @@ class Store:
         duplicates: list[tuple[AlertDraft, str]] = []
         with self.engine.begin() as conn:
             ids: dict[str, int] = {}
-            for story in new_stories:
+            if new_stories:  # one statement for them all: a first poll brings tens
+                insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
                 conn.execute(
-                    self._insert_new(
-                        stories,
-                        ["feed_id", "uid"],
-                        feed_id=feed_id,
-                        uid=story.uid,
-                        fingerprint=story.fingerprint,
-                        title=story.title,
-                        link=story.link,
-                        author=story.author,
-                        published=story.published,
-                        body=story.body,
-                        seen_at=now,
-                    )
+                    insert(stories).on_conflict_do_nothing(index_elements=["feed_id", "uid"]),
+                    [
+                        {
+                            "feed_id": feed_id,
+                            "uid": story.uid,
+                            "fingerprint": story.fingerprint,
+                            "title": story.title,
+                            "link": story.link,
+                            "author": story.author,
+                            "published": story.published,
+                            "body": story.body,
+                            "seen_at": now,
+                        }
+                        for story in new_stories
+                    ],
                 )
-            if new_stories:
                 for start in range(0, len(new_stories), 500):
                     chunk = [s.uid for s in new_stories[start : start + 500]]
                     for row in conn.execute(
@@ -820,6 +839,16 @@ class Store:
             held.append(leases.c.holder == holder)
         with self.engine.begin() as conn:
             conn.execute(delete(leases).where(*held))
+
+    def lease_holders(self, prefix: str, now: datetime) -> list[str]:
+        """The holders of the live leases whose names begin with ``prefix``, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(leases.c.holder)
+                .where(leases.c.name.startswith(prefix, autoescape=True), leases.c.until >= now)
+                .order_by(leases.c.holder)
+            )
+            return list(rows.scalars())
 
     def lease_holder(self, name: str, now: datetime) -> str | None:
         """Who holds the lease ``name`` now (None: nobody, or its holder let it lapse)."""
