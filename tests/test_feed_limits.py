@@ -324,6 +324,31 @@ def test_a_busy_sqlite_database_is_waited_for_and_retried(tmp_path: Any) -> None
     assert claimed is not None and claimed.id == feed_id
 
 
+def test_the_heartbeat_and_the_release_of_claims_wait_out_a_busy_database(
+    tmp_path: Any,
+) -> None:
+    # A cold start keeps SQLite's write lock busy; a heartbeat that gave up would let
+    # the claims of polls in flight lapse, and a stop would leave its claims behind.
+    store, feed_id, holder = locked_store(tmp_path, 0, threading.Event())
+    holder.join()
+    now = utcnow()
+    assert store.claim_feed(feed_id, "w", now, now + timedelta(minutes=1))
+    for step in (
+        lambda: store.renew_claims("w", now + timedelta(minutes=2), [feed_id], []),
+        lambda: store.release_feed_claims("w"),
+    ):
+        started = threading.Event()
+        holder = threading.Thread(
+            target=hold_write_lock,
+            args=(f"{tmp_path}/busy.db", 0.3, started, threading.Event()),
+        )
+        holder.start()
+        started.wait()
+        step()  # raised OperationalError ("database is locked") before
+        holder.join()
+    assert store.claim_feed(feed_id, "other", now, now + timedelta(minutes=1))
+
+
 def test_a_database_locked_for_good_is_one_clear_error_logged_without_traceback(
     tmp_path: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

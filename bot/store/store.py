@@ -351,6 +351,7 @@ class Store:
             ).first()
         return self._feed(result) if result is not None else None
 
+    @retry_when_busy
     def renew_claims(
         self, worker: str, until: datetime, feed_ids: Iterable[int], alert_ids: Iterable[int]
     ) -> None:
@@ -366,6 +367,7 @@ class Store:
                         .values(claimed_until=until)
                     )
 
+    @retry_when_busy
     def release_feed_claims(self, worker: str | None) -> None:
         """Free the feed claims of ``worker`` (it stops), or every one (None: at the start
         of the only process, on SQLite, any claim left is a dead one's)."""
