@@ -63,8 +63,18 @@ def test_a_poll_on_time_is_next_due_an_interval_later_and_a_late_one_sooner() ->
     late = slot + timedelta(seconds=50)
     assert next_poll(7, 60.0, late) == slot + timedelta(seconds=60)
     assert (phase(7, 60.0) - slot.timestamp()) % 60.0 == pytest.approx(0.0, abs=1e-6)
-    jittered = next_poll(7, 60.0, slot, jitter=5.0)
-    assert slot + timedelta(seconds=60) <= jittered <= slot + timedelta(seconds=65)
+    # Jitter moves the feed's slots by a fixed part of it: still one interval apart.
+    moved = next_poll(7, 60.0, T0, jitter=5.0)
+    assert slot < moved < slot + timedelta(seconds=5)
+    assert next_poll(7, 60.0, moved, jitter=5.0) == moved + timedelta(seconds=60)
+    assert next_poll(7, 60.0, moved + timedelta(seconds=59), jitter=5.0) == moved + timedelta(
+        seconds=60
+    )
+
+
+def test_jitter_keeps_the_phases_even() -> None:
+    polls = [next_poll(i, 300.0, T0, jitter=10.0) for i in range(1, 10_001)]
+    assert _even(_windows(polls, T0, 30.0, 10), 0.05)
 
 
 # --------------------------------------------------------------------------- the running app
@@ -268,8 +278,7 @@ async def test_a_ticks_unchanged_feeds_are_recorded_together_in_one_statement(
         assert await app.pipeline.unchanged.flush() == 4
     assert seen == ["UPDATE"]
     for feed in app.store.list_feeds():
-        slot = next_poll(feed.id, 3600.0, now)  # its next slot, plus up to 1 s of jitter
-        assert slot <= feed.next_poll_at <= slot + timedelta(seconds=1)
+        assert feed.next_poll_at == next_poll(feed.id, 3600.0, now, jitter=1.0)
         assert (feed.error_count, feed.last_error, feed.last_error_text) == (0, None, None)
         assert feed.etag == before[feed.id].etag  # a 304 keeps the ETag; no ETag stays none
         assert feed.body_hash == before[feed.id].body_hash

@@ -53,9 +53,11 @@ async def test_a_feed_is_fetched_at_its_interval(httpserver: HTTPServer, sqlite_
 
     httpserver.expect_request("/world.xml").respond_with_handler(handler)
     await _run_for(sqlite_url, httpserver.url_for("/world.xml"), fetched, 6.5)
-    # Fetches begin 2 s apart (± the 1 s scheduling tick), not 4 s.
+    # Fetches begin 2 s apart (± the 1 s scheduling tick), not 4 s. The first fetch, of a
+    # new feed, is at once; the second on the feed's first slot after it, which its phase
+    # puts anywhere up to 2 s later: the gaps are counted from the second.
     assert len(fetched) >= 4, _gaps(fetched)
-    assert all(1.0 <= gap <= 3.0 for gap in _gaps(fetched)), _gaps(fetched)
+    assert all(1.0 <= gap <= 3.0 for gap in _gaps(fetched)[1:]), _gaps(fetched)
 
 
 async def test_a_failing_feed_is_retried_at_its_backoff(
