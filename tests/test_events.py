@@ -6,8 +6,11 @@ The stories come from the labelled set the benchmark scores
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
+import math
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -303,3 +306,38 @@ def test_a_story_outside_the_window_starts_its_own_cluster() -> None:
     assert index.expire(start + timedelta(hours=49), kept) == 1
     assert len(index) == 0 and not index.candidates(features)
     assert index.weight("p:lksn") == 1.0  # no posting left behind
+
+
+def test_a_deleted_story_leaves_the_window_without_a_trace() -> None:
+    # Its stored features went with it (stories are deleted after their retention).
+    index = EventIndex(timedelta(hours=48))
+    first, second = (extract(s["title"], s["text"], ANALYZER) for s in EVENTS["by-refusal"][:2])
+    start = datetime(2025, 8, 22, tzinfo=UTC)
+    index.add(Member(1, 1, start, first))
+    index.add(Member(2, 2, start + timedelta(hours=2), second))
+    deleted = _reader({2: second})
+    assert index.decide(3, first, start + timedelta(hours=3), deleted).cluster_id == 2
+    assert index.expire(start + timedelta(hours=49), deleted) == 1
+    assert len(index) == 1
+    assert index.weight("p:lksn") == index.weight("t:nowhere") - math.log(2)
+    assert index.candidates(first) == [2]
+
+
+def test_the_window_keeps_under_a_kilobyte_a_story() -> None:
+    stories = [story for event in EVENTS.values() for story in event]
+    for story in stories:  # the analyzer's word caches, warm in a running bot
+        extract(story["title"], story["text"], ANALYZER)
+    index = EventIndex(timedelta(hours=48))
+    start = datetime(2025, 8, 22, tzinfo=UTC)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for number in range(1, 2001):
+            story = stories[number % len(stories)]
+            features = extract(story["title"], story["text"], ANALYZER)
+            index.add(Member(number, number, start + timedelta(seconds=number), features))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held / len(index) < 1000

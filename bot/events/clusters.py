@@ -47,7 +47,7 @@ class StoredFeatures:
     """The features of the window's stories, read from their stored assignments as the
     decisions need them; the most recently used kept in memory."""
 
-    def __init__(self, analyzer: Analyzer, recent: int = RECENT) -> None:
+    def __init__(self, analyzer: Analyzer, recent: int) -> None:
         """Creates an empty cache.
 
         Args:
@@ -159,7 +159,7 @@ class EventClusters:
         self._clock = clock
         self._lock = threading.Lock()
         self._index = EventIndex(window, weights)
-        self._features = StoredFeatures(self._analyzer)
+        self._features = StoredFeatures(self._analyzer, RECENT)
         self._last_row = 0
         # Set when a caller's transaction holding decisions rolled back. A flag, not a
         # reset: the rollback may run while another thread holds the lock, waiting for

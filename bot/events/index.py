@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TypeAlias
 
 from bot.events.features import EventFeatures
 from bot.events.similarity import (
@@ -45,8 +46,6 @@ MAX_CANDIDATES = 30
 COMMON_SHARE = 0.05
 # ...unless the window is small, when every clue below this count is looked up.
 COMMON_FLOOR = 50
-
-_NONE: frozenset[str] = frozenset()
 
 # The features of stories of the window, by id (those it has; the rest are skipped).
 FeatureSource = Callable[[Sequence[int]], Mapping[int, EventFeatures]]
@@ -87,17 +86,31 @@ class Assignment:
 
 class _Kept:
     """What the index keeps of a story: its cluster, its time, and what the conflict rule
-    reads of it (its numbers only when its headline has some: they are read only then)."""
+    reads of it (its numbers only when its headline has some: they are read only then).
+    Those are kept as tuples (one of two strings takes 56 bytes, a frozenset 216) and
+    given back as sets, for the few stories of the clusters a new story may join."""
 
-    __slots__ = ("at", "cluster_id", "numbers", "title_numbers", "title_ordinals")
+    __slots__ = ("_numbers", "_title_numbers", "_title_ordinals", "at", "cluster_id")
 
     def __init__(self, member: Member) -> None:
         features = member.features
         self.cluster_id = member.cluster_id
         self.at = member.at
-        self.title_numbers = features.title_numbers
-        self.title_ordinals = features.title_ordinals
-        self.numbers = features.numbers if features.title_numbers else _NONE
+        self._title_numbers = tuple(features.title_numbers)
+        self._title_ordinals = tuple(features.title_ordinals)
+        self._numbers = tuple(features.numbers) if features.title_numbers else ()
+
+    @property
+    def title_numbers(self) -> frozenset[str]:
+        return frozenset(self._title_numbers)
+
+    @property
+    def title_ordinals(self) -> frozenset[str]:
+        return frozenset(self._title_ordinals)
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        return frozenset(self._numbers)
 
 
 class _Memo(dict[str, float]):
@@ -120,12 +133,27 @@ def _pair(
     return mine, weigh(theirs, idf)
 
 
-def _keys(features: EventFeatures) -> set[str]:
+# The stories filed under a clue: one story's id alone (the int the members are keyed
+# by, so it takes no room of its own: most clues of a story are rare) or an array of
+# 32-bit ids (story ids are a 32-bit column), 4 bytes each.
+_Posting: TypeAlias = "int | array[int]"
+# The kinds of clue, each filed in postings of its own: stems, numbers, names.
+_KINDS = ("t", "n", "p")
+
+
+def _keys(features: EventFeatures) -> list[tuple[str, str]]:
+    """A story's clues: (kind, stem, number or name)."""
     return (
-        {f"t:{term}" for term in features.terms}
-        | {f"n:{number}" for number in features.numbers}
-        | {f"p:{name}" for name in features.names}
+        [("t", term) for term in features.terms]
+        + [("n", number) for number in features.numbers]
+        + [("p", name) for name in features.names]
     )
+
+
+def _count(posting: _Posting | None) -> int:
+    if posting is None:
+        return 0
+    return 1 if isinstance(posting, int) else len(posting)
 
 
 class EventIndex:
@@ -141,10 +169,10 @@ class EventIndex:
         self.window = window
         self.weights = weights
         self._members: dict[int, _Kept] = {}
-        # Arrays of 32-bit ids (story ids are a 32-bit column), not sets or lists: a story
-        # files itself under some 100 clues, at 4 bytes each (a set of one id takes 216
-        # bytes). A story is filed once (see add), so no array repeats an id.
-        self._postings: dict[str, array[int]] = {}
+        # Per kind of clue, keyed by the clue itself (the stem strings of the analyzer's
+        # cache, no copy). A story is filed once (see add), so no posting repeats an id.
+        self._postings: dict[str, dict[str, _Posting]] = {kind: {} for kind in _KINDS}
+        self._terms = self._postings["t"]
         # Lists, not sets: most clusters have one story (a list of one takes 64 bytes).
         self._clusters: dict[int, list[int]] = defaultdict(list)
         self._expiry: list[tuple[datetime, int]] = []
@@ -160,12 +188,16 @@ class EventIndex:
         if member.story_id in self._members:
             return
         kept = self._members[member.story_id] = _Kept(member)
-        for key in _keys(member.features):
-            posting = self._postings.get(key)
+        story_id = member.story_id
+        for kind, key in _keys(member.features):
+            postings = self._postings[kind]
+            posting = postings.get(key)
             if posting is None:
-                self._postings[key] = array("i", (member.story_id,))
+                postings[key] = story_id
+            elif isinstance(posting, int):
+                postings[key] = array("i", (posting, story_id))
             else:
-                posting.append(member.story_id)
+                posting.append(story_id)
         self._clusters[member.cluster_id].append(member.story_id)
         heapq.heappush(self._expiry, (kept.at, member.story_id))
 
@@ -193,43 +225,52 @@ class EventIndex:
             if features is None:  # its story was deleted: looked for everywhere below
                 lost.add(story_id)
             else:
-                for key in _keys(features):
-                    posting = self._postings.get(key)
-                    if posting is not None and story_id in posting:
-                        posting.remove(story_id)  # among the first: the oldest go first
-                        if not posting:
-                            del self._postings[key]
+                for kind, key in _keys(features):
+                    self._unfile(self._postings[kind], key, story_id)
             cluster = self._clusters[kept.cluster_id]
             cluster.remove(story_id)
             if not cluster:
                 del self._clusters[kept.cluster_id]
         if lost:
-            for key, posting in list(self._postings.items()):
-                left = array("i", (story_id for story_id in posting if story_id not in lost))
-                if left:
-                    self._postings[key] = left
-                else:
-                    del self._postings[key]
+            for postings in self._postings.values():
+                for key, posting in list(postings.items()):
+                    ids = (posting,) if isinstance(posting, int) else posting
+                    for story_id in [i for i in ids if i in lost]:
+                        self._unfile(postings, key, story_id)
         return len(leaving)
+
+    @staticmethod
+    def _unfile(postings: dict[str, _Posting], key: str, story_id: int) -> None:
+        posting = postings.get(key)
+        if isinstance(posting, int):
+            if posting == story_id:
+                del postings[key]
+        elif posting is not None and story_id in posting:
+            posting.remove(story_id)  # among the first: the oldest go first
+            if len(posting) == 1:
+                postings[key] = posting[0]
 
     def idf(self, term: str) -> float:
         """Weight of a stem: higher the fewer stories of the window use it."""
-        frequency = len(self._postings.get(f"t:{term}", ()))  # not via weight: hot
+        frequency = _count(self._terms.get(term))  # not via weight: hot
         return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
 
     def weight(self, key: str) -> float:
         """Weight of a clue as filed (``t:`` stem, ``n:`` number, ``p:`` name): higher
         the fewer stories of the window carry it."""
-        frequency = len(self._postings.get(key, ()))
+        kind, _, clue = key.partition(":")
+        frequency = _count(self._postings[kind].get(clue))
         return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
 
     def candidates(self, features: EventFeatures) -> list[int]:
         """The stories sharing at least two uncommon clues, most shared first."""
         common = max(COMMON_FLOOR, int(len(self._members) * COMMON_SHARE))
         hits: Counter[int] = Counter()
-        for key in _keys(features):
-            posting = self._postings.get(key)
-            if posting and len(posting) <= common:
+        for kind, key in _keys(features):
+            posting = self._postings[kind].get(key)
+            if isinstance(posting, int):
+                hits[posting] += 1
+            elif posting is not None and len(posting) <= common:
                 hits.update(posting)
         ranked = [story_id for story_id, count in hits.most_common() if count >= 2]
         return ranked[:MAX_CANDIDATES]
