@@ -197,10 +197,9 @@ def cost(path: Path, count: int, recent: int = RECENT) -> dict[str, Any]:
     analyzer = get_analyzer("english")
     index = EventIndex(WINDOW)
     now = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
-    made = background(stories, count)
-    times = [
-        now - WINDOW + timedelta(seconds=number * WINDOW.total_seconds() / (count + 1))
-        for number in range(1, count + 1)
+    made = [
+        (title, text, now - WINDOW + timedelta(seconds=n * WINDOW.total_seconds() / (count + 1)))
+        for n, (title, text) in enumerate(background(stories, count), start=1)
     ]
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{folder}/clusters.db")
@@ -209,12 +208,12 @@ def cost(path: Path, count: int, recent: int = RECENT) -> dict[str, Any]:
             turn.record(
                 [
                     _decision(number, number, at, extract(title, text, analyzer))
-                    for number, ((title, text), at) in enumerate(zip(made, times, strict=True), start=1)
+                    for number, (title, text, at) in enumerate(made, start=1)
                 ]
             )
         gc.collect()
         tracemalloc.start()
-        for number, ((title, text), at) in enumerate(zip(made, times, strict=True), start=1):
+        for number, (title, text, at) in enumerate(made, start=1):
             index.add(Member(number, number, at, extract(title, text, analyzer)))
         gc.collect()
         window_bytes = tracemalloc.get_traced_memory()[0]
