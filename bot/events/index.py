@@ -21,12 +21,12 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from bot.events.features import EventFeatures
 from bot.events.similarity import (
@@ -137,6 +137,7 @@ def _pair(
 # by, so it takes no room of its own: most clues of a story are rare) or an array of
 # 32-bit ids (story ids are a 32-bit column), 4 bytes each.
 _Posting: TypeAlias = "int | array[int]"
+_K = TypeVar("_K", str, int)
 # The kinds of clue, each filed in postings of its own: stems, numbers, names.
 _KINDS = ("t", "n", "p")
 
@@ -156,6 +157,33 @@ def _count(posting: _Posting | None) -> int:
     return 1 if isinstance(posting, int) else len(posting)
 
 
+def _ids(posting: _Posting | None) -> Sequence[int]:
+    if posting is None:
+        return ()
+    return (posting,) if isinstance(posting, int) else posting
+
+
+def _file(postings: dict[_K, _Posting], key: _K, story_id: int) -> None:
+    posting = postings.get(key)
+    if posting is None:
+        postings[key] = story_id
+    elif isinstance(posting, int):
+        postings[key] = array("i", (posting, story_id))
+    else:
+        posting.append(story_id)
+
+
+def _unfile(postings: dict[_K, _Posting], key: _K, story_id: int) -> None:
+    posting = postings.get(key)
+    if isinstance(posting, int):
+        if posting == story_id:
+            del postings[key]
+    elif posting is not None and story_id in posting:
+        posting.remove(story_id)  # among the first: the oldest go first
+        if len(posting) == 1:
+            postings[key] = posting[0]
+
+
 class EventIndex:
     """The window's stories, their clusters, and the look-up of a new story's peers."""
 
@@ -173,8 +201,8 @@ class EventIndex:
         # cache, no copy). A story is filed once (see add), so no posting repeats an id.
         self._postings: dict[str, dict[str, _Posting]] = {kind: {} for kind in _KINDS}
         self._terms = self._postings["t"]
-        # Lists, not sets: most clusters have one story (a list of one takes 64 bytes).
-        self._clusters: dict[int, list[int]] = defaultdict(list)
+        # The stories of each cluster, filed as those of a clue (most have one story).
+        self._clusters: dict[int, _Posting] = {}
         self._expiry: list[tuple[datetime, int]] = []
 
     def __len__(self) -> int:
@@ -188,17 +216,9 @@ class EventIndex:
         if member.story_id in self._members:
             return
         kept = self._members[member.story_id] = _Kept(member)
-        story_id = member.story_id
         for kind, key in _keys(member.features):
-            postings = self._postings[kind]
-            posting = postings.get(key)
-            if posting is None:
-                postings[key] = story_id
-            elif isinstance(posting, int):
-                postings[key] = array("i", (posting, story_id))
-            else:
-                posting.append(story_id)
-        self._clusters[member.cluster_id].append(member.story_id)
+            _file(self._postings[kind], key, member.story_id)
+        _file(self._clusters, member.cluster_id, member.story_id)
         heapq.heappush(self._expiry, (kept.at, member.story_id))
 
     def expire(self, now: datetime, source: FeatureSource) -> int:
@@ -226,29 +246,14 @@ class EventIndex:
                 lost.add(story_id)
             else:
                 for kind, key in _keys(features):
-                    self._unfile(self._postings[kind], key, story_id)
-            cluster = self._clusters[kept.cluster_id]
-            cluster.remove(story_id)
-            if not cluster:
-                del self._clusters[kept.cluster_id]
+                    _unfile(self._postings[kind], key, story_id)
+            _unfile(self._clusters, kept.cluster_id, story_id)
         if lost:
             for postings in self._postings.values():
                 for key, posting in list(postings.items()):
-                    ids = (posting,) if isinstance(posting, int) else posting
-                    for story_id in [i for i in ids if i in lost]:
-                        self._unfile(postings, key, story_id)
+                    for story_id in [i for i in _ids(posting) if i in lost]:
+                        _unfile(postings, key, story_id)
         return len(leaving)
-
-    @staticmethod
-    def _unfile(postings: dict[str, _Posting], key: str, story_id: int) -> None:
-        posting = postings.get(key)
-        if isinstance(posting, int):
-            if posting == story_id:
-                del postings[key]
-        elif posting is not None and story_id in posting:
-            posting.remove(story_id)  # among the first: the oldest go first
-            if len(posting) == 1:
-                postings[key] = posting[0]
 
     def idf(self, term: str) -> float:
         """Weight of a stem: higher the fewer stories of the window use it."""
@@ -315,7 +320,7 @@ class EventIndex:
             if value >= self.weights.threshold and value > best.get(cluster_id, (-1.0, 0))[0]:
                 best[cluster_id] = (value, peer_id)
         for cluster_id, (value, peer_id) in sorted(best.items(), key=lambda item: -item[1][0]):
-            members = self._clusters.get(cluster_id, ())
+            members = _ids(self._clusters.get(cluster_id))
             if not any(conflicting(features, self._members[m]) for m in members):
                 return Assignment(story_id, cluster_id, peer_id, value)
         return Assignment(story_id, story_id)
