@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -96,10 +97,15 @@ class StoredFeatures:
         return read
 
     def read(self, turn: ClusterTurn, story_ids: Sequence[int]) -> dict[int, EventFeatures]:
-        """The stored features of these stories, in one statement; clues stored by another
-        version of the extraction are read again from the story itself, so an upgrade
-        neither forgets the window nor compares unlike clues."""
-        stored = turn.features_of(story_ids)
+        """The stored features of these stories, in one statement."""
+        return self.parse(turn, turn.features_of(story_ids))
+
+    def parse(
+        self, turn: ClusterTurn, stored: Mapping[int, dict[str, Any]]
+    ) -> dict[int, EventFeatures]:
+        """Stored features, by story id. Clues stored by another version of the
+        extraction are read again from the story itself, so an upgrade neither forgets
+        the window nor compares unlike clues."""
         found = {}
         for story_id, data in stored.items():
             got = EventFeatures.from_json(data)
@@ -266,17 +272,11 @@ class EventClusters:
         other replicas' always)."""
         while True:
             rows = turn.rows_after(self._last_row, now - self._window, CATCH_UP_ROWS)
-            read = [EventFeatures.from_json(row.features) for row in rows]
-            # Clues stored by another version of the extraction are read again from the
-            # story itself, so an upgrade neither forgets the window nor compares unlike
-            # clues.
-            outdated = [row.story_id for row, got in zip(rows, read, strict=True) if got is None]
-            texts = turn.texts(outdated)
-            for row, stored in zip(rows, read, strict=True):
+            read = self._features.parse(turn, {row.story_id: row.features for row in rows})
+            for row in rows:
                 self._last_row = row.row_id
-                if stored is None and row.story_id in texts:
-                    stored = extract(*texts[row.story_id], self._analyzer)
-                if stored is not None:
-                    self._index.add(Member(row.story_id, row.cluster_id, row.at, stored))
+                found = read.get(row.story_id)
+                if found is not None:
+                    self._index.add(Member(row.story_id, row.cluster_id, row.at, found))
             if len(rows) < CATCH_UP_ROWS:
                 return

@@ -257,7 +257,8 @@ class EventIndex:
 
     def idf(self, term: str) -> float:
         """Weight of a stem: higher the fewer stories of the window use it."""
-        frequency = _count(self._terms.get(term))  # not via weight: hot
+        posting = self._terms.get(term)  # not via weight or _count: hot
+        frequency = 0 if posting is None else 1 if isinstance(posting, int) else len(posting)
         return math.log((len(self._members) + 1) / (frequency + 1)) + 1.0
 
     def weight(self, key: str) -> float:
