@@ -19,9 +19,14 @@ the clustering in order of publication, with the default 48 h window. Reported:
   together, with each story's language.
 
 Cost: ``--background`` synthetic stories (drawn from the set's vocabulary, so their
-stems, numbers and names collide with real ones) fill the window; then each labelled story
-is timed through feature extraction, the decision and filing, one by one (CPU time of
-the process, so that other jobs on the machine count less).
+stems, numbers and names collide with real ones) are stored as the bot stores them (their
+assignments and features in ``story_clusters``, in a SQLite file) and fill the window;
+then each labelled story is timed through feature extraction, the decision (reading its
+peers' features back from the database, the ``--recent`` most recently used kept in
+memory) and filing, one by one (CPU time of the process, so that other jobs on the
+machine count less). The window's memory per story is what the index holds (traced by
+tracemalloc while it fills, the word caches warmed first), the features kept for recent
+stories aside.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import random
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections import defaultdict
@@ -42,8 +48,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.events import EventIndex, Member, extract  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+
+from bot.events import EventFeatures, EventIndex, Member, extract  # noqa: E402
+from bot.events.clusters import RECENT, StoredFeatures  # noqa: E402
 from bot.rules.analysis import get_analyzer  # noqa: E402
+from bot.store.clusters import ClusterStore, ClusterTurn, Decision  # noqa: E402
+from bot.store.schema import metadata  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent / "clusters_eval.json"
 WINDOW = timedelta(hours=48)
@@ -65,12 +76,18 @@ def cluster(stories: list[dict[str, Any]], window: timedelta = WINDOW) -> dict[s
     """Runs the clustering over the stories in order; returns story id -> cluster id."""
     analyzer = get_analyzer("english")
     index = EventIndex(window)
+    kept: dict[int, EventFeatures] = {}  # the bot reads them from the database
+
+    def source(story_ids: Any) -> dict[int, EventFeatures]:
+        return {story_id: kept[story_id] for story_id in story_ids}
+
     found: dict[str, int] = {}
     for number, story in enumerate(stories, start=1):
         features = extract(story["title"], story["text"], analyzer)
-        index.expire(story["at"])
-        assignment = index.decide(number, features, story["at"])
+        index.expire(story["at"], source)
+        assignment = index.decide(number, features, story["at"], source)
         index.add(Member(number, assignment.cluster_id, story["at"], features))
+        kept[number] = features
         found[story["id"]] = assignment.cluster_id
     return found
 
@@ -173,35 +190,52 @@ def background(stories: list[dict[str, Any]], count: int, seed: int = 7) -> list
     return made
 
 
-def cost(path: Path, count: int) -> dict[str, Any]:
+def cost(path: Path, count: int, recent: int = RECENT) -> dict[str, Any]:
     """Time per new story with ``count`` stories in the window, and the window's memory
-    per story (traced by tracemalloc while it fills, the word caches warmed first)."""
+    per story (traced by tracemalloc while it fills)."""
     stories, _ = load(path)
     analyzer = get_analyzer("english")
     index = EventIndex(WINDOW)
     now = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
-    made = background(stories, count)
-    for title, text in made[:1000]:
-        extract(title, text, analyzer)
-    gc.collect()
-    tracemalloc.start()
-    for number, (title, text) in enumerate(made, start=1):
-        at = now - WINDOW + timedelta(seconds=number * WINDOW.total_seconds() / (count + 1))
-        index.add(Member(number, number, at, extract(title, text, analyzer)))
-    gc.collect()
-    window_bytes = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    timings, candidates = [], []
-    for number, story in enumerate(stories, start=count + 1):
-        started = time.process_time()
-        features = extract(story["title"], story["text"], analyzer)
-        assignment = index.decide(number, features, now)
-        index.add(Member(number, assignment.cluster_id, now, features))
-        timings.append(time.process_time() - started)
-        candidates.append(len(index.candidates(features)))
+    made = [
+        (title, text, now - WINDOW + timedelta(seconds=n * WINDOW.total_seconds() / (count + 1)))
+        for n, (title, text) in enumerate(background(stories, count), start=1)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite:///{folder}/clusters.db")
+        metadata.create_all(engine)
+        with ClusterStore(engine).turn() as turn:  # also warms the word caches
+            turn.record(
+                [
+                    _decision(number, number, at, extract(title, text, analyzer))
+                    for number, (title, text, at) in enumerate(made, start=1)
+                ]
+            )
+        gc.collect()
+        tracemalloc.start()
+        for number, (title, text, at) in enumerate(made, start=1):
+            index.add(Member(number, number, at, extract(title, text, analyzer)))
+        gc.collect()
+        window_bytes = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        features = StoredFeatures(analyzer, recent)
+        timings, candidates = [], []
+        with engine.connect() as conn:
+            turn = ClusterTurn(conn)
+            for number, story in enumerate(stories, start=count + 1):
+                started = time.process_time()
+                found = extract(story["title"], story["text"], analyzer)
+                assignment = index.decide(number, found, now, features.source(turn))
+                index.add(Member(number, assignment.cluster_id, now, found))
+                features.keep(number, found)
+                timings.append(time.process_time() - started)
+                turn.record([_decision(number, assignment.cluster_id, now, found)])
+                candidates.append(len(index.candidates(found)))
+        engine.dispose()
     timings.sort()
     return {
         "window_stories": count,
+        "recent_features_kept": recent,
         "new_stories": len(stories),
         "ms_per_story_median": statistics.median(timings) * 1000,
         "ms_per_story_p90": timings[int(len(timings) * 0.9)] * 1000,
@@ -211,14 +245,24 @@ def cost(path: Path, count: int) -> dict[str, Any]:
     }
 
 
+def _decision(story_id: int, cluster_id: int, at: datetime, found: EventFeatures) -> Decision:
+    return Decision(story_id, cluster_id, at, found.to_json(), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled set (JSON)")
     parser.add_argument("--background", type=int, default=10_000, help="stories in the window")
+    parser.add_argument(
+        "--recent", type=int, default=RECENT, help="features of recent stories kept in memory"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--misses", action="store_true", help="list every pair misplaced")
     args = parser.parse_args(argv)
-    figures = {"quality": quality(args.data), "cost": cost(args.data, args.background)}
+    figures = {
+        "quality": quality(args.data),
+        "cost": cost(args.data, args.background, args.recent),
+    }
     _print(figures, misses=args.misses)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
@@ -260,8 +304,9 @@ def _print(figures: dict[str, Any], *, misses: bool = False) -> None:
         f"cost with {c['window_stories']:,} stories in the window: "
         f"{c['ms_per_story_median']:.2f} ms CPU per new story (median), "
         f"p90 {c['ms_per_story_p90']:.2f} ms, max {c['ms_per_story_max']:.2f} ms; "
-        f"{c['candidates_scored_median']} candidates scored (median); "
-        f"{c['window_bytes_per_story'] / 1000:.1f} KB of memory per story in the window"
+        f"{c['candidates_scored_median']} candidates scored (median), their features read "
+        f"from SQLite, {c['recent_features_kept']:,} recent ones kept; "
+        f"{c['window_bytes_per_story'] / 1000:.2f} KB of memory per story in the window"
     )
 
 

@@ -6,8 +6,11 @@ The stories come from the labelled set the benchmark scores
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
+import math
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ import pytest
 
 from bot.events import EventFeatures, EventIndex, Member, extract
 from bot.events.features import name_key
+from bot.events.index import FeatureSource
 from bot.events.similarity import conflicting
 from bot.rules.analysis import get_analyzer
 
@@ -40,14 +44,21 @@ EVENTS, NEAR_MISSES = _load()
 def _cluster(stories: list[dict[str, Any]], window: timedelta = 2 * DAY) -> dict[str, int]:
     """Story id -> cluster id, the stories fed in order of publication."""
     index = EventIndex(window)
+    kept: dict[int, EventFeatures] = {}  # what the bot reads from the database
     found = {}
     for number, story in enumerate(sorted(stories, key=lambda s: s["at"]), start=1):
         features = extract(story["title"], story["text"], ANALYZER)
-        index.expire(story["at"])
-        assignment = index.decide(number, features, story["at"])
+        index.expire(story["at"], _reader(kept))
+        assignment = index.decide(number, features, story["at"], _reader(kept))
         index.add(Member(number, assignment.cluster_id, story["at"], features))
+        kept[number] = features
         found[story["id"]] = assignment.cluster_id
     return found
+
+
+def _reader(kept: dict[int, EventFeatures]) -> FeatureSource:
+    """Features kept in memory, read as the index reads them: only those asked for."""
+    return lambda story_ids: {i: kept[i] for i in story_ids if i in kept}
 
 
 @pytest.mark.parametrize(
@@ -252,9 +263,10 @@ def test_stories_in_two_languages_meet_on_names_within_hours_only() -> None:
     start = datetime(2025, 9, 8, 17, tzinfo=UTC)
     index = EventIndex(2 * DAY)
     index.add(Member(1, 1, start, english))
-    assert index.decide(2, french, start + timedelta(hours=1)).cluster_id == 1
+    kept = _reader({1: english})
+    assert index.decide(2, french, start + timedelta(hours=1), kept).cluster_id == 1
     # The same names a day later: another story of the topic, not this one.
-    assert index.decide(2, french, start + timedelta(hours=24)).cluster_id == 2
+    assert index.decide(2, french, start + timedelta(hours=24), kept).cluster_id == 2
 
 
 @pytest.mark.parametrize(
@@ -288,7 +300,44 @@ def test_a_story_outside_the_window_starts_its_own_cluster() -> None:
     features = extract(story["title"], story["text"], ANALYZER)
     start = datetime(2025, 8, 22, tzinfo=UTC)
     index.add(Member(1, 1, start, features))
-    assert index.decide(2, features, start + timedelta(hours=47)).cluster_id == 1
-    assert index.decide(2, features, start + timedelta(hours=49)).cluster_id == 2
-    assert index.expire(start + timedelta(hours=49)) == 1
+    kept = _reader({1: features})
+    assert index.decide(2, features, start + timedelta(hours=47), kept).cluster_id == 1
+    assert index.decide(2, features, start + timedelta(hours=49), kept).cluster_id == 2
+    assert index.expire(start + timedelta(hours=49), kept) == 1
     assert len(index) == 0 and not index.candidates(features)
+    assert index.weight("p:lksn") == 1.0  # no posting left behind
+
+
+def test_a_deleted_story_leaves_the_window_without_a_trace() -> None:
+    # Its stored features went with it (stories are deleted after their retention).
+    index = EventIndex(timedelta(hours=48))
+    first, second = (extract(s["title"], s["text"], ANALYZER) for s in EVENTS["by-refusal"][:2])
+    start = datetime(2025, 8, 22, tzinfo=UTC)
+    index.add(Member(1, 1, start, first))
+    index.add(Member(2, 2, start + timedelta(hours=2), second))
+    deleted = _reader({2: second})
+    assert index.decide(3, first, start + timedelta(hours=3), deleted).cluster_id == 2
+    assert index.expire(start + timedelta(hours=49), deleted) == 1
+    assert len(index) == 1
+    assert index.weight("p:lksn") == index.weight("t:nowhere") - math.log(2)
+    assert index.candidates(first) == [2]
+
+
+def test_the_window_keeps_under_a_kilobyte_a_story() -> None:
+    stories = [story for event in EVENTS.values() for story in event]
+    for story in stories:  # the analyzer's word caches, warm in a running bot
+        extract(story["title"], story["text"], ANALYZER)
+    index = EventIndex(timedelta(hours=48))
+    start = datetime(2025, 8, 22, tzinfo=UTC)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for number in range(1, 2001):
+            story = stories[number % len(stories)]
+            features = extract(story["title"], story["text"], ANALYZER)
+            index.add(Member(number, number, start + timedelta(seconds=number), features))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held / len(index) < 1000

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete, insert, select, update
 
 from bot.events import EventClusters, Report
+from bot.events import clusters as event_clusters
 from bot.store import Store, make_engine, migrate
 from bot.store.clusters import ClusterStore
 from bot.store.schema import metadata, stories, story_clusters
@@ -102,6 +103,51 @@ def test_a_restarted_process_carries_on_with_the_stored_clusters(engine: Engine)
     restarted = _clusters(engine)
     assert restarted.assign(ids[1], *OTHER, NOW - timedelta(hours=1)).cluster_id == ids[1]
     assert restarted.assign(ids[2], *REFUSAL[1], NOW).cluster_id == ids[0]
+
+
+def test_a_restarted_process_reads_the_window_in_batches(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_clusters, "CATCH_UP_ROWS", 1)
+    ids = _stories(engine, 3)
+    first = _clusters(engine)
+    first.assign(ids[0], *OTHER, NOW - timedelta(hours=5))
+    first.assign(ids[1], *REFUSAL[0], NOW - timedelta(hours=4))
+    restarted = _clusters(engine)  # its first batch holds the other event's story only
+    assert restarted.assign(ids[2], *REFUSAL[1], NOW).cluster_id == ids[1]
+
+
+def test_the_peers_of_a_story_are_read_from_the_database(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The window in memory holds no features: with none kept for recent stories, every
+    # peer's come from its stored assignment.
+    monkeypatch.setattr(event_clusters, "RECENT", 0)
+    ids = _stories(engine, 4)
+    clusters = _clusters(engine)
+    clusters.assign(ids[0], *REFUSAL[0], NOW - timedelta(hours=5))
+    clusters.assign(ids[1], *OTHER, NOW - timedelta(hours=4))
+    assert clusters.assign(ids[2], *REFUSAL[1], NOW - timedelta(hours=3)).cluster_id == ids[0]
+    # Stored by another version of the extraction: read again from the story.
+    with engine.begin() as conn:
+        conn.execute(
+            update(stories)
+            .where(stories.c.id.in_(ids[:3]))
+            .values(title=REFUSAL[0][0], body=REFUSAL[0][1])
+        )
+        conn.execute(update(story_clusters).values(features={"v": 0}))
+    assert clusters.assign(ids[3], *REFUSAL[2], NOW).cluster_id == ids[0]
+
+
+def test_the_stories_of_one_call_meet_before_they_are_stored(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_clusters, "RECENT", 0)
+    ids = _stories(engine, 3)
+    found = _clusters(engine).assign_many(
+        [_report(ids[0], REFUSAL[0], 3), _report(ids[1], OTHER, 2), _report(ids[2], REFUSAL[1], 1)]
+    )
+    assert [a.cluster_id for a in found] == [ids[0], ids[1], ids[0]]
 
 
 def test_clues_of_an_older_extraction_are_read_again_from_the_story(engine: Engine) -> None:

@@ -5,7 +5,9 @@ ids), and for each one decides the cluster it joins (an earlier story's, when it
 the same event within the window) or starts. Decisions are taken in turn across every
 process and replica (see :mod:`bot.store.clusters`), each after reading what the others
 decided, and are stored with the features they were based on; a restarted process
-rebuilds its window from those rows, so it carries on with the same clusters.
+rebuilds its window from those rows, so it carries on with the same clusters. The window
+in memory holds only the index (see :mod:`bot.events.index`); the features of the peers a
+story is scored against are read back from those rows, the most recently used kept.
 
 The pipeline places a poll's stories inside the transaction that records them and their
 alerts (``conn``), so an alert is keyed by its event from the start and nothing is
@@ -16,22 +18,103 @@ are forgotten: the next call reads the window again from the database.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from bot.events.features import EventFeatures, extract
-from bot.events.index import Assignment, EventIndex, Member
+from bot.events.index import Assignment, EventIndex, FeatureSource, Member
 from bot.events.similarity import DEFAULT_WEIGHTS, Weights
-from bot.rules.analysis import get_analyzer
+from bot.rules.analysis import Analyzer, get_analyzer
 from bot.store.clusters import ClusterStore, ClusterTurn, Decision
+
+# The features of this many recently used stories are kept (about 5 KB each): a story's
+# peers are mostly the recent stories of its topic, scored again by each new report.
+RECENT = 1000
+# The window is read back on start in batches of this many rows, not all at once.
+CATCH_UP_ROWS = 1000
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class StoredFeatures:
+    """The features of the window's stories, read from their stored assignments as the
+    decisions need them; the most recently used kept in memory."""
+
+    def __init__(self, analyzer: Analyzer, recent: int) -> None:
+        """Creates an empty cache.
+
+        Args:
+            analyzer: Reads the clues again of a story stored by another version.
+            recent: How many stories' features to keep.
+        """
+        self._analyzer = analyzer
+        self._size = recent
+        self._recent: OrderedDict[int, EventFeatures] = OrderedDict()
+
+    def keep(self, story_id: int, features: EventFeatures) -> None:
+        """Remembers a story's features (one just decided, read or filed)."""
+        self._recent[story_id] = features
+        self._recent.move_to_end(story_id)
+        while len(self._recent) > self._size:
+            self._recent.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forgets everything kept (the window is read again)."""
+        self._recent.clear()
+
+    def source(self, turn: ClusterTurn, *, remember: bool = True) -> FeatureSource:
+        """What the index reads features from during ``turn``.
+
+        Args:
+            turn: The turn whose connection reads the stored features.
+            remember: Keep what is read (not for the stories leaving the window).
+        """
+
+        def read(story_ids: Sequence[int]) -> Mapping[int, EventFeatures]:
+            found = {}
+            missing = []
+            for story_id in story_ids:
+                got = self._recent.get(story_id)
+                if got is None:
+                    missing.append(story_id)
+                else:
+                    self._recent.move_to_end(story_id)
+                    found[story_id] = got
+            for story_id, got in self.read(turn, missing).items():
+                found[story_id] = got
+                if remember:
+                    self.keep(story_id, got)
+            return found
+
+        return read
+
+    def read(self, turn: ClusterTurn, story_ids: Sequence[int]) -> dict[int, EventFeatures]:
+        """The stored features of these stories, in one statement."""
+        return self.parse(turn, turn.features_of(story_ids))
+
+    def parse(
+        self, turn: ClusterTurn, stored: Mapping[int, dict[str, Any]]
+    ) -> dict[int, EventFeatures]:
+        """Stored features, by story id. Clues stored by another version of the
+        extraction are read again from the story itself, so an upgrade neither forgets
+        the window nor compares unlike clues."""
+        found = {}
+        for story_id, data in stored.items():
+            got = EventFeatures.from_json(data)
+            if got is not None:
+                found[story_id] = got
+        outdated = [story_id for story_id in stored if story_id not in found]
+        for story_id, (title, body) in turn.texts(outdated).items():
+            found[story_id] = extract(title, body, self._analyzer)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +165,7 @@ class EventClusters:
         self._clock = clock
         self._lock = threading.Lock()
         self._index = EventIndex(window, weights)
+        self._features = StoredFeatures(self._analyzer, RECENT)
         self._last_row = 0
         # Set when a caller's transaction holding decisions rolled back. A flag, not a
         # reset: the rollback may run while another thread holds the lock, waiting for
@@ -139,10 +223,20 @@ class EventClusters:
         now = self._clock()
         if self._stale:  # checked under the database lock, after any rollback's end
             self._index = EventIndex(self._window, self._weights)
+            self._features.clear()
             self._last_row = 0
             self._stale = False
-        self._index.expire(now)
+        self._index.expire(now, self._features.source(turn, remember=False))
         self._catch_up(turn, now)
+        # Decided in this call, not stored yet: peers of the stories after them.
+        pending: dict[int, EventFeatures] = {}
+        stored_source = self._features.source(turn)
+
+        def source(story_ids: Sequence[int]) -> Mapping[int, EventFeatures]:
+            found = {i: pending[i] for i in story_ids if i in pending}
+            found.update(stored_source([i for i in story_ids if i not in pending]))
+            return found
+
         stored = turn.clusters_of([report.story_id for report in reports])
         # Fingerprint → its first placed story (then also those placed in this call).
         firsts = turn.copies_of([r.fingerprint for r in reports if r.fingerprint])
@@ -157,7 +251,7 @@ class EventClusters:
             if copy:
                 assignment = Assignment(report.story_id, copy[1], matched_id=copy[0])
             else:
-                assignment = self._index.decide(report.story_id, found, at)
+                assignment = self._index.decide(report.story_id, found, at, source)
             if report.fingerprint:
                 firsts.setdefault(report.fingerprint, (report.story_id, assignment.cluster_id))
             decisions.append(
@@ -166,6 +260,8 @@ class EventClusters:
                 )
             )
             self._index.add(Member(report.story_id, assignment.cluster_id, at, found))
+            pending[report.story_id] = found
+            self._features.keep(report.story_id, found)
             decided.append(assignment)
         if decisions:  # one statement, while every replica waits for the lock
             self._last_row = turn.record(decisions)
@@ -174,15 +270,13 @@ class EventClusters:
     def _catch_up(self, turn: ClusterTurn, now: datetime) -> None:
         """Files the decisions stored since this process last looked (its own on restart,
         other replicas' always)."""
-        rows = turn.rows_after(self._last_row, now - self._window)
-        read = [EventFeatures.from_json(row.features) for row in rows]
-        # Clues stored by another version of the extraction are read again from the
-        # story itself, so an upgrade neither forgets the window nor compares unlike clues.
-        outdated = [row.story_id for row, got in zip(rows, read, strict=True) if got is None]
-        texts = turn.texts(outdated)
-        for row, stored in zip(rows, read, strict=True):
-            self._last_row = row.row_id
-            if stored is None and row.story_id in texts:
-                stored = extract(*texts[row.story_id], self._analyzer)
-            if stored is not None:
-                self._index.add(Member(row.story_id, row.cluster_id, row.at, stored))
+        while True:
+            rows = turn.rows_after(self._last_row, now - self._window, CATCH_UP_ROWS)
+            read = self._features.parse(turn, {row.story_id: row.features for row in rows})
+            for row in rows:
+                self._last_row = row.row_id
+                found = read.get(row.story_id)
+                if found is not None:
+                    self._index.add(Member(row.story_id, row.cluster_id, row.at, found))
+            if len(rows) < CATCH_UP_ROWS:
+                return

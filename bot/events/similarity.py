@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.events.features import EventFeatures, Terms
 
@@ -55,7 +56,20 @@ class Weights:
 DEFAULT_WEIGHTS = Weights()
 
 
-def conflicting(a: EventFeatures, b: EventFeatures) -> bool:
+class Headline(Protocol):
+    """What :func:`conflicting` reads of a story (its features, or what the window keeps)."""
+
+    @property
+    def title_numbers(self) -> frozenset[str]: ...
+
+    @property
+    def title_ordinals(self) -> frozenset[str]: ...
+
+    @property
+    def numbers(self) -> frozenset[str]: ...
+
+
+def conflicting(a: Headline, b: Headline) -> bool:
     """True when the headlines name two events, however alike the stories (see above)."""
     if a.title_ordinals and b.title_ordinals and not a.title_ordinals & b.title_ordinals:
         return True

@@ -62,14 +62,27 @@ class ClusterTurn:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def rows_after(self, row_id: int, since: datetime) -> list[ClusterRow]:
-        """Assignments stored after ``row_id`` whose time is ``since`` or later, in order."""
+    def rows_after(self, row_id: int, since: datetime, limit: int) -> list[ClusterRow]:
+        """The first ``limit`` assignments stored after ``row_id`` whose time is ``since``
+        or later, in order."""
         rows = self._conn.execute(
             select(story_clusters)
             .where(story_clusters.c.id > row_id, story_clusters.c.at >= since)
             .order_by(story_clusters.c.id)
+            .limit(limit)
         )
         return [_row(row) for row in rows]
+
+    def features_of(self, story_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The stored features of these stories, by id (those that have an assignment)."""
+        if not story_ids:
+            return {}
+        rows = self._conn.execute(
+            select(story_clusters.c.story_id, story_clusters.c.features).where(
+                story_clusters.c.story_id.in_(list(story_ids))
+            )
+        )
+        return {int(row.story_id): row.features for row in rows}
 
     def texts(self, story_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """(headline, text) of stored stories, by id: what their clues are read from."""
