@@ -33,7 +33,7 @@ from bot.events.similarity import DEFAULT_WEIGHTS, Weights
 from bot.rules.analysis import Analyzer, get_analyzer
 from bot.store.clusters import ClusterStore, ClusterTurn, Decision
 
-# The features of this many recently used stories are kept (about 5 KB each): a story's
+# The features of this many recently used stories are kept (about 2 KB each): a story's
 # peers are mostly the recent stories of its topic, scored again by each new report.
 RECENT = 1000
 # The window is read back on start in batches of this many rows, not all at once.
