@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -120,3 +120,21 @@ async def slack_api() -> AsyncIterator[SlackApiStandIn]:
     await stand_in.start()
     yield stand_in
     await stand_in.stop()
+
+
+@pytest.fixture
+async def apps() -> AsyncIterator[Callable[..., Any]]:
+    """Makes prepared Apps on a console adapter (``tests.test_pipeline.make_app``'s
+    arguments) and stops each at the end of the test."""
+    from tests.test_pipeline import make_app  # it imports this module
+
+    made: list[Any] = []
+
+    async def factory(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        app, console = await make_app(*args, **kwargs)
+        made.append(app)
+        return app, console
+
+    yield factory
+    for app in made:
+        await app.stop()

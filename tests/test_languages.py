@@ -23,7 +23,7 @@ from bot.i18n import LANGUAGES, Plural, Text, supported, translate
 from bot.rules import messages as rule_messages
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, WEATHER
-from tests.test_pipeline import Feed, apps, make_app, poll_all  # noqa: F401 - apps is a fixture
+from tests.test_pipeline import Feed, make_app, poll_all
 
 BOT = Path(i18n.__file__).parent
 TRANSLATED = [code for code in LANGUAGES if code != i18n.DEFAULT]

@@ -8,7 +8,6 @@ import io
 import socket
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -62,20 +61,6 @@ async def make_app(
     app = App(settings, adapters={"console": console}, health=False)
     await app.prepare()
     return app, console
-
-
-@pytest.fixture
-async def apps() -> AsyncIterator[Callable[..., Any]]:
-    made: list[App] = []
-
-    async def factory(*args: Any, **kwargs: Any) -> tuple[App, ConsoleAdapter]:
-        app, console = await make_app(*args, **kwargs)
-        made.append(app)
-        return app, console
-
-    yield factory
-    for app in made:
-        await app.stop()
 
 
 async def poll_all(app: App) -> list[Any]:

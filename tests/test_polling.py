@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from bot.store import Store, make_engine, migrate, utcnow
 from bot.store.schema import story_clusters
 from tests.conftest import make_settings
 from tests.feedserver import BELARUS, MARKETS, WEATHER, Item, rss
-from tests.test_pipeline import Feed, make_app, poll_all
+from tests.test_pipeline import Feed, poll_all
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -136,20 +136,6 @@ async def test_a_cold_start_catches_up_then_every_feed_keeps_its_phase(
 
 
 # --------------------------------------------------------------------------- unchanged feeds
-
-
-@pytest.fixture
-async def apps() -> AsyncIterator[Callable[..., Any]]:
-    made: list[App] = []
-
-    async def factory(*args: Any, **kwargs: Any) -> tuple[App, ConsoleAdapter]:
-        app, console = await make_app(*args, **kwargs)
-        made.append(app)
-        return app, console
-
-    yield factory
-    for app in made:
-        await app.stop()
 
 
 @contextmanager
