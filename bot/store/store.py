@@ -98,6 +98,20 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _stored_story(row: Any) -> StoredStory:
+    """A story read with its feed's :data:`_FEED_LABEL` columns."""
+    return StoredStory(
+        id=row.id,
+        feed_id=row.feed_id,
+        source=feed_label(row.feed_name, row.feed_title, row.feed_url),
+        title=row.title,
+        link=row.link,
+        author=row.author,
+        published=_aware(row.published),
+        body=row.body,
+    )
+
+
 # Values that end a claim on a feed or an alert.
 _RELEASED: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
 # An unchanged feed's outcome (see :meth:`Store.record_unchanged`): built once, compiled
@@ -123,6 +137,12 @@ _RECORD_UNCHANGED = (
         next_poll_at=bindparam("next"),
         **_RELEASED,
     )
+)
+# What a stored story's source is named from: its feed's name, title and address.
+_FEED_LABEL = (
+    feeds.c.name.label("feed_name"),
+    feeds.c.title.label("feed_title"),
+    feeds.c.url.label("feed_url"),
 )
 # An alert with the story it is for and the feed that story came from.
 _ALERT_STORY_FEED = outbox.join(stories, outbox.c.story_id == stories.c.id).join(
@@ -636,7 +656,7 @@ class Store:
         self, limit: int = 200, feed_ids: Sequence[int] | None = None
     ) -> list[StoredStory]:
         query = (
-            select(stories, feeds.c.name, feeds.c.title.label("feed_title"), feeds.c.url)
+            select(stories, *_FEED_LABEL)
             .select_from(stories.join(feeds, stories.c.feed_id == feeds.c.id))
             .order_by(stories.c.id.desc())
             .limit(limit)
@@ -645,19 +665,7 @@ class Store:
             query = query.where(stories.c.feed_id.in_(list(feed_ids)))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            StoredStory(
-                id=r.id,
-                feed_id=r.feed_id,
-                source=feed_label(r.name, r.feed_title, r.url),
-                title=r.title,
-                link=r.link,
-                author=r.author,
-                published=_aware(r.published),
-                body=r.body,
-            )
-            for r in rows
-        ]
+        return [_stored_story(r) for r in rows]
 
     # -- chats ----------------------------------------------------------------
 
@@ -937,29 +945,13 @@ class Store:
         when the chat has no such alert (a button of another chat's message)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    stories,
-                    outbox.c.terms,
-                    feeds.c.name.label("feed_name"),
-                    feeds.c.title.label("feed_title"),
-                    feeds.c.url.label("feed_url"),
-                )
+                select(stories, outbox.c.terms, *_FEED_LABEL)
                 .select_from(_ALERT_STORY_FEED)
                 .where(outbox.c.id == alert_id, outbox.c.chat_pk == chat_pk)
             ).first()
         if row is None:
             return None
-        story = StoredStory(
-            id=row.id,
-            feed_id=row.feed_id,
-            source=feed_label(row.feed_name, row.feed_title, row.feed_url),
-            title=row.title,
-            link=row.link,
-            author=row.author,
-            published=_aware(row.published),
-            body=row.body,
-        )
-        return story, list(row.terms or ())
+        return _stored_story(row), list(row.terms or ())
 
     def remove_rule(self, chat_pk: int, rule_id: int) -> bool:
         with self.engine.begin() as conn:
