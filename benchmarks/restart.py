@@ -27,15 +27,14 @@ import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.feedserver import Item, rss  # noqa: E402
+from tests.feedserver import Item, RssServer, rss  # noqa: E402
 
 
 class StoryStream:
@@ -45,32 +44,21 @@ class StoryStream:
         self.published: dict[str, float] = {}
         self.lock = threading.Lock()
         self.running = False
-        stream = self
+        self.delay = delay
+        self.server = RssServer(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
-                time.sleep(delay)  # a slow feed: kills often land while a poll is in flight
-                with stream.lock:
-                    items = [
-                        Item(title, title, "Belarus news of the day.")
-                        for title in reversed(list(stream.published))
-                    ][:100]
-                body = rss("Stream", items or [Item("calm", "A calm day", "Nothing.")]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, _path: str) -> bytes:
+        time.sleep(self.delay)  # a slow feed: kills often land while a poll is in flight
+        with self.lock:
+            items = [
+                Item(title, title, "Belarus news of the day.")
+                for title in reversed(list(self.published))
+            ][:100]
+        return rss("Stream", items or [Item("calm", "A calm day", "Nothing.")]).encode()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/feed.xml"
+        return self.server.url("/feed.xml")
 
     def publish_every_second(self, stop: threading.Event) -> None:
         n = 0

@@ -1,10 +1,15 @@
-"""Building RSS documents for the local feed server in tests."""
+"""Building RSS documents for the local feed server in tests, and a threaded local server
+that answers with them (for tests and benchmarks that run ``newsbot`` processes)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from xml.sax.saxutils import escape
 
 
@@ -54,3 +59,39 @@ WEATHER = Item(
 MARKETS = Item(
     "markets-1", "Stocks edge higher as oil prices fall", "Markets rose modestly on Monday."
 )
+
+
+class RssServer:
+    """A local HTTP server, in daemon threads, answering each GET with the RSS document
+    ``answer(path)`` gives (404 for None). ``answer`` runs in the request's thread, so it
+    may wait; a client that went away meanwhile (a killed process) is let go quietly."""
+
+    def __init__(self, answer: Callable[[str], bytes | None]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                body = answer(self.path)
+                try:
+                    if body is None:
+                        self.send_error(404)
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/rss+xml")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -13,9 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -26,7 +24,7 @@ from bot.delivery import outbox
 from bot.models import AlertDraft, NewStory, Summary
 from bot.store import utcnow
 from tests.conftest import _reset_pg, make_settings
-from tests.feedserver import WEATHER, rss
+from tests.feedserver import WEATHER, RssServer, rss
 
 
 class HangingFeeds:
@@ -37,35 +35,19 @@ class HangingFeeds:
         self.fetches: dict[str, list[float]] = {}
         self.release = threading.Event()
         self.lock = threading.Lock()
-        feeds = self
+        self.server = RssServer(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
-                with feeds.lock:
-                    times = feeds.fetches.setdefault(self.path, [])
-                    times.append(time.monotonic())
-                    first = len(times) == 1
-                if first:
-                    feeds.release.wait(30)
-                body = rss("World", [WEATHER]).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/rss+xml")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the fetching process was killed
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, path: str) -> bytes:
+        with self.lock:
+            times = self.fetches.setdefault(path, [])
+            times.append(time.monotonic())
+            first = len(times) == 1
+        if first:
+            self.release.wait(30)
+        return rss("World", [WEATHER]).encode()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return self.server.url(path)
 
     def count(self, path: str) -> int:
         with self.lock:
@@ -82,8 +64,7 @@ class HangingFeeds:
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy import create_engine, text
 
 from bot.app import UPDATES_LEASE
 from tests.conftest import _reset_pg, free_port
-from tests.feedserver import Item, rss
+from tests.feedserver import Item, RssServer, rss
 from tests.telegram_api import FakeBotAPI
 
 FEEDS = 30
@@ -44,31 +43,17 @@ class Newsroom:
         self.items: dict[str, list[Item]] = {f"/feed/{n}.xml": [] for n in range(FEEDS)}
         self.fetches: dict[str, int] = dict.fromkeys(self.items, 0)
         self.lock = threading.Lock()
-        room = self
+        self.server = RssServer(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
-                with room.lock:
-                    if self.path not in room.items:
-                        self.send_error(404)
-                        return
-                    room.fetches[self.path] += 1
-                    body = rss(self.path, room.items[self.path][-20:]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/rss+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, path: str) -> bytes | None:
+        with self.lock:
+            if path not in self.items:
+                return None
+            self.fetches[path] += 1
+            return rss(path, self.items[path][-20:]).encode()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return self.server.url(path)
 
     def publish(self, path: str, item: Item) -> None:
         with self.lock:
@@ -79,8 +64,7 @@ class Newsroom:
             return sum(self.fetches.values())
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture
